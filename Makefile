@@ -1,0 +1,38 @@
+EXTENSION = gateway
+# The version lives in gateway.control only.
+EXTVERSION = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION).control)
+
+MODULE_big = gateway
+OBJS = \
+	src/gateway.o \
+	src/http.o \
+	src/jsonutil.o \
+	src/account.o \
+	src/provider.o \
+	src/result.o \
+	src/call.o \
+	src/msisdn.o \
+	src/smsinfo.o \
+	src/providers/vaspro.o
+
+DATA = $(wildcard sql/$(EXTENSION)--*.sql)
+
+# Every sql/*.sql except the install and upgrade scripts is a regression test.
+TESTS = $(filter-out sql/$(EXTENSION)--%,$(wildcard sql/*.sql))
+REGRESS = $(patsubst sql/%.sql,%,$(TESTS))
+REGRESS_OPTS = --inputdir=. --dbname=contrib_regression
+
+PG_CPPFLAGS = -I$(srcdir)/src -DGW_VERSION=\"$(EXTVERSION)\"
+PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
+SHLIB_LINK = -lcurl
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+.PHONY: mock dist
+mock:
+	$(MAKE) -C test/mock
+
+dist:
+	git archive --format zip --prefix=$(EXTENSION)-$(EXTVERSION)/ -o $(EXTENSION)-$(EXTVERSION).zip HEAD

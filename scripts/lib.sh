@@ -1,0 +1,69 @@
+# Shared by scripts/demo.sh, scripts/test.sh and bench/: a throwaway
+# PostgreSQL cluster and the mock provider, both on 127.0.0.1, and a
+# tear-down that leaves no process behind.  Source it; don't run it.
+
+GW_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+export PATH="/usr/lib/postgresql/15/bin:$PATH"
+export GW_PGPORT=${GW_PGPORT:-54329}
+export GW_MOCK_PORT=${GW_MOCK_PORT:-18089}
+GW_WORK=""
+GW_MOCK_PID=""
+
+# Run a command as the postgres user (PostgreSQL refuses to run as root).
+as_pg() {
+    if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+gw_start() {
+    GW_WORK=$(mktemp -d /tmp/gateway.XXXXXX)
+    chmod 755 "$GW_WORK"
+    [ "$(id -u)" = 0 ] && chown postgres: "$GW_WORK"
+    export PGHOST="$GW_WORK" PGPORT="$GW_PGPORT" PGUSER=postgres PGDATABASE=postgres
+    trap gw_stop EXIT
+    trap 'exit 130' INT TERM
+
+    echo "== starting the mock provider on 127.0.0.1:$GW_MOCK_PORT"
+    "$GW_ROOT/test/mock/gw-mock" --port "$GW_MOCK_PORT" ${GW_MOCK_ARGS:-} >"$GW_WORK/mock.log" 2>&1 &
+    GW_MOCK_PID=$!
+    for _ in $(seq 1 50); do
+        curl -sf "http://127.0.0.1:$GW_MOCK_PORT/_mock/health" >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    curl -sf "http://127.0.0.1:$GW_MOCK_PORT/_mock/health" >/dev/null ||
+        { echo "the mock provider did not start:"; cat "$GW_WORK/mock.log"; return 1; }
+
+    echo "== starting PostgreSQL in $GW_WORK/data on port $GW_PGPORT"
+    as_pg initdb -D "$GW_WORK/data" -U postgres -A trust --no-sync -E UTF8 --locale=C.UTF-8 >"$GW_WORK/initdb.log" 2>&1 ||
+        { cat "$GW_WORK/initdb.log"; return 1; }
+    cat >>"$GW_WORK/data/postgresql.conf" <<CONF
+listen_addresses = ''
+port = $GW_PGPORT
+unix_socket_directories = '$GW_WORK'
+shared_preload_libraries = 'gateway'
+logging_collector = on
+log_directory = 'log'
+log_filename = 'postgresql.log'
+log_min_messages = info
+fsync = off
+CONF
+    as_pg pg_ctl -D "$GW_WORK/data" -l "$GW_WORK/server.log" -w -t 60 start >/dev/null ||
+        { cat "$GW_WORK/server.log"; return 1; }
+}
+
+gw_stop() {
+    local rc=$?
+    if [ -n "$GW_WORK" ] && [ -f "$GW_WORK/data/postmaster.pid" ]; then
+        as_pg pg_ctl -D "$GW_WORK/data" -m fast -w -t 60 stop >/dev/null 2>&1 ||
+            as_pg pg_ctl -D "$GW_WORK/data" -m immediate stop >/dev/null 2>&1 || true
+    fi
+    if [ -n "$GW_MOCK_PID" ]; then
+        kill "$GW_MOCK_PID" 2>/dev/null || true
+        wait "$GW_MOCK_PID" 2>/dev/null || true
+    fi
+    if [ -n "$GW_WORK" ] && [ -z "${GW_KEEP:-}" ]; then
+        rm -rf "$GW_WORK"
+    fi
+    GW_WORK=""
+    GW_MOCK_PID=""
+    return $rc
+}

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Install what gateway needs on a fresh Debian 12 machine, then build and
+# install the extension and the mock provider.  Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=(postgresql-15 postgresql-client-15 postgresql-server-dev-15 postgresql-15-cron
+      libcurl4-openssl-dev libmicrohttpd-dev make gcc curl ca-certificates)
+missing=()
+for p in "${need[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "== installing: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    # The server package would create and start a cluster of its own: we don't want it.
+    mkdir -p /etc/postgresql-common/createcluster.d
+    echo "create_main_cluster = false" > /etc/postgresql-common/createcluster.d/gateway-no-main.conf
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+export PATH="/usr/lib/postgresql/15/bin:$PATH"
+echo "== building gateway"
+make -s PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
+make -s PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config install >/dev/null
+echo "== building the mock provider"
+make -s -C test/mock

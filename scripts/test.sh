@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The whole test suite: set-up on a fresh machine, a throwaway cluster and
+# the mock provider, pg_regress over sql/ into expected/, then tear-down even
+# on failure.  Last line: "N passed, N failed".  GW_KEEP=1 keeps the cluster
+# directory (its path is printed) for a look after a failure.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh || { echo "0 passed, 1 failed"; exit 1; }
+. scripts/lib.sh
+
+passed=0
+failed=0
+finish() {
+    trap - EXIT
+    gw_stop
+    echo "$passed passed, $failed failed"
+    [ "$failed" -eq 0 ]
+    exit $?
+}
+gw_start || { failed=$((failed + 1)); finish; }
+trap finish EXIT
+
+echo "== pg_regress"
+# All of sql/*.sql but the install scripts, or the files named in GW_TESTS
+# ("00_setup vaspro"); results go to the work directory, not the checkout.
+if [ -n "${GW_TESTS:-}" ]; then
+    tests=$GW_TESTS
+else
+    tests=$(ls sql/*.sql | grep -v '/gateway--' | sed 's|sql/||; s|\.sql$||' | tr '\n' ' ')
+fi
+pgxs=$(dirname "$(/usr/lib/postgresql/15/bin/pg_config --pgxs)")
+outdir="$GW_WORK/regress"
+mkdir -p "$outdir"
+# shellcheck disable=SC2086
+"$pgxs/../test/regress/pg_regress" --inputdir=. --outputdir="$outdir" \
+    --bindir=/usr/lib/postgresql/15/bin --dbname=contrib_regression \
+    --host="$PGHOST" --port="$PGPORT" --user=postgres $tests 2>&1 | tee "$GW_WORK/regress.log"
+passed=$((passed + $(grep -cE '\.\.\. ok' "$GW_WORK/regress.log" || true)))
+failed=$((failed + $(grep -cE '\.\.\. FAILED' "$GW_WORK/regress.log" || true)))
+# pg_regress that could not run at all counts as a failure
+grep -qE '\.\.\. (ok|FAILED)' "$GW_WORK/regress.log" || failed=$((failed + 1))
+if [ -s "$outdir/regression.diffs" ]; then
+    cp "$outdir/regression.diffs" regression.diffs
+    echo "== regression.diffs (also in ./regression.diffs; actual output in $outdir/results when GW_KEEP=1)"
+    cat regression.diffs
+else
+    rm -f regression.diffs
+fi
+
+for t in test/t/*.sh; do
+    [ -e "$t" ] || continue
+    echo "== $t"
+    if bash "$t"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAILED: $t"; fi
+done
+finish

@@ -1,0 +1,249 @@
+-- gateway 0.1.0: SMS and mobile payments from PostgreSQL
+\echo Use "CREATE EXTENSION gateway" to load this file. \quit
+
+-- Tables, views and internal functions live in schema gateway; the gw_*
+-- functions live in the schema the extension is installed into.
+CREATE SCHEMA gateway;
+REVOKE ALL ON SCHEMA gateway FROM PUBLIC;
+
+------------------------------------------------------------------------
+-- Accounts
+------------------------------------------------------------------------
+
+CREATE TABLE gateway.account (
+    name        text PRIMARY KEY
+                CHECK (name ~ '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$'),
+    provider    text NOT NULL,
+    base_url    text CHECK (base_url ~ '^https?://[^[:space:]]+$'),
+    options     jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(options) = 'object'),
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    updated_at  timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE gateway.account IS 'provider accounts; credentials are kept apart in gateway.account_secret';
+
+-- Readable by the extension owner only: no grant is ever made on this table.
+CREATE TABLE gateway.account_secret (
+    account     text PRIMARY KEY REFERENCES gateway.account (name) ON DELETE CASCADE,
+    credentials jsonb NOT NULL CHECK (jsonb_typeof(credentials) = 'object')
+);
+REVOKE ALL ON gateway.account_secret FROM PUBLIC;
+COMMENT ON TABLE gateway.account_secret IS 'account credentials; readable by the extension owner only';
+
+CREATE VIEW gateway.accounts AS
+    SELECT name, provider, base_url, options, created_at
+    FROM gateway.account;
+COMMENT ON VIEW gateway.accounts IS 'accounts without their credentials';
+
+-- Backends cache accounts; any change to these tables tells every backend
+-- to drop its cache at commit.
+CREATE FUNCTION gateway.invalidate_account_cache() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'gw_invalidate_account_cache' LANGUAGE C;
+CREATE TRIGGER account_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON gateway.account FOR EACH STATEMENT
+    EXECUTE FUNCTION gateway.invalidate_account_cache();
+CREATE TRIGGER account_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON gateway.account_secret FOR EACH STATEMENT
+    EXECUTE FUNCTION gateway.invalidate_account_cache();
+
+-- Check an account's provider, credentials (NULL: unchanged), options and
+-- base URL against the provider table; raises the caller's mistakes.
+CREATE FUNCTION gateway.check_account(provider text, credentials jsonb,
+                                      options jsonb, base_url text)
+    RETURNS void AS 'MODULE_PATHNAME', 'gw_check_account' LANGUAGE C;
+
+CREATE FUNCTION gw_account_create(name text, provider text, credentials jsonb,
+                                  base_url text DEFAULT NULL,
+                                  options jsonb DEFAULT '{}')
+RETURNS text
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF name IS NULL OR provider IS NULL OR credentials IS NULL THEN
+        RAISE EXCEPTION 'name, provider and credentials must not be null'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Call gw_account_create(name, provider, credentials).';
+    END IF;
+    IF name !~ '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$' THEN
+        RAISE EXCEPTION 'invalid account name "%"', name
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use 1 to 63 letters, digits, "_", "." or "-", starting with a letter or digit.';
+    END IF;
+    PERFORM gateway.check_account(provider, credentials, coalesce(options, '{}'), base_url);
+    IF EXISTS (SELECT 1 FROM gateway.account a WHERE a.name = gw_account_create.name) THEN
+        RAISE EXCEPTION 'account "%" already exists', name
+            USING ERRCODE = 'duplicate_object',
+                  HINT = 'Use gw_account_update() to change it, or gw_account_drop() first.';
+    END IF;
+    INSERT INTO gateway.account (name, provider, base_url, options)
+        VALUES (name, lower(provider), base_url, coalesce(options, '{}'));
+    INSERT INTO gateway.account_secret (account, credentials)
+        VALUES (name, credentials);
+    RETURN name;
+END
+$$;
+
+CREATE FUNCTION gw_account_update(name text, credentials jsonb DEFAULT NULL,
+                                  base_url text DEFAULT NULL,
+                                  options jsonb DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    acc gateway.account;
+BEGIN
+    SELECT * INTO acc FROM gateway.account a WHERE a.name = gw_account_update.name FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'account "%" does not exist', name
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'gateway.accounts lists the accounts.';
+    END IF;
+    PERFORM gateway.check_account(acc.provider, credentials,
+                                  coalesce(options, acc.options),
+                                  coalesce(base_url, acc.base_url));
+    UPDATE gateway.account a
+       SET base_url = coalesce(gw_account_update.base_url, a.base_url),
+           options = coalesce(gw_account_update.options, a.options),
+           updated_at = now()
+     WHERE a.name = gw_account_update.name;
+    IF credentials IS NOT NULL THEN
+        UPDATE gateway.account_secret s SET credentials = gw_account_update.credentials
+         WHERE s.account = gw_account_update.name;
+    END IF;
+END
+$$;
+
+CREATE FUNCTION gw_account_drop(name text)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    DELETE FROM gateway.account a WHERE a.name = gw_account_drop.name;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'account "%" does not exist', name
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'gateway.accounts lists the accounts.';
+    END IF;
+END
+$$;
+
+------------------------------------------------------------------------
+-- Calling a provider now
+------------------------------------------------------------------------
+
+CREATE FUNCTION gw_call(account text, operation text, params jsonb DEFAULT '{}')
+    RETURNS jsonb AS 'MODULE_PATHNAME', 'gw_call' LANGUAGE C VOLATILE;
+
+CREATE FUNCTION gw_send_sms(account text, recipient text, message text,
+                            sender_id text DEFAULT NULL)
+    RETURNS jsonb AS 'MODULE_PATHNAME', 'gw_send_sms' LANGUAGE C VOLATILE;
+
+CREATE FUNCTION gw_stk_push(account text, phone text, amount numeric,
+                            reference text DEFAULT NULL, description text DEFAULT NULL)
+    RETURNS jsonb AS 'MODULE_PATHNAME', 'gw_stk_push' LANGUAGE C VOLATILE;
+
+CREATE FUNCTION gw_balance(account text)
+    RETURNS jsonb AS 'MODULE_PATHNAME', 'gw_balance' LANGUAGE C VOLATILE;
+
+CREATE FUNCTION gw_operations(
+        OUT provider text, OUT operation text, OUT description text,
+        OUT method text, OUT path text,
+        OUT required text[], OUT optional text[], OUT payment boolean)
+    RETURNS SETOF record AS 'MODULE_PATHNAME', 'gw_operations' LANGUAGE C STABLE;
+
+------------------------------------------------------------------------
+-- Helpers
+------------------------------------------------------------------------
+
+CREATE FUNCTION gw_normalize_msisdn(phone text, country text DEFAULT 'KE')
+    RETURNS text AS 'MODULE_PATHNAME', 'gw_normalize_msisdn'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION gw_sms_info(message text)
+    RETURNS jsonb AS 'MODULE_PATHNAME', 'gw_sms_info'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+------------------------------------------------------------------------
+-- Privileges
+--
+-- The extension owner can do everything and is the only role that can read
+-- gateway.account_secret.  gw_grant_sender(role) lets a role call providers;
+-- gw_grant_admin(role) also lets it create, change and drop accounts
+-- (it still cannot read credentials).  PUBLIC gets the pure helpers only.
+------------------------------------------------------------------------
+
+REVOKE ALL ON FUNCTION gw_account_create(text, text, jsonb, text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION gw_account_update(text, jsonb, text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION gw_account_drop(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION gw_call(text, text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION gw_send_sms(text, text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION gw_stk_push(text, text, numeric, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION gw_balance(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION gateway.check_account(text, jsonb, jsonb, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION gateway.invalidate_account_cache() FROM PUBLIC;
+
+CREATE FUNCTION gw_grant_sender(role regrole)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    ext_schema text := (SELECT n.nspname FROM pg_extension e
+                        JOIN pg_namespace n ON n.oid = e.extnamespace
+                        WHERE e.extname = 'gateway');
+BEGIN
+    EXECUTE format('GRANT USAGE ON SCHEMA gateway TO %s', role);
+    EXECUTE format('GRANT SELECT ON gateway.accounts TO %s', role);
+    EXECUTE format('GRANT EXECUTE ON FUNCTION %1$I.gw_call(text, text, jsonb), '
+                   '%1$I.gw_send_sms(text, text, text, text), '
+                   '%1$I.gw_stk_push(text, text, numeric, text, text), '
+                   '%1$I.gw_balance(text) TO %2$s', ext_schema, role);
+END
+$$;
+
+CREATE FUNCTION gw_grant_admin(role regrole)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    ext_schema text := (SELECT n.nspname FROM pg_extension e
+                        JOIN pg_namespace n ON n.oid = e.extnamespace
+                        WHERE e.extname = 'gateway');
+BEGIN
+    EXECUTE format('SELECT %I.gw_grant_sender(%L)', ext_schema, role);
+    EXECUTE format('GRANT EXECUTE ON FUNCTION '
+                   '%1$I.gw_account_create(text, text, jsonb, text, jsonb), '
+                   '%1$I.gw_account_update(text, jsonb, text, jsonb), '
+                   '%1$I.gw_account_drop(text) TO %2$s', ext_schema, role);
+END
+$$;
+
+CREATE FUNCTION gw_revoke(role regrole)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    ext_schema text := (SELECT n.nspname FROM pg_extension e
+                        JOIN pg_namespace n ON n.oid = e.extnamespace
+                        WHERE e.extname = 'gateway');
+BEGIN
+    EXECUTE format('REVOKE EXECUTE ON FUNCTION '
+                   '%1$I.gw_account_create(text, text, jsonb, text, jsonb), '
+                   '%1$I.gw_account_update(text, jsonb, text, jsonb), '
+                   '%1$I.gw_account_drop(text), '
+                   '%1$I.gw_call(text, text, jsonb), '
+                   '%1$I.gw_send_sms(text, text, text, text), '
+                   '%1$I.gw_stk_push(text, text, numeric, text, text), '
+                   '%1$I.gw_balance(text) FROM %2$s', ext_schema, role);
+    EXECUTE format('REVOKE SELECT ON gateway.accounts FROM %s', role);
+    EXECUTE format('REVOKE USAGE ON SCHEMA gateway FROM %s', role);
+END
+$$;
+
+REVOKE ALL ON FUNCTION gw_grant_sender(regrole) FROM PUBLIC;
+REVOKE ALL ON FUNCTION gw_grant_admin(regrole) FROM PUBLIC;
+REVOKE ALL ON FUNCTION gw_revoke(regrole) FROM PUBLIC;

@@ -1,0 +1,55 @@
+-- Secrets never leave gateway.account_secret: not into a result, an error,
+-- another table or the server log.  Runs last, after every other test has
+-- written to the log.
+\set VERBOSITY default
+SELECT gw_account_create('secretive', 'vaspro', '{"api_key": "GW-S3CRET-4242/key"}', mock.url('vaspro'));
+
+-- successful and failing calls of every kind
+SELECT (gw_send_sms('secretive', '0712345678', 'hi'))->>'status';
+SELECT (gw_call('secretive', 'sms.bulk', '{"recipients": "0712345678", "message": "x"}'))->>'status';
+SELECT mock.fault('{"status": 500}');
+SELECT (gw_send_sms('secretive', '0712345678', 'hi'))->>'status';
+SELECT mock.fault('{"action": "malformed"}');
+SELECT (gw_send_sms('secretive', '0712345678', 'hi'))->>'status';
+SELECT expect_error($$SELECT gw_send_sms('secretive', 'bad number', 'hi')$$);
+SELECT expect_error($$SELECT gw_call('secretive', 'sms.send', '{}')$$);
+-- an error the server logs, to be sure the log is the one searched below
+SELECT gw_send_sms('secretive', 'bad number', 'hi');
+-- a provider that echoes the key back, in the body and in an error
+SELECT mock.fault('{"status": 200, "body": "{\"code\":\"Success\",\"echo\":\"GW-S3CRET-4242/key\"}"}');
+SELECT r->'data' AS data FROM gw_send_sms('secretive', '0712345678', 'hi') r;
+SELECT mock.fault('{"status": 400, "body": "{\"code\":\"Error\",\"statusDescription\":\"bad key GW-S3CRET-4242/key\"}"}');
+SELECT r->>'error' AS error FROM gw_send_sms('secretive', '0712345678', 'hi') r;
+
+-- the key did reach the provider, where it belongs
+SELECT count(*) > 0 AS provider_got_key
+  FROM mock.requests() m WHERE (m->>'body')::jsonb->>'apiKey' = 'GW-S3CRET-4242/key';
+
+-- no table but gateway.account_secret holds it (temporary tables are this
+-- test's own copies of what the mock provider received)
+DO $$
+DECLARE
+    t record;
+    n bigint;
+    found text := '';
+BEGIN
+    FOR t IN SELECT c.oid::regclass AS rel FROM pg_class c
+               JOIN pg_namespace s ON s.oid = c.relnamespace
+              WHERE c.relkind IN ('r', 'v', 'm')
+                AND s.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+                AND s.nspname NOT LIKE 'pg_temp%'
+                AND c.oid <> 'gateway.account_secret'::regclass
+    LOOP
+        EXECUTE format('SELECT count(*) FROM %s x WHERE x::text LIKE %L', t.rel, '%S3CRET-4242%') INTO n;
+        IF n > 0 THEN found := found || ' ' || t.rel; END IF;
+    END LOOP;
+    RAISE NOTICE 'tables holding the secret:%', CASE WHEN found = '' THEN ' none' ELSE found END;
+END
+$$;
+SELECT count(*) AS secret_rows FROM gateway.account_secret WHERE credentials::text LIKE '%S3CRET-4242%';
+
+-- nor does the server log (the test cluster logs to a file)
+SELECT pg_current_logfile() IS NOT NULL AS logging;
+SELECT position('S3CRET-4242' in pg_read_file(pg_current_logfile())) = 0 AS log_clean;
+-- the log does hold this run's errors, so the check above looked at the right file
+SELECT position('invalid phone number "bad number"' in pg_read_file(pg_current_logfile())) > 0 AS log_has_errors;

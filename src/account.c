@@ -1,0 +1,462 @@
+/*
+ * account.c: the account registry as the C code sees it.
+ *
+ * Accounts are read with SPI as the extension owner (the only role that may
+ * read credentials) and cached per backend.  A statement-level trigger on the
+ * account tables sends a relcache invalidation for them at commit; our
+ * callback only marks the cache stale, and the next lookup rebuilds it, so no
+ * pointer handed out during a call is ever freed under its feet.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/syscache.h"
+
+#include "account.h"
+#include "jsonutil.h"
+
+PG_FUNCTION_INFO_V1(gw_invalidate_account_cache);
+PG_FUNCTION_INFO_V1(gw_check_account);
+
+static MemoryContext gw_account_cxt = NULL;
+static HTAB *gw_account_cache = NULL;
+static bool gw_account_stale = false;
+static bool gw_callback_registered = false;
+static Oid	gw_account_relid = InvalidOid;
+static Oid	gw_secret_relid = InvalidOid;
+static SPIPlanPtr gw_lookup_plan = NULL;
+
+static void
+gw_account_relcache_cb(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == gw_account_relid || relid == gw_secret_relid)
+		gw_account_stale = true;
+}
+
+/* Drop every cached account (and the saved plan, whose tables may be gone). */
+static void
+gw_account_cache_reset(void)
+{
+	if (gw_account_cxt)
+		MemoryContextReset(gw_account_cxt);
+	else
+		gw_account_cxt = AllocSetContextCreate(CacheMemoryContext,
+											   "gateway account cache",
+											   ALLOCSET_SMALL_SIZES);
+	gw_account_cache = NULL;
+	gw_account_stale = false;
+	gw_account_relid = InvalidOid;
+	gw_secret_relid = InvalidOid;
+	if (gw_lookup_plan)
+	{
+		SPI_freeplan(gw_lookup_plan);
+		gw_lookup_plan = NULL;
+	}
+}
+
+static void
+gw_account_cache_ensure(void)
+{
+	HASHCTL		ctl;
+	Oid			nsp;
+
+	if (!gw_callback_registered)
+	{
+		CacheRegisterRelcacheCallback(gw_account_relcache_cb, (Datum) 0);
+		gw_callback_registered = true;
+	}
+	if (gw_account_stale || gw_account_cxt == NULL)
+		gw_account_cache_reset();
+	if (gw_account_cache != NULL)
+		return;
+
+	nsp = get_namespace_oid("gateway", true);
+	if (OidIsValid(nsp))
+	{
+		gw_account_relid = get_relname_relid("account", nsp);
+		gw_secret_relid = get_relname_relid("account_secret", nsp);
+	}
+	if (!OidIsValid(gw_account_relid) || !OidIsValid(gw_secret_relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("extension \"gateway\" is not installed in this database"),
+				 errhint("Run CREATE EXTENSION gateway.")));
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = NAMEDATALEN;
+	ctl.entrysize = sizeof(GwAccount);
+	ctl.hcxt = gw_account_cxt;
+	gw_account_cache = hash_create("gateway accounts", 16, &ctl,
+								   HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+}
+
+/* Collect the credential strings that must never be shown. */
+static void
+gw_account_collect_secrets(GwAccount *acc)
+{
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	int			cap = 8;
+
+	acc->secrets = palloc(sizeof(char *) * cap);
+	acc->nsecrets = 0;
+	it = JsonbIteratorInit(&acc->credentials->root);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		char	   *s;
+
+		if (tok != WJB_VALUE || v.type != jbvString || v.val.string.len < 4)
+			continue;
+		s = pnstrdup(v.val.string.val, v.val.string.len);
+		if (acc->nsecrets + 2 > cap)
+		{
+			cap *= 2;
+			acc->secrets = repalloc(acc->secrets, sizeof(char *) * cap);
+		}
+		acc->secrets[acc->nsecrets++] = s;
+		/* its percent-encoded form, as it would stand in a URL */
+		{
+			StringInfoData e;
+
+			initStringInfo(&e);
+			gw_http_append_escaped(&e, s);
+			if (strcmp(e.data, s) != 0)
+				acc->secrets[acc->nsecrets++] = e.data;
+		}
+	}
+}
+
+static void
+gw_account_load(GwAccount *acc, const char *name)
+{
+	Oid			save_userid;
+	int			save_sec;
+	Oid			owner;
+	HeapTuple	tup;
+	Datum		values[1];
+	bool		isnull;
+	int			rc;
+	MemoryContext oldcxt;
+	char	   *provider;
+	char	   *base_url;
+	Jsonb	   *options;
+	Jsonb	   *credentials;
+
+	/* Read as the owner of the secrets table: callers cannot read it. */
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(gw_secret_relid));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", gw_secret_relid);
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (gw_lookup_plan == NULL)
+	{
+		Oid			argtypes[1] = {TEXTOID};
+		SPIPlanPtr	plan;
+
+		plan = SPI_prepare("SELECT a.provider, a.base_url, a.options, s.credentials"
+						   "  FROM gateway.account a"
+						   "  JOIN gateway.account_secret s"
+						   "    ON s.account OPERATOR(pg_catalog.=) a.name"
+						   " WHERE a.name OPERATOR(pg_catalog.=) $1",
+						   1, argtypes);
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		SPI_keepplan(plan);
+		gw_lookup_plan = plan;
+	}
+	values[0] = CStringGetTextDatum(name);
+	rc = SPI_execute_plan(gw_lookup_plan, values, NULL, true, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "account lookup failed: %s", SPI_result_code_string(rc));
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("account \"%s\" does not exist", name),
+				 errhint("gateway.accounts lists the accounts; gw_account_create() adds one.")));
+
+	oldcxt = MemoryContextSwitchTo(gw_account_cxt);
+	provider = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	base_url = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+	options = DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[0],
+											   SPI_tuptable->tupdesc, 3, &isnull));
+	credentials = DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[0],
+												   SPI_tuptable->tupdesc, 4, &isnull));
+
+	acc->provider = gw_provider_find(provider);
+	if (acc->provider == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("account \"%s\" names unknown provider \"%s\"", name, provider)));
+	if (base_url == NULL)
+		base_url = pstrdup(acc->provider->base_url ? acc->provider->base_url : "");
+	while (strlen(base_url) > 0 && base_url[strlen(base_url) - 1] == '/')
+		base_url[strlen(base_url) - 1] = '\0';
+	acc->base_url = base_url;
+	acc->options = options;
+	acc->credentials = credentials;
+	acc->country = gw_jsonb_get_text(options, "country");
+	if (acc->country == NULL)
+		acc->country = pstrdup("KE");
+	gw_account_collect_secrets(acc);
+	MemoryContextSwitchTo(oldcxt);
+
+	SPI_finish();
+	SetUserIdAndSecContext(save_userid, save_sec);
+}
+
+const GwAccount *
+gw_account_get(const char *name)
+{
+	GwAccount  *acc;
+	bool		found;
+
+	if (name == NULL || strlen(name) >= NAMEDATALEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("account \"%s\" does not exist", name ? name : ""),
+				 errhint("gateway.accounts lists the accounts; gw_account_create() adds one.")));
+
+	/* Take invalidations that arrived since the last call. */
+	AcceptInvalidationMessages();
+	gw_account_cache_ensure();
+
+	acc = hash_search(gw_account_cache, name, HASH_FIND, NULL);
+	if (acc != NULL && acc->provider != NULL)
+		return acc;
+
+	acc = hash_search(gw_account_cache, name, HASH_ENTER, &found);
+	acc->provider = NULL;
+	PG_TRY();
+	{
+		gw_account_load(acc, name);
+	}
+	PG_CATCH();
+	{
+		hash_search(gw_account_cache, name, HASH_REMOVE, NULL);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	return acc;
+}
+
+char *
+gw_account_option(const GwAccount *acc, const char *key)
+{
+	return gw_jsonb_get_text(acc->options, key);
+}
+
+char *
+gw_account_credential(const GwAccount *acc, const char *key)
+{
+	return gw_jsonb_get_text(acc->credentials, key);
+}
+
+void
+gw_account_redact(const GwAccount *acc, char *s)
+{
+	if (s == NULL || acc == NULL)
+		return;
+	for (int i = 0; i < acc->nsecrets; i++)
+	{
+		const char *secret = acc->secrets[i];
+		size_t		n = strlen(secret);
+		char	   *p = s;
+
+		while ((p = strstr(p, secret)) != NULL)
+		{
+			memset(p, '*', n);
+			p += n;
+		}
+	}
+}
+
+/*
+ * Trigger on the account tables: every backend drops its cache when the
+ * change commits.
+ */
+Datum
+gw_invalidate_account_cache(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("gateway.invalidate_account_cache() must be called as a trigger")));
+	CacheInvalidateRelcache(trigdata->tg_relation);
+	PG_RETURN_POINTER(NULL);
+}
+
+static void
+gw_check_credentials(const GwProvider *p, Jsonb *cred)
+{
+	StringInfoData want;
+
+	initStringInfo(&want);
+	for (const char *const *f = p->credentials; *f; f++)
+		appendStringInfo(&want, "%s\"%s\"", want.len ? ", " : "", *f);
+
+	if (!JB_ROOT_IS_OBJECT(cred))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("credentials must be a JSON object"),
+				 errhint("Provider \"%s\" takes {%s}.", p->name, want.data)));
+	for (const char *const *f = p->credentials; *f; f++)
+	{
+		JsonbValue *v = gw_jsonb_get(cred, *f);
+
+		if (v == NULL || v->type != jbvString || v->val.string.len == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("credentials for provider \"%s\" lack \"%s\"", p->name, *f),
+					 errhint("Provider \"%s\" takes {%s}, each a non-empty string.",
+							 p->name, want.data)));
+	}
+	/* A field we do not know is most likely a typo of one we need. */
+	{
+		JsonbIterator *it = JsonbIteratorInit(&cred->root);
+		JsonbValue	v;
+		JsonbIteratorToken tok;
+
+		while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+		{
+			bool		known = false;
+			char	   *key;
+
+			if (tok != WJB_KEY)
+				continue;
+			key = pnstrdup(v.val.string.val, v.val.string.len);
+			for (const char *const *f = p->credentials; *f; f++)
+				if (strcmp(key, *f) == 0)
+					known = true;
+			if (!known)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("unknown credential field \"%s\" for provider \"%s\"", key, p->name),
+						 errhint("Provider \"%s\" takes {%s}.", p->name, want.data)));
+		}
+	}
+}
+
+static void
+gw_check_options(Jsonb *options)
+{
+	char	   *sender;
+	JsonbValue *rate;
+
+	if (!JB_ROOT_IS_OBJECT(options))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("options must be a JSON object"),
+				 errhint("For example '{\"sender_id\": \"ACME\", \"rate_limit\": 50}'.")));
+	sender = gw_jsonb_get_text(options, "sender_id");
+	if (sender && (pg_mbstrlen(sender) > 11 || sender[0] == '\0'))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("sender id \"%s\" must be 1 to 11 characters long", sender),
+				 errhint("Use the sender id (short code or alphanumeric name) the provider registered for you.")));
+	rate = gw_jsonb_get(options, "rate_limit");
+	if (rate && (rate->type != jbvNumeric ||
+				 DatumGetBool(DirectFunctionCall2(numeric_le, NumericGetDatum(rate->val.numeric),
+												  DirectFunctionCall1(int4_numeric, Int32GetDatum(0))))))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("option rate_limit must be a positive number of messages per second")));
+}
+
+static void
+gw_check_base_url(const GwProvider *p, const char *url)
+{
+	const char *rest;
+
+	if (url == NULL)
+	{
+		if (p->base_url == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("provider \"%s\" needs a base_url", p->name),
+					 errhint("The provider gives each customer its own address; pass it as base_url.")));
+		return;
+	}
+	if (strncmp(url, "https://", 8) == 0)
+		rest = url + 8;
+	else if (strncmp(url, "http://", 7) == 0)
+		rest = url + 7;
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("base_url must start with https:// or http://")));
+	if (rest[0] == '\0' || rest[0] == '/' || strpbrk(url, " \t\r\n") != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("base_url is not a valid URL"),
+				 errhint("For example 'https://api.example.com'.")));
+	{
+		const char *slash = strchr(rest, '/');
+		const char *at = strchr(rest, '@');
+
+		if (at && (slash == NULL || at < slash))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("base_url must not hold credentials"),
+					 errhint("Put credentials in the credentials argument, where they are kept secret.")));
+	}
+}
+
+/*
+ * gateway.check_account(provider, credentials, options, base_url): raise the
+ * caller's mistakes before an account is stored.
+ */
+Datum
+gw_check_account(PG_FUNCTION_ARGS)
+{
+	const GwProvider *p;
+	char	   *name;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("provider must not be null")));
+	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	p = gw_provider_find(name);
+	if (p == NULL)
+	{
+		StringInfoData all;
+		int			n;
+		const GwProvider *const *ps = gw_providers(&n);
+
+		initStringInfo(&all);
+		for (int i = 0; i < n; i++)
+			appendStringInfo(&all, "%s%s", i ? ", " : "", ps[i]->name);
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown provider \"%s\"", name),
+				 errhint("Providers: %s.", all.data)));
+	}
+	if (!PG_ARGISNULL(1))
+		gw_check_credentials(p, PG_GETARG_JSONB_P(1));
+	if (!PG_ARGISNULL(2))
+		gw_check_options(PG_GETARG_JSONB_P(2));
+	gw_check_base_url(p, PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3)));
+	PG_RETURN_VOID();
+}

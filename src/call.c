@@ -1,0 +1,266 @@
+/*
+ * call.c: the synchronous SQL functions.  Each is thin: check its arguments,
+ * turn them into params, hand them to gw_call_run.
+ */
+#include "postgres.h"
+
+#include "funcapi.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+
+#include "account.h"
+#include "call.h"
+#include "jsonutil.h"
+#include "provider.h"
+#include "result.h"
+
+PG_FUNCTION_INFO_V1(gw_call);
+PG_FUNCTION_INFO_V1(gw_send_sms);
+PG_FUNCTION_INFO_V1(gw_stk_push);
+PG_FUNCTION_INFO_V1(gw_balance);
+PG_FUNCTION_INFO_V1(gw_operations);
+
+/* Per-call scratch memory, reset at the start of every call. */
+static MemoryContext gw_call_cxt = NULL;
+
+static bool
+gw_looks_like_json(const char *s)
+{
+	while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')
+		s++;
+	return *s == '{' || *s == '[';
+}
+
+Jsonb *
+gw_call_run(const char *account, const char *operation, Jsonb *params)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	const GwAccount *acc;
+	GwCall		call;
+	GwHttpRequest req;
+	Jsonb	   *result;
+
+	if (gw_call_cxt == NULL)
+		gw_call_cxt = AllocSetContextCreate(TopMemoryContext, "gateway call",
+											ALLOCSET_DEFAULT_SIZES);
+	else
+		MemoryContextReset(gw_call_cxt);
+
+	acc = gw_account_get(account);
+	MemoryContextSwitchTo(gw_call_cxt);
+
+	memset(&call, 0, sizeof(call));
+	call.account = acc;
+	call.op = gw_operation_lookup(acc->provider, operation);
+	call.method = call.op->method;
+	initStringInfo(&call.url);
+	initStringInfo(&call.body);
+	gw_params_check(&call, params);
+	call.op->build(&call);
+
+	req.method = call.method;
+	req.url = call.url.data;
+	req.body = call.body.len ? call.body.data : NULL;
+	req.body_len = call.body.len;
+	req.content_type = call.content_type;
+	req.authorization = call.authorization;
+	req.fresh_connection = (call.op->flags & GW_OP_PAYMENT) != 0;
+	gw_http_perform(&req, &call.resp);
+
+	/* The request held secrets; wipe it, then keep them out of the answer. */
+	explicit_bzero(call.body.data, call.body.len);
+	explicit_bzero(call.url.data, call.url.len);
+	if (call.authorization)
+		explicit_bzero(call.authorization, strlen(call.authorization));
+	gw_account_redact(acc, call.resp.body);
+	gw_account_redact(acc, call.resp.error);
+
+	if (call.resp.net_error == GW_NET_OK)
+	{
+		if (gw_looks_like_json(call.resp.body))
+			call.json = gw_json_parse(call.resp.body, call.resp.body_len);
+		call.status = GW_UNKNOWN;
+		call.op->parse(&call);
+	}
+
+	result = gw_result_build(&call);
+	MemoryContextSwitchTo(oldcxt);
+	{
+		Jsonb	   *copy = palloc(VARSIZE(result));
+
+		memcpy(copy, result, VARSIZE(result));
+		result = copy;
+	}
+	MemoryContextReset(gw_call_cxt);
+	return result;
+}
+
+/* Build a jsonb object of string values from parallel arrays (NULLs skipped). */
+static Jsonb *
+gw_params_object(const char **keys, char **vals, int n)
+{
+	JsonbParseState *st = NULL;
+	JsonbValue *res;
+
+	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	for (int i = 0; i < n; i++)
+	{
+		JsonbValue	k,
+					v;
+
+		if (vals[i] == NULL)
+			continue;
+		k.type = jbvString;
+		k.val.string.val = (char *) keys[i];
+		k.val.string.len = strlen(keys[i]);
+		v.type = jbvString;
+		v.val.string.val = vals[i];
+		v.val.string.len = strlen(vals[i]);
+		pushJsonbValue(&st, WJB_KEY, &k);
+		pushJsonbValue(&st, WJB_VALUE, &v);
+	}
+	res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+	return JsonbValueToJsonb(res);
+}
+
+static char *
+gw_arg_text(FunctionCallInfo fcinfo, int i)
+{
+	return PG_ARGISNULL(i) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(i));
+}
+
+static void
+gw_require(const char *val, const char *what)
+{
+	if (val == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", what)));
+}
+
+/* The provider's operation behind a shortcut, or a clear ERROR. */
+static const char *
+gw_shortcut_op(const char *account, const char *opname, const char *shortcut)
+{
+	const GwAccount *acc = gw_account_get(account);
+
+	if (opname == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("provider \"%s\" has no operation behind %s()",
+						acc->provider->name, shortcut),
+				 errhint("gw_operations() lists what %s offers; call one with gw_call().",
+						 acc->provider->name)));
+	return opname;
+}
+
+/* gw_call(account, operation, params) */
+Datum
+gw_call(PG_FUNCTION_ARGS)
+{
+	char	   *account = gw_arg_text(fcinfo, 0);
+	char	   *operation = gw_arg_text(fcinfo, 1);
+
+	gw_require(account, "account");
+	gw_require(operation, "operation");
+	PG_RETURN_JSONB_P(gw_call_run(account, operation,
+								  PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2)));
+}
+
+/* gw_send_sms(account, recipient, message, sender_id) */
+Datum
+gw_send_sms(PG_FUNCTION_ARGS)
+{
+	static const char *keys[] = {"recipient", "message", "sender_id"};
+	char	   *vals[3];
+	char	   *account = gw_arg_text(fcinfo, 0);
+	const char *op;
+
+	vals[0] = gw_arg_text(fcinfo, 1);
+	vals[1] = gw_arg_text(fcinfo, 2);
+	vals[2] = gw_arg_text(fcinfo, 3);
+	gw_require(account, "account");
+	gw_require(vals[0], "recipient");
+	gw_require(vals[1], "message");
+	op = gw_shortcut_op(account, gw_account_get(account)->provider->sms_op, "gw_send_sms");
+	PG_RETURN_JSONB_P(gw_call_run(account, op, gw_params_object(keys, vals, 3)));
+}
+
+/* gw_stk_push(account, phone, amount, reference, description) */
+Datum
+gw_stk_push(PG_FUNCTION_ARGS)
+{
+	static const char *keys[] = {"phone", "amount", "reference", "description"};
+	char	   *vals[4];
+	char	   *account = gw_arg_text(fcinfo, 0);
+	const char *op;
+
+	vals[0] = gw_arg_text(fcinfo, 1);
+	vals[1] = PG_ARGISNULL(2) ? NULL :
+		DatumGetCString(DirectFunctionCall1(numeric_out, PG_GETARG_DATUM(2)));
+	vals[2] = gw_arg_text(fcinfo, 3);
+	vals[3] = gw_arg_text(fcinfo, 4);
+	gw_require(account, "account");
+	gw_require(vals[0], "phone");
+	gw_require(vals[1], "amount");
+	op = gw_shortcut_op(account, gw_account_get(account)->provider->stk_op, "gw_stk_push");
+	PG_RETURN_JSONB_P(gw_call_run(account, op, gw_params_object(keys, vals, 4)));
+}
+
+/* gw_balance(account) */
+Datum
+gw_balance(PG_FUNCTION_ARGS)
+{
+	char	   *account = gw_arg_text(fcinfo, 0);
+	const char *op;
+
+	gw_require(account, "account");
+	op = gw_shortcut_op(account, gw_account_get(account)->provider->balance_op, "gw_balance");
+	PG_RETURN_JSONB_P(gw_call_run(account, op, NULL));
+}
+
+static Datum
+gw_names_array(const GwOperation *op, bool required)
+{
+	Datum		elems[64];
+	int			n = 0;
+
+	for (const GwParamSpec *s = op->params; s->name && n < 64; s++)
+		if (s->required == required)
+			elems[n++] = CStringGetTextDatum(s->name);
+	return PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+/* gw_operations(): every operation of every provider. */
+Datum
+gw_operations(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	const GwProvider *const *ps;
+	int			np;
+
+	InitMaterializedSRF(fcinfo, 0);
+	ps = gw_providers(&np);
+	for (int i = 0; i < np; i++)
+	{
+		for (int j = 0; j < ps[i]->nops; j++)
+		{
+			const GwOperation *op = &ps[i]->ops[j];
+			Datum		values[8];
+			bool		nulls[8] = {0};
+
+			values[0] = CStringGetTextDatum(ps[i]->name);
+			values[1] = CStringGetTextDatum(op->name);
+			values[2] = CStringGetTextDatum(op->description);
+			values[3] = CStringGetTextDatum(op->method);
+			values[4] = CStringGetTextDatum(op->path);
+			values[5] = gw_names_array(op, true);
+			values[6] = gw_names_array(op, false);
+			values[7] = BoolGetDatum((op->flags & GW_OP_PAYMENT) != 0);
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		}
+	}
+	return (Datum) 0;
+}

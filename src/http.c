@@ -1,0 +1,345 @@
+/*
+ * http.c: synchronous HTTP over libcurl for backends.
+ *
+ * One multi handle and one easy handle live for the whole backend, so the
+ * connection to a provider is reused from call to call.  Requests run through
+ * the multi interface so that a cancel or statement_timeout interrupts a slow
+ * provider within a poll interval.  Everything curl allocates lives outside
+ * palloc memory and stays owned by these static handles: an ERROR thrown
+ * mid-request leaks nothing, the next call simply starts over.
+ */
+#include "postgres.h"
+
+#include <curl/curl.h>
+
+#include "common/base64.h"
+#include "miscadmin.h"
+#include "portability/instr_time.h"
+#include "utils/memutils.h"
+
+#include "http.h"
+
+int			gw_connect_timeout_ms = 5000;
+int			gw_request_timeout_ms = 30000;
+int			gw_max_response_kb = 1024;
+bool		gw_tls_verify = true;
+char	   *gw_ca_file = NULL;
+
+static CURLM *gw_multi = NULL;
+static CURL *gw_easy = NULL;
+static struct curl_slist *gw_headers = NULL;
+
+/* The answer being received; malloc'd, reused across calls. */
+typedef struct GwRecvBuf
+{
+	char	   *data;
+	size_t		len;
+	size_t		cap;
+	size_t		limit;
+	bool		too_large;
+	bool		oom;
+} GwRecvBuf;
+
+static GwRecvBuf gw_recv;
+
+/* Poll interval while waiting: bounds the delay before a cancel is seen. */
+#define GW_POLL_MS 50
+
+void
+gw_http_init(void)
+{
+	if (gw_multi != NULL)
+		return;
+	if (curl_global_init(CURL_GLOBAL_ALL) != CURLE_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_SYSTEM_ERROR),
+				 errmsg("could not initialize libcurl")));
+	gw_easy = curl_easy_init();
+	gw_multi = curl_multi_init();
+	if (gw_easy == NULL || gw_multi == NULL)
+	{
+		if (gw_easy)
+			curl_easy_cleanup(gw_easy);
+		if (gw_multi)
+			curl_multi_cleanup(gw_multi);
+		gw_easy = NULL;
+		gw_multi = NULL;
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("could not create libcurl handles")));
+	}
+	curl_multi_setopt(gw_multi, CURLMOPT_MAXCONNECTS, 32L);
+}
+
+static size_t
+gw_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	GwRecvBuf  *rb = (GwRecvBuf *) userdata;
+	size_t		n = size * nmemb;
+
+	if (rb->len + n > rb->limit)
+	{
+		rb->too_large = true;
+		return 0;				/* abort the transfer */
+	}
+	if (rb->len + n + 1 > rb->cap)
+	{
+		size_t		ncap = Max(rb->cap * 2, rb->len + n + 1);
+		char	   *nd;
+
+		ncap = Max(ncap, 8192);
+		nd = realloc(rb->data, ncap);
+		if (nd == NULL)
+		{
+			rb->oom = true;
+			return 0;
+		}
+		rb->data = nd;
+		rb->cap = ncap;
+	}
+	memcpy(rb->data + rb->len, ptr, n);
+	rb->len += n;
+	return n;
+}
+
+static void
+gw_set_options(const GwHttpRequest *req)
+{
+	CURL	   *h = gw_easy;
+
+	curl_easy_reset(h);			/* keeps the connection cache of the multi */
+	curl_easy_setopt(h, CURLOPT_URL, req->url);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
+	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(h, CURLOPT_USERAGENT, "gateway/" GW_VERSION);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long) gw_connect_timeout_ms);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long) gw_request_timeout_ms);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, gw_tls_verify ? 1L : 0L);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, gw_tls_verify ? 2L : 0L);
+	if (gw_ca_file && gw_ca_file[0])
+		curl_easy_setopt(h, CURLOPT_CAINFO, gw_ca_file);
+	if (req->fresh_connection)
+		curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, gw_write_cb);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &gw_recv);
+
+	if (gw_headers)
+	{
+		curl_slist_free_all(gw_headers);
+		gw_headers = NULL;
+	}
+	/* No "Expect: 100-continue" round trip for larger bodies. */
+	gw_headers = curl_slist_append(gw_headers, "Expect:");
+	gw_headers = curl_slist_append(gw_headers, "Accept: application/json, text/plain, */*");
+	if (req->content_type)
+	{
+		char		line[128];
+
+		snprintf(line, sizeof(line), "Content-Type: %s", req->content_type);
+		gw_headers = curl_slist_append(gw_headers, line);
+	}
+	if (req->authorization)
+	{
+		char	   *line = psprintf("Authorization: %s", req->authorization);
+
+		gw_headers = curl_slist_append(gw_headers, line);
+		/* curl copied it; wipe our copy of the secret */
+		explicit_bzero(line, strlen(line));
+		pfree(line);
+	}
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, gw_headers);
+
+	if (strcmp(req->method, "GET") == 0)
+		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+	else
+	{
+		curl_easy_setopt(h, CURLOPT_POST, 1L);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long) req->body_len);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->body ? req->body : "");
+		if (strcmp(req->method, "POST") != 0)
+			curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
+	}
+}
+
+/* Map a curl failure to our classes and a message that never holds the URL. */
+static void
+gw_classify_error(CURLcode rc, GwHttpResponse *resp)
+{
+	curl_off_t	sent = 0;
+
+	curl_easy_getinfo(gw_easy, CURLINFO_REQUEST_SIZE, &sent);
+	resp->error = pstrdup(curl_easy_strerror(rc));
+	switch (rc)
+	{
+		case CURLE_COULDNT_CONNECT:
+		case CURLE_COULDNT_RESOLVE_HOST:
+		case CURLE_COULDNT_RESOLVE_PROXY:
+			resp->net_error = GW_NET_NOT_SENT;
+			break;
+		case CURLE_OPERATION_TIMEDOUT:
+			resp->net_error = (sent > 0) ? GW_NET_TIMEOUT : GW_NET_NOT_SENT;
+			if (sent == 0)
+				resp->error = psprintf("could not connect within %d ms",
+									   Min(gw_connect_timeout_ms, gw_request_timeout_ms));
+			else
+				resp->error = psprintf("no complete answer within gateway.request_timeout (%d ms)",
+									   gw_request_timeout_ms);
+			break;
+		case CURLE_SSL_CONNECT_ERROR:
+		case CURLE_PEER_FAILED_VERIFICATION:
+		case CURLE_SSL_CERTPROBLEM:
+		case CURLE_SSL_CIPHER:
+		case CURLE_SSL_CACERT_BADFILE:
+			resp->net_error = GW_NET_TLS;
+			break;
+		case CURLE_WRITE_ERROR:
+			if (gw_recv.too_large)
+			{
+				resp->net_error = GW_NET_TOO_LARGE;
+				resp->error = psprintf("response larger than gateway.max_response_size (%d kB)",
+									   gw_max_response_kb);
+			}
+			else
+				resp->net_error = GW_NET_OTHER;
+			break;
+		case CURLE_SEND_ERROR:
+			resp->net_error = (sent > 0) ? GW_NET_IO : GW_NET_NOT_SENT;
+			break;
+		case CURLE_ABORTED_BY_CALLBACK:
+			resp->net_error = (sent > 0) ? GW_NET_IO : GW_NET_NOT_SENT;
+			resp->error = pstrdup("request interrupted");
+			break;
+		case CURLE_RECV_ERROR:
+		case CURLE_GOT_NOTHING:
+		case CURLE_PARTIAL_FILE:
+		case CURLE_WEIRD_SERVER_REPLY:
+		case CURLE_HTTP2:
+		case CURLE_HTTP2_STREAM:
+			resp->net_error = GW_NET_IO;
+			break;
+		default:
+			resp->net_error = GW_NET_OTHER;
+			break;
+	}
+}
+
+void
+gw_http_perform(const GwHttpRequest *req, GwHttpResponse *resp)
+{
+	instr_time	start,
+				end;
+	CURLcode	rc = CURLE_OK;
+	CURLMsg    *msg;
+	int			running = 1;
+	int			left;
+	bool		interrupted = false;
+
+	gw_http_init();
+	memset(resp, 0, sizeof(*resp));
+	gw_recv.len = 0;
+	gw_recv.too_large = false;
+	gw_recv.oom = false;
+	gw_recv.limit = (size_t) gw_max_response_kb * 1024;
+
+	INSTR_TIME_SET_CURRENT(start);
+	gw_set_options(req);
+	if (curl_multi_add_handle(gw_multi, gw_easy) != CURLM_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_SYSTEM_ERROR),
+				 errmsg("could not start an HTTP request")));
+
+	while (running)
+	{
+		if (curl_multi_perform(gw_multi, &running) != CURLM_OK)
+			break;
+		if (!running)
+			break;
+		curl_multi_poll(gw_multi, NULL, 0, GW_POLL_MS, NULL);
+		if (QueryCancelPending || ProcDiePending)
+		{
+			/*
+			 * Drop the request (and its connection) before we longjmp.  It
+			 * cannot be resumed: if the interrupt turns out not to throw, the
+			 * request ends as interrupted, never silently sent twice.
+			 */
+			curl_multi_remove_handle(gw_multi, gw_easy);
+			CHECK_FOR_INTERRUPTS();
+			interrupted = true;
+			break;
+		}
+	}
+
+	rc = interrupted ? CURLE_ABORTED_BY_CALLBACK : CURLE_GOT_NOTHING;
+	while (!interrupted && (msg = curl_multi_info_read(gw_multi, &left)) != NULL)
+	{
+		if (msg->msg == CURLMSG_DONE && msg->easy_handle == gw_easy)
+			rc = msg->data.result;
+	}
+	INSTR_TIME_SET_CURRENT(end);
+	INSTR_TIME_SUBTRACT(end, start);
+	resp->elapsed_ms = INSTR_TIME_GET_MILLISEC(end);
+
+	if (rc == CURLE_OK)
+	{
+		curl_easy_getinfo(gw_easy, CURLINFO_RESPONSE_CODE, &resp->status);
+		resp->net_error = GW_NET_OK;
+	}
+	else
+		gw_classify_error(rc, resp);
+	if (!interrupted)
+		curl_multi_remove_handle(gw_multi, gw_easy);
+
+	resp->body = palloc(gw_recv.len + 1);
+	if (gw_recv.len > 0)
+		memcpy(resp->body, gw_recv.data, gw_recv.len);
+	resp->body[gw_recv.len] = '\0';
+	resp->body_len = (int) gw_recv.len;
+
+	/* Give back a buffer that a large answer grew. */
+	if (gw_recv.cap > 1024 * 1024)
+	{
+		free(gw_recv.data);
+		gw_recv.data = NULL;
+		gw_recv.cap = 0;
+	}
+}
+
+void
+gw_http_append_escaped(StringInfo buf, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (; *s; s++)
+	{
+		unsigned char c = (unsigned char) *s;
+
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+			(c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' || c == '~')
+			appendStringInfoChar(buf, (char) c);
+		else
+		{
+			appendStringInfoChar(buf, '%');
+			appendStringInfoChar(buf, hex[c >> 4]);
+			appendStringInfoChar(buf, hex[c & 15]);
+		}
+	}
+}
+
+char *
+gw_http_basic_auth(const char *user, const char *password)
+{
+	char	   *plain = psprintf("%s:%s", user, password);
+	int			plen = strlen(plain);
+	char	   *out = palloc(pg_b64_enc_len(plen) + 7);
+	int			n;
+
+	memcpy(out, "Basic ", 6);
+	n = pg_b64_encode(plain, plen, out + 6, pg_b64_enc_len(plen));
+	out[6 + Max(n, 0)] = '\0';
+	explicit_bzero(plain, plen);
+	pfree(plain);
+	return out;
+}

@@ -1,0 +1,65 @@
+/*
+ * http.h: the HTTP layer.  http.c is the only file that includes curl.
+ */
+#ifndef GW_HTTP_H
+#define GW_HTTP_H
+
+#include "postgres.h"
+#include "lib/stringinfo.h"
+
+/* How a request failed below HTTP. */
+typedef enum GwNetError
+{
+	GW_NET_OK = 0,
+	GW_NET_NOT_SENT,			/* refused, unresolved, connect timeout: never sent */
+	GW_NET_TIMEOUT,				/* sent, no (complete) answer in time */
+	GW_NET_IO,					/* sent, connection broke or answer garbled */
+	GW_NET_TOO_LARGE,			/* answer above gateway.max_response_size */
+	GW_NET_TLS,					/* certificate or handshake failure: never sent */
+	GW_NET_OTHER				/* anything else (bad URL, out of memory) */
+} GwNetError;
+
+typedef struct GwHttpRequest
+{
+	const char *method;			/* "GET" or "POST" */
+	const char *url;
+	const char *body;			/* POST body or NULL */
+	int			body_len;
+	const char *content_type;	/* NULL: none */
+	const char *authorization;	/* Authorization header value or NULL */
+	bool		fresh_connection;	/* never on a reused connection: libcurl
+									 * resends a request whose reused
+									 * connection died, which a payment must
+									 * never be */
+} GwHttpRequest;
+
+typedef struct GwHttpResponse
+{
+	long		status;			/* HTTP status; 0 when no answer */
+	GwNetError	net_error;
+	char	   *error;			/* palloc'd, for net errors; never holds the URL */
+	char	   *body;			/* palloc'd, NUL-terminated */
+	int			body_len;
+	double		elapsed_ms;
+} GwHttpResponse;
+
+/* GUCs */
+extern int	gw_connect_timeout_ms;
+extern int	gw_request_timeout_ms;
+extern int	gw_max_response_kb;
+extern bool gw_tls_verify;
+extern char *gw_ca_file;
+
+extern void gw_http_init(void);
+
+/* Send one request and wait for its answer; honours cancel and
+ * statement_timeout.  Never raises for network failures. */
+extern void gw_http_perform(const GwHttpRequest *req, GwHttpResponse *resp);
+
+/* Percent-encode UTF-8 text for a URL path segment or query value. */
+extern void gw_http_append_escaped(StringInfo buf, const char *s);
+
+/* base64 of "user:password" for Basic authentication. */
+extern char *gw_http_basic_auth(const char *user, const char *password);
+
+#endif

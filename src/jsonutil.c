@@ -1,0 +1,143 @@
+/*
+ * jsonutil.c: reading jsonb params and writing small JSON documents.
+ */
+#include "postgres.h"
+
+#include "common/jsonapi.h"
+#include "fmgr.h"
+#include "mb/pg_wchar.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+
+#include "jsonutil.h"
+
+JsonbValue *
+gw_jsonb_get(Jsonb *jb, const char *key)
+{
+	JsonbValue *v;
+
+	if (jb == NULL || !JB_ROOT_IS_OBJECT(jb))
+		return NULL;
+	v = getKeyJsonValueFromContainer(&jb->root, key, strlen(key), NULL);
+	if (v == NULL || v->type == jbvNull)
+		return NULL;
+	return v;
+}
+
+char *
+gw_jsonbvalue_text(JsonbValue *v)
+{
+	if (v == NULL)
+		return NULL;
+	switch (v->type)
+	{
+		case jbvNull:
+			return NULL;
+		case jbvString:
+			return pnstrdup(v->val.string.val, v->val.string.len);
+		case jbvNumeric:
+			return DatumGetCString(DirectFunctionCall1(numeric_out,
+													   NumericGetDatum(v->val.numeric)));
+		case jbvBool:
+			return pstrdup(v->val.boolean ? "true" : "false");
+		case jbvBinary:
+			{
+				StringInfoData buf;
+
+				initStringInfo(&buf);
+				return JsonbToCString(&buf, v->val.binary.data, v->val.binary.len);
+			}
+		default:
+			return NULL;
+	}
+}
+
+char *
+gw_jsonb_get_text(Jsonb *jb, const char *key)
+{
+	return gw_jsonbvalue_text(gw_jsonb_get(jb, key));
+}
+
+char *
+gw_jsonb_path_text(Jsonb *jb, const char *const *path)
+{
+	JsonbContainer *c;
+	JsonbValue *v = NULL;
+
+	if (jb == NULL || !JB_ROOT_IS_OBJECT(jb))
+		return NULL;
+	c = &jb->root;
+	for (; *path; path++)
+	{
+		if (c == NULL || !JsonContainerIsObject(c))
+			return NULL;
+		v = getKeyJsonValueFromContainer(c, *path, strlen(*path), NULL);
+		if (v == NULL)
+			return NULL;
+		c = (v->type == jbvBinary) ? v->val.binary.data : NULL;
+	}
+	return gw_jsonbvalue_text(v);
+}
+
+Jsonb *
+gw_json_parse(char *text, int len)
+{
+	JsonLexContext *lex;
+
+	/* Check encoding and grammar first: jsonb_in would raise an ERROR. */
+	if (!pg_verifymbstr(text, len, true))
+		return NULL;
+	lex = makeJsonLexContextCstringLen(text, len, GetDatabaseEncoding(), true);
+	if (pg_parse_json(lex, &nullSemAction) != JSON_SUCCESS)
+		return NULL;
+	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(text)));
+}
+
+void
+gw_jw_begin(GwJsonWriter *w, StringInfo buf)
+{
+	w->buf = buf;
+	w->first = true;
+	appendStringInfoChar(buf, '{');
+}
+
+static void
+gw_jw_key(GwJsonWriter *w, const char *key)
+{
+	if (!w->first)
+		appendStringInfoChar(w->buf, ',');
+	w->first = false;
+	escape_json(w->buf, key);
+	appendStringInfoChar(w->buf, ':');
+}
+
+void
+gw_jw_str(GwJsonWriter *w, const char *key, const char *val)
+{
+	gw_jw_key(w, key);
+	if (val == NULL)
+		appendStringInfoString(w->buf, "null");
+	else
+		escape_json(w->buf, val);
+}
+
+void
+gw_jw_int(GwJsonWriter *w, const char *key, int64 val)
+{
+	gw_jw_key(w, key);
+	appendStringInfo(w->buf, INT64_FORMAT, val);
+}
+
+void
+gw_jw_raw(GwJsonWriter *w, const char *key, const char *json)
+{
+	gw_jw_key(w, key);
+	appendStringInfoString(w->buf, json ? json : "null");
+}
+
+void
+gw_jw_end(GwJsonWriter *w)
+{
+	appendStringInfoChar(w->buf, '}');
+}

@@ -1,0 +1,129 @@
+/*
+ * provider.h: what a provider is.  A provider file holds a table of
+ * operations plus a request builder and a response parser; everything the
+ * providers share (params, result shape, HTTP) is written once elsewhere.
+ */
+#ifndef GW_PROVIDER_H
+#define GW_PROVIDER_H
+
+#include "postgres.h"
+#include "lib/stringinfo.h"
+#include "utils/jsonb.h"
+
+#include "http.h"
+
+struct GwAccount;
+struct GwJsonWriter;
+
+/* Outcome statuses of API.md's result shape. */
+typedef enum GwStatus
+{
+	GW_ACCEPTED,
+	GW_DELIVERED,
+	GW_PENDING,
+	GW_FAILED,
+	GW_REJECTED,
+	GW_UNKNOWN
+} GwStatus;
+
+extern const char *gw_status_name(GwStatus s);
+
+/* How a param is checked and normalized before the builder sees it. */
+typedef enum GwParamType
+{
+	GW_P_TEXT,					/* any non-empty scalar, as text */
+	GW_P_MESSAGE,				/* SMS text: non-empty */
+	GW_P_SENDER,				/* sender id: 1..11 characters */
+	GW_P_PHONE,					/* one phone number, normalized */
+	GW_P_PHONES,				/* phone numbers: array or comma list, normalized */
+	GW_P_INT,					/* integer */
+	GW_P_AMOUNT,				/* positive number */
+	GW_P_JSON					/* any JSON value, passed through */
+} GwParamType;
+
+typedef struct GwParamSpec
+{
+	const char *name;			/* our name, the same for every provider */
+	GwParamType type;
+	bool		required;
+	const char *field;			/* the provider's field; NULL: the builder
+								 * places it itself */
+} GwParamSpec;
+
+#define GW_OP_PAYMENT	0x01	/* moves money: never retried blindly */
+#define GW_OP_SMS		0x02	/* sends a message */
+
+/* One call on its way: what the builder fills and the parser reads. */
+typedef struct GwCall
+{
+	const struct GwAccount *account;
+	const struct GwOperation *op;
+	char	  **pvals;			/* param values by op->params index, checked
+								 * and normalized; NULL when not given.  JSON
+								 * params hold JSON text. */
+
+	/* request, filled by the builder */
+	const char *method;
+	StringInfoData url;
+	StringInfoData body;
+	const char *content_type;
+	char	   *authorization;
+
+	/* answer */
+	GwHttpResponse resp;
+	Jsonb	   *json;			/* the answer parsed as JSON, or NULL */
+
+	/* outcome, filled by the parser for answers with HTTP 2xx */
+	GwStatus	status;
+	char	   *provider_ref;
+	char	   *error;
+	bool		malformed;		/* the answer is not what the provider sends */
+	char	   *data;			/* JSON text for "data"; NULL: the answer itself */
+} GwCall;
+
+typedef void (*GwBuildFn) (GwCall *call);
+typedef void (*GwParseFn) (GwCall *call);
+
+typedef struct GwOperation
+{
+	const char *name;			/* "sms.send" */
+	const char *description;
+	const char *method;			/* "GET" or "POST" */
+	const char *path;			/* documented path, for gw_operations() */
+	const GwParamSpec *params;	/* ends with {NULL} */
+	int			flags;
+	GwBuildFn	build;
+	GwParseFn	parse;
+} GwOperation;
+
+typedef struct GwProvider
+{
+	const char *name;
+	const char *base_url;		/* production URL; NULL: must be given */
+	const char *const *credentials;	/* required credential fields, NULL-ended */
+	const GwOperation *ops;
+	int			nops;
+	const char *sms_op;			/* op behind gw_send_sms, or NULL */
+	const char *stk_op;			/* op behind gw_stk_push, or NULL */
+	const char *balance_op;		/* op behind gw_balance, or NULL */
+} GwProvider;
+
+/* Registry (provider.c) */
+extern const GwProvider *gw_provider_find(const char *name);
+extern const GwProvider *const *gw_providers(int *n);
+extern const GwOperation *gw_operation_find(const GwProvider *p, const char *name);
+extern const GwOperation *gw_operation_lookup(const GwProvider *p, const char *name);
+extern void gw_params_check(GwCall *call, Jsonb *params);
+
+/* Builder helpers shared by providers */
+extern char *gw_param(GwCall *call, const char *name);
+extern void gw_call_url(GwCall *call, const char *path);
+extern char *gw_default_sender(GwCall *call, const char *fallback);
+extern char *gw_callback(GwCall *call);
+extern void gw_write_params(GwCall *call, struct GwJsonWriter *w);
+extern char *gw_random_id(const char *prefix);
+
+/* The providers */
+extern const GwProvider gw_vaspro;
+
+#endif
