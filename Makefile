@@ -10,10 +10,15 @@ OBJS = \
 	src/account.o \
 	src/provider.o \
 	src/result.o \
+	src/request.o \
 	src/call.o \
 	src/msisdn.o \
 	src/smsinfo.o \
-	src/providers/vaspro.o
+	src/providers/vaspro.o \
+	src/providers/mspace.o \
+	src/providers/umeskia.o \
+	src/providers/vtpass.o \
+	src/providers/nenasasa.o
 
 DATA = $(wildcard sql/$(EXTENSION)--*.sql)
 
@@ -23,12 +28,17 @@ REGRESS = $(patsubst sql/%.sql,%,$(TESTS))
 REGRESS_OPTS = --inputdir=. --dbname=contrib_regression
 
 PG_CPPFLAGS = -I$(srcdir)/src -DGW_VERSION=\"$(EXTVERSION)\"
-PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
+PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare \
+	-MMD -MP
 SHLIB_LINK = -lcurl
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# Rebuild objects when a header they include changes.
+-include $(OBJS:.o=.d)
+EXTRA_CLEAN = $(OBJS:.o=.d)
 
 .PHONY: mock dist
 mock:

@@ -1,6 +1,6 @@
 /*
  * call.c: the synchronous SQL functions.  Each is thin: check its arguments,
- * turn them into params, hand them to gw_call_run.
+ * turn them into params, hand them to gw_call_run (request.c).
  */
 #include "postgres.h"
 
@@ -11,91 +11,15 @@
 #include "utils/memutils.h"
 
 #include "account.h"
-#include "call.h"
 #include "jsonutil.h"
 #include "provider.h"
-#include "result.h"
+#include "request.h"
 
 PG_FUNCTION_INFO_V1(gw_call);
 PG_FUNCTION_INFO_V1(gw_send_sms);
 PG_FUNCTION_INFO_V1(gw_stk_push);
 PG_FUNCTION_INFO_V1(gw_balance);
 PG_FUNCTION_INFO_V1(gw_operations);
-
-/* Per-call scratch memory, reset at the start of every call. */
-static MemoryContext gw_call_cxt = NULL;
-
-static bool
-gw_looks_like_json(const char *s)
-{
-	while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')
-		s++;
-	return *s == '{' || *s == '[';
-}
-
-Jsonb *
-gw_call_run(const char *account, const char *operation, Jsonb *params)
-{
-	MemoryContext oldcxt = CurrentMemoryContext;
-	const GwAccount *acc;
-	GwCall		call;
-	GwHttpRequest req;
-	Jsonb	   *result;
-
-	if (gw_call_cxt == NULL)
-		gw_call_cxt = AllocSetContextCreate(TopMemoryContext, "gateway call",
-											ALLOCSET_DEFAULT_SIZES);
-	else
-		MemoryContextReset(gw_call_cxt);
-
-	acc = gw_account_get(account);
-	MemoryContextSwitchTo(gw_call_cxt);
-
-	memset(&call, 0, sizeof(call));
-	call.account = acc;
-	call.op = gw_operation_lookup(acc->provider, operation);
-	call.method = call.op->method;
-	initStringInfo(&call.url);
-	initStringInfo(&call.body);
-	gw_params_check(&call, params);
-	call.op->build(&call);
-
-	req.method = call.method;
-	req.url = call.url.data;
-	req.body = call.body.len ? call.body.data : NULL;
-	req.body_len = call.body.len;
-	req.content_type = call.content_type;
-	req.authorization = call.authorization;
-	req.fresh_connection = (call.op->flags & GW_OP_PAYMENT) != 0;
-	gw_http_perform(&req, &call.resp);
-
-	/* The request held secrets; wipe it, then keep them out of the answer. */
-	explicit_bzero(call.body.data, call.body.len);
-	explicit_bzero(call.url.data, call.url.len);
-	if (call.authorization)
-		explicit_bzero(call.authorization, strlen(call.authorization));
-	gw_account_redact(acc, call.resp.body);
-	gw_account_redact(acc, call.resp.error);
-
-	if (call.resp.net_error == GW_NET_OK)
-	{
-		if (gw_looks_like_json(call.resp.body))
-			call.json = gw_json_parse(call.resp.body, call.resp.body_len);
-		call.status = GW_UNKNOWN;
-		call.op->parse(&call);
-	}
-
-	result = gw_result_build(&call);
-	MemoryContextSwitchTo(oldcxt);
-	{
-		Jsonb	   *copy = palloc(VARSIZE(result));
-
-		memcpy(copy, result, VARSIZE(result));
-		result = copy;
-	}
-	MemoryContextReset(gw_call_cxt);
-	return result;
-}
 
 /* Build a jsonb object of string values from parallel arrays (NULLs skipped). */
 static Jsonb *

@@ -17,6 +17,10 @@
 
 static const GwProvider *const gw_provider_table[] = {
 	&gw_vaspro,
+	&gw_mspace,
+	&gw_umeskia,
+	&gw_vtpass,
+	&gw_nenasasa,
 };
 
 const char *

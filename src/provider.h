@@ -106,6 +106,14 @@ typedef struct GwProvider
 	const char *sms_op;			/* op behind gw_send_sms, or NULL */
 	const char *stk_op;			/* op behind gw_stk_push, or NULL */
 	const char *balance_op;		/* op behind gw_balance, or NULL */
+
+	/*
+	 * Optional: set call->authorization for a built request, from a token
+	 * the provider hands out (OAuth).  refresh: the last token was refused
+	 * with 401, get a new one.  NULL for providers whose key is in the
+	 * request itself.
+	 */
+	void		(*authorize) (GwCall *call, bool refresh);
 } GwProvider;
 
 /* Registry (provider.c) */
@@ -125,5 +133,9 @@ extern char *gw_random_id(const char *prefix);
 
 /* The providers */
 extern const GwProvider gw_vaspro;
+extern const GwProvider gw_mspace;
+extern const GwProvider gw_umeskia;
+extern const GwProvider gw_vtpass;
+extern const GwProvider gw_nenasasa;
 
 #endif

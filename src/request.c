@@ -1,0 +1,114 @@
+/*
+ * request.c: one call's life: prepare, send, complete.  The synchronous
+ * functions send with gw_http_perform; the outbox worker sends the same
+ * prepared requests many at a time.
+ */
+#include "postgres.h"
+
+#include "utils/memutils.h"
+
+#include "jsonutil.h"
+#include "request.h"
+#include "result.h"
+
+/* Scratch memory of the synchronous path, reset at the start of every call. */
+static MemoryContext gw_call_cxt = NULL;
+
+static bool
+gw_looks_like_json(const char *s)
+{
+	while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')
+		s++;
+	return *s == '{' || *s == '[';
+}
+
+void
+gw_call_prepare(GwCall *call, const GwAccount *acc, const char *operation, Jsonb *params)
+{
+	memset(call, 0, sizeof(*call));
+	call->account = acc;
+	call->op = gw_operation_lookup(acc->provider, operation);
+	call->method = call->op->method;
+	initStringInfo(&call->url);
+	initStringInfo(&call->body);
+	gw_params_check(call, params);
+	call->op->build(call);
+	if (acc->provider->authorize)
+		acc->provider->authorize(call, false);
+}
+
+void
+gw_call_request(GwCall *call, GwHttpRequest *req)
+{
+	memset(req, 0, sizeof(*req));
+	req->method = call->method;
+	req->url = call->url.data;
+	req->body = call->body.len ? call->body.data : NULL;
+	req->body_len = call->body.len;
+	req->content_type = call->content_type;
+	req->authorization = call->authorization;
+	/* libcurl resends on a reused connection that died: never a payment */
+	req->fresh_connection = (call->op->flags & GW_OP_PAYMENT) != 0;
+}
+
+Jsonb *
+gw_call_complete(GwCall *call)
+{
+	const GwAccount *acc = call->account;
+
+	/* The request held secrets; wipe it, then keep them out of the answer. */
+	explicit_bzero(call->body.data, call->body.len);
+	explicit_bzero(call->url.data, call->url.len);
+	if (call->authorization)
+		explicit_bzero(call->authorization, strlen(call->authorization));
+	gw_account_redact(acc, call->resp.body);
+	gw_account_redact(acc, call->resp.error);
+
+	if (call->resp.net_error == GW_NET_OK)
+	{
+		if (gw_looks_like_json(call->resp.body))
+			call->json = gw_json_parse(call->resp.body, call->resp.body_len);
+		call->status = GW_UNKNOWN;
+		call->op->parse(call);
+	}
+	return gw_result_build(call);
+}
+
+Jsonb *
+gw_call_run(const char *account, const char *operation, Jsonb *params)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	const GwAccount *acc;
+	GwCall		call;
+	GwHttpRequest req;
+	Jsonb	   *result;
+	Jsonb	   *copy;
+
+	if (gw_call_cxt == NULL)
+		gw_call_cxt = AllocSetContextCreate(TopMemoryContext, "gateway call",
+											ALLOCSET_DEFAULT_SIZES);
+	else
+		MemoryContextReset(gw_call_cxt);
+
+	acc = gw_account_get(account);
+	MemoryContextSwitchTo(gw_call_cxt);
+
+	gw_call_prepare(&call, acc, operation, params);
+	gw_call_request(&call, &req);
+	gw_http_perform(&req, &call.resp);
+
+	/* A provider whose token was refused gets one fresh token and one retry. */
+	if (call.resp.status == 401 && acc->provider->authorize)
+	{
+		acc->provider->authorize(&call, true);
+		gw_call_request(&call, &req);
+		gw_http_perform(&req, &call.resp);
+	}
+
+	result = gw_call_complete(&call);
+	MemoryContextSwitchTo(oldcxt);
+	copy = palloc(VARSIZE(result));
+	memcpy(copy, result, VARSIZE(result));
+	MemoryContextReset(gw_call_cxt);
+	return copy;
+}
