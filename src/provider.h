@@ -94,6 +94,22 @@ typedef struct GwOperation
 	int			flags;
 	GwBuildFn	build;
 	GwParseFn	parse;
+
+	/*
+	 * For the outbox.  key_param: the param that carries the idempotency key
+	 * to the provider (VasPro unique_id, VTpass request_id, Umeskia
+	 * reference); the worker fills it with the row's key, so a retry carries
+	 * the same key.  NULL when the provider takes none.
+	 *
+	 * reconcile_op: for a payment whose outcome is unknown, the operation of
+	 * the same provider that asks for its status, and reconcile_param the
+	 * param of that operation that takes the row's idempotency key.  NULL
+	 * when the provider cannot be asked by our key (the row then waits for
+	 * a callback or an operator).
+	 */
+	const char *key_param;
+	const char *reconcile_op;
+	const char *reconcile_param;
 } GwOperation;
 
 typedef struct GwProvider
@@ -104,6 +120,8 @@ typedef struct GwProvider
 	const GwOperation *ops;
 	int			nops;
 	const char *sms_op;			/* op behind gw_send_sms, or NULL */
+	const char *queue_sms_op;	/* op behind gw_queue_sms when it differs
+								 * (one that takes an idempotency key) */
 	const char *stk_op;			/* op behind gw_stk_push, or NULL */
 	const char *balance_op;		/* op behind gw_balance, or NULL */
 
