@@ -196,6 +196,7 @@ const GwProvider gw_vaspro = {
 	.credentials = vaspro_credentials,
 	.ops = vaspro_ops,
 	.nops = lengthof(vaspro_ops),
+	.rate_limit = 150,			/* "rate limited to 150 messages per second" */
 	.sms_op = "sms.send",
 	.stk_op = "payment.stk_push",
 	.balance_op = NULL,
