@@ -290,20 +290,26 @@ stk_store(enum smap m, const char *id, const char *merchant, const char *checkou
 	sb_free(&rec);
 }
 
-/* Load a stored checkout into the arena; NULL if unknown. */
+/* Load a stored JSON record into the arena; NULL if unknown. The caller
+ * holds the state lock. */
+static jv *
+rec_load_locked(arena *a, enum smap m, const char *id, size_t idlen)
+{
+	size_t		vlen;
+	const char *v = state_get(m, id, idlen, &vlen);
+
+	return v ? json_parse(a, arena_strndup(a, v, vlen), vlen) : NULL;
+}
+
 static jv *
 stk_load(arena *a, enum smap m, const char *id, size_t idlen)
 {
-	size_t		vlen;
-	const char *v;
-	char	   *copy = NULL;
+	jv		   *rec;
 
 	state_lock();
-	v = state_get(m, id, idlen, &vlen);
-	if (v)
-		copy = arena_strndup(a, v, vlen);
+	rec = rec_load_locked(a, m, id, idlen);
 	state_unlock();
-	return copy ? json_parse(a, copy, vlen) : NULL;
+	return rec;
 }
 
 /* ============================================================== VasPro */
@@ -1157,7 +1163,9 @@ vp_electricity(req *r, reply *o, jv *b)
 		!(bill = vp_need(o, b, "bill_reference", NAMES("bill_reference"))) ||
 		!vp_gate(o, key, NULL) || vp_reward_dup(o, key, uid, corr, sizeof(corr)))
 		return;
-	n = (unsigned long long) next_seq() * 48271ULL % 100000000000000000ULL;
+	n = (unsigned long long) next_seq();
+	n = (n ^ (n >> 31)) * 0x9E3779B97F4A7C15ULL;
+	n = (n ^ (n >> 29)) % 10000000000000000ULL;
 	sb_putc(&d, '{');
 	kv_str(&d, "type", "electricity");
 	kv_jv(&d, "unique_id", uid);
@@ -1168,7 +1176,7 @@ vp_electricity(req *r, reply *o, jv *b)
 	kv_jv(&d, "bill_reference", bill);
 	kv_sep(&d);
 	sb_printf(&d, "\"token\":\"%04llu-%04llu-%04llu-%04llu-%04llu\"",
-			  (n / 10000000000000000ULL) % 10000 + 1000, (n / 1000000000000ULL) % 10000,
+			  n % 9000 + 1000, (n / 1000000000000ULL) % 10000,
 			  (n / 100000000ULL) % 10000, (n / 10000ULL) % 10000, n % 10000);
 	kv_str(&d, "status", "Success");
 	sb_putc(&d, '}');
@@ -2309,11 +2317,12 @@ nn_store(enum smap m, const char *token, double ttl, const char *user, size_t ul
 	sb_free(&rec);
 }
 
-/* 1 valid (user copied into the arena), 0 unknown, -1 expired. */
+/* 1 valid (user copied into the arena), 0 unknown, -1 expired.
+ * The caller holds the state lock. */
 static int
 nn_check(req *r, enum smap m, const char *token, size_t tlen, char **user)
 {
-	jv		   *rec = stk_load(&r->a, m, token, tlen);
+	jv		   *rec = rec_load_locked(&r->a, m, token, tlen);
 	double		exp;
 
 	if (rec == NULL)
