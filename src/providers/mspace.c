@@ -11,7 +11,9 @@
  *
  * The URL carries the password: request.c wipes it after the call, and the
  * credential values, raw and percent-encoded, are masked in the answer
- * before it is parsed.  Nothing here may copy the URL anywhere else.
+ * before it is parsed; the parser also masks whatever follows "password="
+ * in an answer.  Nothing here may copy the URL anywhere else, and an HTTP
+ * error page (which may echo it) is never made the error text.
  */
 #include "postgres.h"
 
@@ -22,7 +24,55 @@
 #include "jsonutil.h"
 #include "provider.h"
 
-/* Add an operation's path template to the URL, placeholders filled and escaped. */
+/* The value of a path template's placeholder: a credential or a param. */
+static char *
+mspace_value(GwCall *call, const char *name)
+{
+	int			i = 0;
+
+	if (strcmp(name, "username") == 0 || strcmp(name, "password") == 0)
+		return gw_account_credential(call->account, name);
+	for (const GwParamSpec *s = call->op->params; s->name; s++, i++)
+	{
+		char	   *value = call->pvals[i];
+
+		if (s->field == NULL || strcmp(s->field, name) != 0)
+			continue;
+		if (strcmp(s->name, "sender_id") == 0)
+		{
+			/* MSpace has no default sender id: the param or the option */
+			value = gw_default_sender(call, NULL);
+			if (value == NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("missing required param \"sender_id\" for mspace operation %s",
+								call->op->name),
+						 errhint("Pass {\"sender_id\": \"...\"} or set the account option sender_id.")));
+		}
+		else if (s->type == GW_P_INT)
+		{
+			/* noofsms: a positive whole number, written plainly */
+			int64		n = strtoi64(value, NULL, 10);
+
+			if (n <= 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("param \"%s\" of %s must be a positive number, not \"%s\"",
+								s->name, call->op->name, value),
+						 errhint("Give the number of SMS to transfer, e.g. {\"%s\": 100}.",
+								 s->name)));
+			value = psprintf(INT64_FORMAT, n);
+		}
+		return value;
+	}
+	elog(ERROR, "mspace operation %s has no param for \"%s\"", call->op->name, name);
+	return NULL;				/* keep compiler quiet */
+}
+
+/*
+ * The URL: base_url, then the operation's path template with every
+ * placeholder replaced by its value, percent-encoded as UTF-8.
+ */
 static void
 mspace_build(GwCall *call)
 {
@@ -31,55 +81,17 @@ mspace_build(GwCall *call)
 	gw_call_url(call, "");
 	while (*t)
 	{
-		const char *close;
+		const char *close = (*t == '{') ? strchr(t, '}') : NULL;
 		char	   *name;
-		char	   *value = NULL;
 
-		if (*t != '{' || (close = strchr(t, '}')) == NULL)
+		if (close == NULL)
 		{
 			appendStringInfoChar(&call->url, *t++);
 			continue;
 		}
 		name = pnstrdup(t + 1, close - t - 1);
+		gw_http_append_escaped(&call->url, mspace_value(call, name));
 		t = close + 1;
-		if (strcmp(name, "username") == 0 || strcmp(name, "password") == 0)
-			value = gw_account_credential(call->account, name);
-		else
-		{
-			int			i = 0;
-
-			for (const GwParamSpec *s = call->op->params; s->name; s++, i++)
-			{
-				if (s->field == NULL || strcmp(s->field, name) != 0)
-					continue;
-				value = call->pvals[i];
-				if (strcmp(s->name, "sender_id") == 0)
-					value = gw_default_sender(call, NULL);
-				if (value == NULL)
-					ereport(ERROR,
-							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-							 errmsg("missing required param \"%s\" for mspace operation %s",
-									s->name, call->op->name),
-							 errhint("Pass {\"%s\": \"...\"} or set the account option %s.",
-									 s->name, s->name)));
-				if (s->type == GW_P_INT)
-				{
-					int64		n = strtoi64(value, NULL, 10);
-
-					if (n <= 0)
-						ereport(ERROR,
-								(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-								 errmsg("param \"%s\" of %s must be a positive number, not \"%s\"",
-										s->name, call->op->name, value),
-								 errhint("Give the number of SMS to transfer, e.g. {\"%s\": 100}.",
-										 s->name)));
-					value = psprintf(INT64_FORMAT, n);
-				}
-			}
-		}
-		if (value == NULL)
-			elog(ERROR, "mspace operation %s has no value for \"%s\"", call->op->name, name);
-		gw_http_append_escaped(&call->url, value);
 	}
 }
 
@@ -219,7 +231,7 @@ mspace_begin(GwCall *call, char **text)
 	return false;
 }
 
-/* A plain-text answer for an operation that answers JSON, or nothing. */
+/* A 2xx answer that is not the operation's success: empty, or a failure text. */
 static void
 mspace_not_json(GwCall *call, const char *text)
 {
