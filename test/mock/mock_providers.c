@@ -1326,9 +1326,14 @@ ms_topup(reply *o, const ms_params *ps, const char *target)
 		return;
 	}
 	count = ms_count(num, nlen);
-	if (count < 0)
+	if (count < 0 || seq_is(who, tlen, "notsuccessful"))
 	{
 		ms_text(o, 200, "Top up not Successful");
+		return;
+	}
+	if (seq_is(who, tlen, "nodeduct"))
+	{
+		ms_text(o, 200, "Failed to deduct your account");
 		return;
 	}
 	if (seq_is(who, tlen, "unknown"))
@@ -1419,6 +1424,35 @@ ms_sendtext(reply *o, const ms_params *ps)
 	sb_free(&out);
 }
 
+/* An application server's 404 page: it echoes the path as received. */
+static void
+ms_not_found(req *r, reply *o)
+{
+	sb			t = {0};
+
+	sb_puts(&t, "<!doctype html><html><head><title>HTTP Status 404 - Not Found</title></head>"
+			"<body><h1>HTTP Status 404 - Not Found</h1><p><b>Message</b> ");
+	sb_put(&t, r->path, r->path_len);
+	sb_puts(&t, "</p><p><b>Description</b> The origin server did not find a current "
+			"representation for the target resource.</p></body></html>");
+	reply_text(o, 404, "text/html;charset=utf-8", t.p);
+	sb_free(&t);
+}
+
+/* A crash whose message echoes the decoded path. */
+static void
+ms_crash(req *r, reply *o)
+{
+	size_t		n;
+	char	   *path = pct_decode(&r->a, r->path, r->path_len, &n, false);
+	sb			t = {0};
+
+	sb_puts(&t, "Internal Server Error: cannot process ");
+	sb_put(&t, path, n);
+	reply_text(o, 500, "text/plain; charset=utf-8", t.p);
+	sb_free(&t);
+}
+
 static void
 mspace(req *r, reply *o, const char *rest, size_t rlen)
 {
@@ -1469,17 +1503,13 @@ mspace(req *r, reply *o, const char *rest, size_t rlen)
 		ps.p[ps.n].value = pct_decode(&r->a, rest + eq + 1, end - eq - 1, &ps.p[ps.n].vlen, false);
 		ps.n++;
 	}
-	if (method == NULL)
+	if (method == NULL ||
+		(!seq_is(method, mlen, "balance") && !seq_is(method, mlen, "sendtext") &&
+		 !seq_is(method, mlen, "subusers") && !seq_is(method, mlen, "resellerclients") &&
+		 !seq_is(method, mlen, "resellerclienttopup") && !seq_is(method, mlen, "subacctopup") &&
+		 !seq_is(method, mlen, "login")))
 	{
-		ms_text(o, 404, "Error 404: Unknown method");
-		return;
-	}
-	if (!seq_is(method, mlen, "balance") && !seq_is(method, mlen, "sendtext") &&
-		!seq_is(method, mlen, "subusers") && !seq_is(method, mlen, "resellerclients") &&
-		!seq_is(method, mlen, "resellerclienttopup") && !seq_is(method, mlen, "subacctopup") &&
-		!seq_is(method, mlen, "login"))
-	{
-		ms_text(o, 404, "Error 404: Unknown method");
+		ms_not_found(r, o);
 		return;
 	}
 	{
@@ -1493,6 +1523,16 @@ mspace(req *r, reply *o, const char *rest, size_t rlen)
 			ms_text(o, 200, MS_AUTH_FAIL);
 			return;
 		}
+	}
+	if (ms_value_is(&ps, "username", "crash"))
+	{
+		ms_crash(r, o);
+		return;
+	}
+	if (ms_value_is(&ps, "username", "internalerror"))
+	{
+		ms_text(o, 200, "Internal service error");
+		return;
 	}
 	if (seq_is(method, mlen, "balance"))
 		ms_text(o, 200, ms_value_is(&ps, "username", "lowbalance") ? "0" : "50");
