@@ -5,8 +5,19 @@ SELECT mock.reset();
 SELECT gw_account_create('q', 'vaspro', '{"api_key": "q-key-0001"}', mock.url('vaspro'),
                          '{"sender_id": "QUEUE"}');
 
--- the worker runs and says what it does
-SELECT count(*) AS workers FROM pg_stat_activity WHERE backend_type = 'gateway worker';
+-- the worker runs and says what it does (it connects within seconds of the
+-- database's creation)
+DO $$
+BEGIN
+    FOR i IN 1..100 LOOP
+        EXIT WHEN EXISTS (SELECT 1 FROM pg_stat_activity
+                          WHERE backend_type = 'gateway worker' AND datname = current_database());
+        PERFORM pg_sleep(0.1);
+    END LOOP;
+END
+$$;
+SELECT count(*) AS workers FROM pg_stat_activity
+ WHERE backend_type = 'gateway worker' AND datname = current_database();
 
 -- Statuses advance in the background: wait for one with gw_wait().
 -- A row queued in a transaction that rolls back is never sent.
