@@ -36,7 +36,8 @@ SELECT r - 'elapsed_ms' - 'data' FROM gw_call('vp', 'sms.nested',
 ------------------------------------------------------------------------
 -- subscriptions: "token" instead of "apiKey"
 ------------------------------------------------------------------------
-SELECT r - 'elapsed_ms' - 'provider_ref' AS result, r->'provider_ref' IS NOT NULL AS has_ref
+SELECT r - 'elapsed_ms' - 'provider_ref' #- '{data,data,correlator}' AS result,
+       r->>'provider_ref' = r->'data'->'data'->>'correlator' AS ref_is_correlator
   FROM gw_call('vp', 'subscription.initiate', '{"phone": "0712345678", "product_id": 123456}') r;
 SELECT * FROM vp_last();
 SELECT r->>'status' AS status, r->'data'->'data' AS products
