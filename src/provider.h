@@ -143,6 +143,9 @@ extern void gw_params_check(GwCall *call, Jsonb *params);
 
 /* Builder helpers shared by providers */
 extern char *gw_param(GwCall *call, const char *name);
+/* Give a param a value the builder made up (a generated key), so that later
+ * readers (the outbox, which keeps the key for retries) see it. */
+extern void gw_param_set(GwCall *call, const char *name, char *value);
 extern void gw_call_url(GwCall *call, const char *path);
 extern char *gw_default_sender(GwCall *call, const char *fallback);
 extern char *gw_callback(GwCall *call);

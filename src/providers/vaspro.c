@@ -53,13 +53,19 @@ vaspro_begin(GwCall *call, GwJsonWriter *w)
 		gw_jw_int(w, "enqueue", 1);
 }
 
-/* The request's unique id: the param, else a fresh one. */
+/* The request's unique id: the param, else a fresh one, kept as the param
+ * so that the outbox retries with the same id. */
 static char *
 vaspro_unique_id(GwCall *call)
 {
 	char	   *id = gw_param(call, "unique_id");
 
-	return id ? id : gw_random_id("gw");
+	if (id == NULL)
+	{
+		id = gw_random_id("gw");
+		gw_param_set(call, "unique_id", id);
+	}
+	return id;
 }
 
 /* An amount as VasPro takes it: a whole number (the document's "integer"). */
