@@ -12,6 +12,9 @@ OBJS = \
 	src/result.o \
 	src/request.o \
 	src/call.o \
+	src/shmem.o \
+	src/outbox.o \
+	src/worker.o \
 	src/msisdn.o \
 	src/smsinfo.o \
 	src/providers/vaspro.o \

@@ -144,8 +144,6 @@ gw_account_load(GwAccount *acc, const char *name)
 {
 	Oid			save_userid;
 	int			save_sec;
-	Oid			owner;
-	HeapTuple	tup;
 	Datum		values[1];
 	bool		isnull;
 	int			rc;
@@ -156,15 +154,7 @@ gw_account_load(GwAccount *acc, const char *name)
 	Jsonb	   *credentials;
 
 	/* Read as the owner of the secrets table: callers cannot read it. */
-	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(gw_secret_relid));
-	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "cache lookup failed for relation %u", gw_secret_relid);
-	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
-	ReleaseSysCache(tup);
-
-	GetUserIdAndSecContext(&save_userid, &save_sec);
-	SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
+	gw_as_owner_begin(&save_userid, &save_sec);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -217,10 +207,45 @@ gw_account_load(GwAccount *acc, const char *name)
 	acc->country = gw_jsonb_get_text(options, "country");
 	if (acc->country == NULL)
 		acc->country = pstrdup("KE");
+	{
+		char	   *rate = gw_jsonb_get_text(options, "rate_limit");
+
+		acc->rate_limit = rate ? strtod(rate, NULL) : acc->provider->rate_limit;
+	}
 	gw_account_collect_secrets(acc);
 	MemoryContextSwitchTo(oldcxt);
 
 	SPI_finish();
+	gw_as_owner_end(save_userid, save_sec);
+}
+
+/*
+ * Act as the extension's owner (the owner of gateway.account_secret) until
+ * gw_as_owner_end: for the extension's own reads and writes of tables that
+ * callers have no privilege on.  An ERROR in between restores the user at
+ * (sub)transaction abort.
+ */
+void
+gw_as_owner_begin(Oid *save_userid, int *save_sec)
+{
+	Oid			nsp = get_namespace_oid("gateway", false);
+	Oid			relid = get_relname_relid("account_secret", nsp);
+	HeapTuple	tup;
+	Oid			owner;
+
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+	GetUserIdAndSecContext(save_userid, save_sec);
+	SetUserIdAndSecContext(owner, *save_sec | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+}
+
+void
+gw_as_owner_end(Oid save_userid, int save_sec)
+{
 	SetUserIdAndSecContext(save_userid, save_sec);
 }
 
@@ -257,6 +282,24 @@ gw_account_get(const char *name)
 	}
 	PG_END_TRY();
 	return acc;
+}
+
+GwAccount *
+gw_account_copy(const GwAccount *acc)
+{
+	GwAccount  *c = palloc(sizeof(GwAccount));
+
+	memcpy(c, acc, sizeof(GwAccount));
+	c->base_url = pstrdup(acc->base_url);
+	c->options = palloc(VARSIZE(acc->options));
+	memcpy(c->options, acc->options, VARSIZE(acc->options));
+	c->credentials = palloc(VARSIZE(acc->credentials));
+	memcpy(c->credentials, acc->credentials, VARSIZE(acc->credentials));
+	c->country = pstrdup(acc->country);
+	c->secrets = palloc(sizeof(char *) * Max(acc->nsecrets, 1));
+	for (int i = 0; i < acc->nsecrets; i++)
+		c->secrets[i] = pstrdup(acc->secrets[i]);
+	return c;
 }
 
 char *

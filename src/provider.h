@@ -124,6 +124,7 @@ typedef struct GwProvider
 								 * (one that takes an idempotency key) */
 	const char *stk_op;			/* op behind gw_stk_push, or NULL */
 	const char *balance_op;		/* op behind gw_balance, or NULL */
+	double		rate_limit;		/* default messages per second; 0: none */
 
 	/*
 	 * Optional: set call->authorization for a built request, from a token

@@ -727,6 +727,7 @@ const GwProvider gw_vaspro = {
 	.credentials = vaspro_credentials,
 	.ops = vaspro_ops,
 	.nops = lengthof(vaspro_ops),
+	.rate_limit = 150,			/* "rate limited to 150 messages per second" */
 	.sms_op = "sms.send",
 	.queue_sms_op = "sms.bulk",
 	.stk_op = "payment.stk_push",
