@@ -107,6 +107,10 @@ gw_outbox_enqueue(const char *account, const char *operation, Jsonb *params,
 		params = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")));
 
 	/* The idempotency key goes to the provider wherever it takes one. */
+	if (key != NULL && (key[0] == '\0' || strlen(key) > 200))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("idempotency key must be 1 to 200 characters long")));
 	if (op->key_param)
 	{
 		char	   *given = gw_jsonb_get_text(params, op->key_param);
@@ -118,19 +122,15 @@ gw_outbox_enqueue(const char *account, const char *operation, Jsonb *params,
 							key, op->key_param, given),
 					 errhint("Give the key once: as idempotency_key, or as param %s.",
 							 op->key_param)));
-		if (key == NULL)
-			key = given;
+		if (key)
+			params = gw_jsonb_set_text(params, op->key_param, key);
 	}
-	if (key == NULL)
-		key = gw_random_id("gw");
-	else if (key[0] == '\0' || strlen(key) > 200)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("idempotency key must be 1 to 200 characters long")));
-	if (op->key_param)
-		params = gw_jsonb_set_text(params, op->key_param, key);
 
-	/* Check it the way the worker will build it. */
+	/*
+	 * Check it the way the worker will build it.  Without a key, the
+	 * provider's builder makes one by the provider's own rule (VTpass's
+	 * request_id starts with the time in Lagos), and that is the key kept.
+	 */
 	scratch = AllocSetContextCreate(CurrentMemoryContext, "gateway enqueue check",
 									ALLOCSET_SMALL_SIZES);
 	MemoryContextSwitchTo(scratch);
@@ -140,9 +140,15 @@ gw_outbox_enqueue(const char *account, const char *operation, Jsonb *params,
 		gw_call_prepare(&call, acc, operation, params);
 		explicit_bzero(call.body.data, call.body.len);
 		explicit_bzero(call.url.data, call.url.len);
+		if (key == NULL && op->key_param && gw_param(&call, op->key_param))
+			key = MemoryContextStrdup(oldcxt, gw_param(&call, op->key_param));
 	}
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextDelete(scratch);
+	if (key == NULL)
+		key = gw_random_id("gw");
+	if (op->key_param)
+		params = gw_jsonb_set_text(params, op->key_param, key);
 
 	values[0] = CStringGetTextDatum(acc_name);
 	values[1] = CStringGetTextDatum(operation);

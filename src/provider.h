@@ -50,6 +50,18 @@ typedef struct GwParamSpec
 								 * places it itself */
 } GwParamSpec;
 
+/*
+ * Whether a 2xx answer's outcome may be retried, when the parser knows better
+ * than the default (failed and not a payment: yes; anything else: no), e.g.
+ * a status query reporting a payment that failed for a transient reason.
+ */
+typedef enum GwRetry
+{
+	GW_RETRY_DEFAULT,
+	GW_RETRY_YES,
+	GW_RETRY_NO
+} GwRetry;
+
 #define GW_OP_PAYMENT	0x01	/* moves money: never retried blindly */
 #define GW_OP_SMS		0x02	/* sends a message */
 
@@ -78,6 +90,7 @@ typedef struct GwCall
 	char	   *provider_ref;
 	char	   *error;
 	bool		malformed;		/* the answer is not what the provider sends */
+	GwRetry		retry;			/* retryable, when not the default */
 	char	   *data;			/* JSON text for "data"; NULL: the answer itself */
 } GwCall;
 

@@ -65,17 +65,6 @@ vt_request_id(void)
 	return gw_random_id(stamp);
 }
 
-/* Give a param its value (a generated request_id), so later readers see it. */
-static void
-vt_param_set(GwCall *call, const char *name, char *value)
-{
-	int			i = 0;
-
-	for (const GwParamSpec *s = call->op->params; s->name; s++, i++)
-		if (strcmp(s->name, name) == 0)
-			call->pvals[i] = value;
-}
-
 /* Whether text is a JSON number literal, to be sent as one. */
 static bool
 vt_json_number(const char *s)
@@ -136,7 +125,7 @@ vt_build_pay(GwCall *call)
 	if (request_id == NULL)
 	{
 		request_id = vt_request_id();
-		vt_param_set(call, "request_id", request_id);
+		gw_param_set(call, "request_id", request_id);
 	}
 
 	vt_begin(call);
