@@ -368,6 +368,9 @@ vaspro_build_stk(GwCall *call)
 	vaspro_begin(call, &w);
 	gw_jw_str(&w, "amount", amount);
 	gw_jw_str(&w, "paybillNumber", paybill);
+	/* checkout has no reference field: the reference describes the payment */
+	if (gw_param(call, "description") == NULL && gw_param(call, "reference"))
+		gw_jw_str(&w, "transactionDesc", gw_param(call, "reference"));
 	if (cb)
 		gw_jw_str(&w, "callbackURL", cb);
 	gw_jw_end(&w);
@@ -632,6 +635,7 @@ static const GwParamSpec stk_params[] = {
 	{"amount", GW_P_AMOUNT, true, NULL},
 	{"paybill", GW_P_TEXT, false, NULL},
 	{"description", GW_P_TEXT, false, "transactionDesc"},
+	{"reference", GW_P_TEXT, false, NULL},	/* transactionDesc when no description */
 	{"callback_url", GW_P_TEXT, false, NULL},
 	{NULL}
 };
