@@ -254,7 +254,7 @@ REVOKE ALL ON FUNCTION gw_revoke(regrole) FROM PUBLIC;
 
 CREATE TABLE gateway.outbox (
     id              bigserial PRIMARY KEY,
-    account         text NOT NULL,
+    account         text COLLATE "C" NOT NULL,
     operation       text NOT NULL,
     params          jsonb NOT NULL,
     status          text NOT NULL DEFAULT 'queued'
@@ -266,7 +266,7 @@ CREATE TABLE gateway.outbox (
     created_at      timestamptz NOT NULL DEFAULT now(),
     updated_at      timestamptz NOT NULL DEFAULT now(),
     provider_ref    text,
-    idempotency_key text NOT NULL,
+    idempotency_key text COLLATE "C" NOT NULL,
     result          jsonb,
     last_error      text,
     payment         boolean NOT NULL DEFAULT false,
@@ -276,14 +276,12 @@ CREATE TABLE gateway.outbox (
     UNIQUE (account, idempotency_key)
 );
 COMMENT ON TABLE gateway.outbox IS 'messages and payments to send; drained by the gateway worker';
--- what the worker claims: due rows waiting to be sent or reconciled
-CREATE INDEX outbox_due ON gateway.outbox (next_attempt_at)
-    WHERE status IN ('queued', 'unknown');
--- leases to recover after a crash
-CREATE INDEX outbox_sending ON gateway.outbox (lease_until) WHERE status = 'sending';
--- delivery reports find their message by the provider's reference
-CREATE INDEX outbox_provider_ref ON gateway.outbox (account, provider_ref)
-    WHERE provider_ref IS NOT NULL;
+-- The work: rows due to be sent or reconciled, and rows being sent, whose
+-- next_attempt_at is the end of their lease (to take them back if it runs
+-- out).  Every status change rewrites a row's index entries, so the table
+-- keeps as few indexes as it can.
+CREATE INDEX outbox_work ON gateway.outbox (next_attempt_at)
+    WHERE status IN ('queued', 'unknown', 'sending');
 -- finished rows to purge
 CREATE INDEX outbox_finished ON gateway.outbox (updated_at)
     WHERE status IN ('sent', 'delivered', 'undelivered', 'failed', 'dead', 'cancelled');

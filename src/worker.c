@@ -370,6 +370,7 @@ gw_claim(int n)
 			"        attempts = o.attempts OPERATOR(pg_catalog.+)"
 			"                   CASE WHEN c.was OPERATOR(pg_catalog.=) 'queued' THEN 1 ELSE 0 END,"
 			"        lease_until = pg_catalog.now() OPERATOR(pg_catalog.+) $2 * interval '1 millisecond',"
+			"        next_attempt_at = pg_catalog.now() OPERATOR(pg_catalog.+) $2 * interval '1 millisecond',"
 			"        leased_by = $3, updated_at = pg_catalog.now()"
 			"   FROM c WHERE o.id OPERATOR(pg_catalog.=) c.id"
 			" RETURNING o.id, o.account, o.operation, o.params, o.idempotency_key,"
@@ -575,7 +576,7 @@ gw_recover(void)
 		"       updated_at = pg_catalog.now(),"
 		"       last_error = 'the worker stopped while sending; taken again'"
 		" WHERE status = 'sending'"
-		"   AND (lease_until < pg_catalog.now()"
+		"   AND (next_attempt_at < pg_catalog.now()"
 		"        OR (NOT leased_by OPERATOR(pg_catalog.=) ANY ($1)"
 		"            AND updated_at < pg_catalog.now() - interval '1 second'))",
 		1, (Oid[]) {INT8ARRAYOID}, args, NULL, false, 0);
