@@ -139,13 +139,45 @@ gw_account_collect_secrets(GwAccount *acc)
 	}
 }
 
+/*
+ * Become the owner of the secrets table (the extension's owner), the only
+ * role that may read credentials and tokens; gw_owner_end switches back.  An
+ * error in between needs no care: transaction abort restores the user.
+ */
+void
+gw_owner_begin(GwOwnerSave *save)
+{
+	Oid			nsp = get_namespace_oid("gateway", true);
+	Oid			relid = OidIsValid(nsp) ? get_relname_relid("account_secret", nsp) : InvalidOid;
+	HeapTuple	tup;
+	Oid			owner;
+
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("extension \"gateway\" is not installed in this database"),
+				 errhint("Run CREATE EXTENSION gateway.")));
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+
+	GetUserIdAndSecContext(&save->userid, &save->sec_context);
+	SetUserIdAndSecContext(owner, save->sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+}
+
+void
+gw_owner_end(const GwOwnerSave *save)
+{
+	SetUserIdAndSecContext(save->userid, save->sec_context);
+}
+
 static void
 gw_account_load(GwAccount *acc, const char *name)
 {
-	Oid			save_userid;
-	int			save_sec;
-	Oid			owner;
-	HeapTuple	tup;
+	GwOwnerSave save;
 	Datum		values[1];
 	bool		isnull;
 	int			rc;
@@ -156,15 +188,7 @@ gw_account_load(GwAccount *acc, const char *name)
 	Jsonb	   *credentials;
 
 	/* Read as the owner of the secrets table: callers cannot read it. */
-	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(gw_secret_relid));
-	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "cache lookup failed for relation %u", gw_secret_relid);
-	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
-	ReleaseSysCache(tup);
-
-	GetUserIdAndSecContext(&save_userid, &save_sec);
-	SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
+	gw_owner_begin(&save);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -221,7 +245,7 @@ gw_account_load(GwAccount *acc, const char *name)
 	MemoryContextSwitchTo(oldcxt);
 
 	SPI_finish();
-	SetUserIdAndSecContext(save_userid, save_sec);
+	gw_owner_end(&save);
 }
 
 const GwAccount *
@@ -272,22 +296,27 @@ gw_account_credential(const GwAccount *acc, const char *key)
 }
 
 void
+gw_redact(const char *secret, char *s)
+{
+	size_t		n;
+	char	   *p = s;
+
+	if (s == NULL || secret == NULL || (n = strlen(secret)) == 0)
+		return;
+	while ((p = strstr(p, secret)) != NULL)
+	{
+		memset(p, '*', n);
+		p += n;
+	}
+}
+
+void
 gw_account_redact(const GwAccount *acc, char *s)
 {
 	if (s == NULL || acc == NULL)
 		return;
 	for (int i = 0; i < acc->nsecrets; i++)
-	{
-		const char *secret = acc->secrets[i];
-		size_t		n = strlen(secret);
-		char	   *p = s;
-
-		while ((p = strstr(p, secret)) != NULL)
-		{
-			memset(p, '*', n);
-			p += n;
-		}
-	}
+		gw_redact(acc->secrets[i], s);
 }
 
 /*

@@ -30,4 +30,17 @@ extern char *gw_account_credential(const GwAccount *acc, const char *key);
 /* Replace every credential value in s (in place, same length). */
 extern void gw_account_redact(const GwAccount *acc, char *s);
 
+/* Replace every occurrence of one secret in s (in place, same length). */
+extern void gw_redact(const char *secret, char *s);
+
+/* Run as the owner of the secrets table, then switch back. */
+typedef struct GwOwnerSave
+{
+	Oid			userid;
+	int			sec_context;
+} GwOwnerSave;
+
+extern void gw_owner_begin(GwOwnerSave *save);
+extern void gw_owner_end(const GwOwnerSave *save);
+
 #endif
