@@ -13,6 +13,9 @@ OBJS = \
 	src/token.o \
 	src/request.o \
 	src/call.o \
+	src/shmem.o \
+	src/outbox.o \
+	src/worker.o \
 	src/msisdn.o \
 	src/smsinfo.o \
 	src/providers/vaspro.o \

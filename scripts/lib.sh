@@ -45,7 +45,12 @@ log_directory = 'log'
 log_filename = 'postgresql.log'
 log_min_messages = info
 fsync = off
+gateway.database = '${GW_DB:-postgres}'
 CONF
+    # settings a caller adds (the test suite: pg_cron, quick retries)
+    if [ -n "${GW_EXTRA_CONF:-}" ]; then
+        printf '%s\n' "$GW_EXTRA_CONF" >>"$GW_WORK/data/postgresql.conf"
+    fi
     as_pg pg_ctl -D "$GW_WORK/data" -l "$GW_WORK/server.log" -w -t 60 start >/dev/null ||
         { cat "$GW_WORK/server.log"; return 1; }
 }

@@ -17,6 +17,13 @@ finish() {
     [ "$failed" -eq 0 ]
     exit $?
 }
+# The regression database gets the outbox worker and pg_cron; retries are
+# quick so that retry tests take moments.
+export GW_DB=contrib_regression
+export GW_EXTRA_CONF="shared_preload_libraries = 'gateway,pg_cron'
+cron.database_name = 'contrib_regression'
+gateway.retry_base = '50ms'
+gateway.retry_max = '1s'"
 gw_start || { failed=$((failed + 1)); finish; }
 trap finish EXIT
 

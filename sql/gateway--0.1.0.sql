@@ -280,3 +280,149 @@ $$;
 REVOKE ALL ON FUNCTION gw_grant_sender(regrole) FROM PUBLIC;
 REVOKE ALL ON FUNCTION gw_grant_admin(regrole) FROM PUBLIC;
 REVOKE ALL ON FUNCTION gw_revoke(regrole) FROM PUBLIC;
+
+------------------------------------------------------------------------
+-- The outbox
+------------------------------------------------------------------------
+
+CREATE TABLE gateway.outbox (
+    id              bigserial PRIMARY KEY,
+    account         text NOT NULL,
+    operation       text NOT NULL,
+    params          jsonb NOT NULL,
+    status          text NOT NULL DEFAULT 'queued'
+                    CHECK (status IN ('queued', 'sending', 'sent', 'delivered', 'undelivered',
+                                      'failed', 'dead', 'cancelled', 'unknown')),
+    attempts        int NOT NULL DEFAULT 0,
+    send_at         timestamptz NOT NULL DEFAULT now(),
+    next_attempt_at timestamptz NOT NULL DEFAULT now(),
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    updated_at      timestamptz NOT NULL DEFAULT now(),
+    provider_ref    text,
+    idempotency_key text NOT NULL,
+    result          jsonb,
+    last_error      text,
+    payment         boolean NOT NULL DEFAULT false,
+    lease_until     timestamptz,
+    leased_by       bigint,
+    sent_at         timestamptz,
+    UNIQUE (account, idempotency_key)
+);
+COMMENT ON TABLE gateway.outbox IS 'messages and payments to send; drained by the gateway worker';
+-- what the worker claims: due rows waiting to be sent or reconciled
+CREATE INDEX outbox_due ON gateway.outbox (next_attempt_at)
+    WHERE status IN ('queued', 'unknown');
+-- leases to recover after a crash
+CREATE INDEX outbox_sending ON gateway.outbox (lease_until) WHERE status = 'sending';
+-- delivery reports find their message by the provider's reference
+CREATE INDEX outbox_provider_ref ON gateway.outbox (account, provider_ref)
+    WHERE provider_ref IS NOT NULL;
+-- finished rows to purge
+CREATE INDEX outbox_finished ON gateway.outbox (updated_at)
+    WHERE status IN ('sent', 'delivered', 'undelivered', 'failed', 'dead', 'cancelled');
+
+CREATE FUNCTION gw_enqueue(account text, operation text, params jsonb,
+                           send_at timestamptz DEFAULT NULL,
+                           idempotency_key text DEFAULT NULL)
+    RETURNS bigint AS 'MODULE_PATHNAME', 'gw_enqueue' LANGUAGE C VOLATILE;
+
+CREATE FUNCTION gw_queue_sms(account text, recipient text, message text,
+                             sender_id text DEFAULT NULL,
+                             send_at timestamptz DEFAULT NULL,
+                             idempotency_key text DEFAULT NULL)
+    RETURNS bigint AS 'MODULE_PATHNAME', 'gw_queue_sms' LANGUAGE C VOLATILE;
+
+CREATE FUNCTION gw_cancel(id bigint)
+RETURNS boolean
+LANGUAGE sql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH c AS (
+        UPDATE gateway.outbox o SET status = 'cancelled', updated_at = now()
+         WHERE o.id = gw_cancel.id AND o.status = 'queued'
+        RETURNING 1)
+    SELECT count(*) > 0 FROM c
+$$;
+
+-- Send a finished row again: a failed, dead or cancelled one, or an unknown
+-- payment an operator has checked by hand.  Keeps the idempotency key.
+CREATE FUNCTION gw_requeue(id bigint)
+RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    UPDATE gateway.outbox o
+       SET status = 'queued', attempts = 0, next_attempt_at = now(),
+           last_error = NULL, updated_at = now()
+     WHERE o.id = gw_requeue.id AND o.status IN ('failed', 'dead', 'cancelled', 'unknown');
+    IF FOUND THEN
+        PERFORM gateway.wake();
+        RETURN true;
+    END IF;
+    RETURN false;
+END
+$$;
+
+-- Wait until a row is final (or the timeout passes); its status either way.
+CREATE FUNCTION gw_wait(id bigint, timeout interval DEFAULT '30 seconds')
+RETURNS text
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    deadline timestamptz := clock_timestamp() + timeout;
+    st text;
+    pause float8 := 0.001;
+BEGIN
+    LOOP
+        SELECT o.status INTO st FROM gateway.outbox o WHERE o.id = gw_wait.id;
+        IF st IS NULL THEN
+            RAISE EXCEPTION 'outbox row % does not exist', id
+                USING ERRCODE = 'undefined_object',
+                      HINT = 'gw_enqueue() and gw_queue_sms() return the id to wait for.';
+        END IF;
+        EXIT WHEN st NOT IN ('queued', 'sending') OR clock_timestamp() >= deadline;
+        PERFORM pg_sleep(least(pause, greatest(extract(epoch FROM deadline - clock_timestamp()), 0)));
+        pause := least(pause * 2, 0.1);
+    END LOOP;
+    RETURN st;
+END
+$$;
+
+-- Wake the workers now (at commit of the calling transaction).
+CREATE FUNCTION gateway.wake() RETURNS void
+    AS 'MODULE_PATHNAME', 'gw_wake' LANGUAGE C VOLATILE;
+
+-- Trigger: queue an SMS for each new row, e.g.
+--   CREATE TRIGGER welcome AFTER INSERT ON customers FOR EACH ROW
+--     EXECUTE FUNCTION gw_sms_trigger('main', 'phone', 'Karibu {{name}}!');
+CREATE FUNCTION gw_sms_trigger() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'gw_sms_trigger' LANGUAGE C;
+
+CREATE VIEW gateway.stats AS
+    SELECT account,
+           count(*) FILTER (WHERE status = 'queued')      AS queued,
+           count(*) FILTER (WHERE status = 'sending')     AS in_flight,
+           count(*) FILTER (WHERE status = 'sent')        AS sent,
+           count(*) FILTER (WHERE status = 'delivered')   AS delivered,
+           count(*) FILTER (WHERE status = 'undelivered') AS undelivered,
+           count(*) FILTER (WHERE status = 'failed')      AS failed,
+           count(*) FILTER (WHERE status = 'dead')        AS dead,
+           count(*) FILTER (WHERE status = 'unknown')     AS unknown,
+           count(*) FILTER (WHERE status = 'cancelled')   AS cancelled,
+           avg(sent_at - created_at) FILTER (WHERE sent_at IS NOT NULL) AS avg_latency,
+           percentile_cont(0.99) WITHIN GROUP (ORDER BY sent_at - created_at)
+               FILTER (WHERE sent_at IS NOT NULL)        AS p99_latency
+      FROM gateway.outbox
+     GROUP BY account;
+
+REVOKE ALL ON FUNCTION gw_enqueue(text, text, jsonb, timestamptz, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION gw_queue_sms(text, text, text, text, timestamptz, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION gw_cancel(bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION gw_requeue(bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION gw_wait(bigint, interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION gateway.wake() FROM PUBLIC;
+
+-- Wake the workers at commit so that they find the new outbox at once.
+SELECT gateway.wake();

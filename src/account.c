@@ -139,45 +139,11 @@ gw_account_collect_secrets(GwAccount *acc)
 	}
 }
 
-/*
- * Become the owner of the secrets table (the extension's owner), the only
- * role that may read credentials and tokens; gw_owner_end switches back.  An
- * error in between needs no care: transaction abort restores the user.
- */
-void
-gw_owner_begin(GwOwnerSave *save)
-{
-	Oid			nsp = get_namespace_oid("gateway", true);
-	Oid			relid = OidIsValid(nsp) ? get_relname_relid("account_secret", nsp) : InvalidOid;
-	HeapTuple	tup;
-	Oid			owner;
-
-	if (!OidIsValid(relid))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("extension \"gateway\" is not installed in this database"),
-				 errhint("Run CREATE EXTENSION gateway.")));
-	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "cache lookup failed for relation %u", relid);
-	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
-	ReleaseSysCache(tup);
-
-	GetUserIdAndSecContext(&save->userid, &save->sec_context);
-	SetUserIdAndSecContext(owner, save->sec_context | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
-}
-
-void
-gw_owner_end(const GwOwnerSave *save)
-{
-	SetUserIdAndSecContext(save->userid, save->sec_context);
-}
-
 static void
 gw_account_load(GwAccount *acc, const char *name)
 {
-	GwOwnerSave save;
+	Oid			save_userid;
+	int			save_sec;
 	Datum		values[1];
 	bool		isnull;
 	int			rc;
@@ -188,7 +154,7 @@ gw_account_load(GwAccount *acc, const char *name)
 	Jsonb	   *credentials;
 
 	/* Read as the owner of the secrets table: callers cannot read it. */
-	gw_owner_begin(&save);
+	gw_as_owner_begin(&save_userid, &save_sec);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -241,11 +207,46 @@ gw_account_load(GwAccount *acc, const char *name)
 	acc->country = gw_jsonb_get_text(options, "country");
 	if (acc->country == NULL)
 		acc->country = pstrdup("KE");
+	{
+		char	   *rate = gw_jsonb_get_text(options, "rate_limit");
+
+		acc->rate_limit = rate ? strtod(rate, NULL) : acc->provider->rate_limit;
+	}
 	gw_account_collect_secrets(acc);
 	MemoryContextSwitchTo(oldcxt);
 
 	SPI_finish();
-	gw_owner_end(&save);
+	gw_as_owner_end(save_userid, save_sec);
+}
+
+/*
+ * Act as the extension's owner (the owner of gateway.account_secret) until
+ * gw_as_owner_end: for the extension's own reads and writes of tables that
+ * callers have no privilege on.  An ERROR in between restores the user at
+ * (sub)transaction abort.
+ */
+void
+gw_as_owner_begin(Oid *save_userid, int *save_sec)
+{
+	Oid			nsp = get_namespace_oid("gateway", false);
+	Oid			relid = get_relname_relid("account_secret", nsp);
+	HeapTuple	tup;
+	Oid			owner;
+
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+	GetUserIdAndSecContext(save_userid, save_sec);
+	SetUserIdAndSecContext(owner, *save_sec | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+}
+
+void
+gw_as_owner_end(Oid save_userid, int save_sec)
+{
+	SetUserIdAndSecContext(save_userid, save_sec);
 }
 
 const GwAccount *
@@ -281,6 +282,24 @@ gw_account_get(const char *name)
 	}
 	PG_END_TRY();
 	return acc;
+}
+
+GwAccount *
+gw_account_copy(const GwAccount *acc)
+{
+	GwAccount  *c = palloc(sizeof(GwAccount));
+
+	memcpy(c, acc, sizeof(GwAccount));
+	c->base_url = pstrdup(acc->base_url);
+	c->options = palloc(VARSIZE(acc->options));
+	memcpy(c->options, acc->options, VARSIZE(acc->options));
+	c->credentials = palloc(VARSIZE(acc->credentials));
+	memcpy(c->credentials, acc->credentials, VARSIZE(acc->credentials));
+	c->country = pstrdup(acc->country);
+	c->secrets = palloc(sizeof(char *) * Max(acc->nsecrets, 1));
+	for (int i = 0; i < acc->nsecrets; i++)
+		c->secrets[i] = pstrdup(acc->secrets[i]);
+	return c;
 }
 
 char *

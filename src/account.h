@@ -19,28 +19,27 @@ typedef struct GwAccount
 	char	  **secrets;		/* credential values, to redact */
 	int			nsecrets;
 	char	   *country;		/* option country, default KE */
+	double		rate_limit;		/* messages per second; 0: none */
 } GwAccount;
 
 /* The account, or an ERROR when there is none by that name. */
 extern const GwAccount *gw_account_get(const char *name);
 
+/* A deep copy in the current memory context, for work that outlives the
+ * cache (the worker's requests in flight). */
+extern GwAccount *gw_account_copy(const GwAccount *acc);
+
 extern char *gw_account_option(const GwAccount *acc, const char *key);
 extern char *gw_account_credential(const GwAccount *acc, const char *key);
+
+/* Run as the extension owner in between (see account.c). */
+extern void gw_as_owner_begin(Oid *save_userid, int *save_sec);
+extern void gw_as_owner_end(Oid save_userid, int save_sec);
 
 /* Replace every credential value in s (in place, same length). */
 extern void gw_account_redact(const GwAccount *acc, char *s);
 
 /* Replace every occurrence of one secret in s (in place, same length). */
 extern void gw_redact(const char *secret, char *s);
-
-/* Run as the owner of the secrets table, then switch back. */
-typedef struct GwOwnerSave
-{
-	Oid			userid;
-	int			sec_context;
-} GwOwnerSave;
-
-extern void gw_owner_begin(GwOwnerSave *save);
-extern void gw_owner_end(const GwOwnerSave *save);
 
 #endif

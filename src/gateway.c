@@ -3,10 +3,15 @@
  */
 #include "postgres.h"
 
+#include <limits.h>
+
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "utils/guc.h"
 
 #include "http.h"
+#include "shmem.h"
+#include "worker.h"
 
 PG_MODULE_MAGIC;
 
@@ -50,5 +55,69 @@ _PG_init(void)
 							   "",
 							   PGC_SUSET, 0,
 							   NULL, NULL, NULL);
+
+	/* The outbox workers: only when loaded by shared_preload_libraries. */
+	DefineCustomStringVariable("gateway.database",
+							   gettext_noop("Database whose outbox the workers drain."),
+							   NULL,
+							   &gw_worker_database,
+							   "postgres",
+							   PGC_POSTMASTER, 0,
+							   NULL, NULL, NULL);
+	DefineCustomIntVariable("gateway.workers",
+							gettext_noop("Number of outbox workers."),
+							NULL,
+							&gw_worker_count,
+							1, 0, GW_MAX_WORKERS,
+							PGC_POSTMASTER, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("gateway.max_in_flight",
+							gettext_noop("Requests each worker keeps in flight at once."),
+							NULL,
+							&gw_max_in_flight,
+							64, 1, 1024,
+							PGC_POSTMASTER, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("gateway.batch_size",
+							gettext_noop("Rows a worker claims, and results it records, in one transaction."),
+							NULL,
+							&gw_batch_size,
+							200, 1, 10000,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("gateway.max_attempts",
+							gettext_noop("Attempts before a message that keeps failing is dead."),
+							NULL,
+							&gw_max_attempts,
+							5, 1, 1000,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("gateway.retry_base",
+							gettext_noop("Delay before the first retry; doubled for each further one, with jitter."),
+							NULL,
+							&gw_retry_base_ms,
+							1000, 1, 3600000,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("gateway.retry_max",
+							gettext_noop("Longest delay between retries."),
+							NULL,
+							&gw_retry_max_ms,
+							300000, 1, 86400000,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("gateway.keep_finished",
+							gettext_noop("How long finished outbox rows are kept; -1 keeps them forever."),
+							NULL,
+							&gw_keep_finished_s,
+							7 * 24 * 3600, -1, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
+
 	MarkGUCPrefixReserved("gateway");
+
+	if (!process_shared_preload_libraries_in_progress || IsBinaryUpgrade)
+		return;
+	gw_shmem_init();
+	gw_worker_register();
 }

@@ -42,6 +42,8 @@ typedef struct GwRecvBuf
 
 static GwRecvBuf gw_recv;
 
+static void gw_classify_error(CURL *h, GwRecvBuf *rb, CURLcode rc, GwHttpResponse *resp);
+
 /* Poll interval while waiting: bounds the delay before a cancel is seen. */
 #define GW_POLL_MS 50
 
@@ -103,10 +105,9 @@ gw_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 }
 
 static void
-gw_set_options(const GwHttpRequest *req)
+gw_set_options(CURL *h, struct curl_slist **headers, GwRecvBuf *rb,
+			   const GwHttpRequest *req)
 {
-	CURL	   *h = gw_easy;
-
 	curl_easy_reset(h);			/* keeps the connection cache of the multi */
 	curl_easy_setopt(h, CURLOPT_URL, req->url);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -124,33 +125,33 @@ gw_set_options(const GwHttpRequest *req)
 	if (req->fresh_connection)
 		curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, gw_write_cb);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, &gw_recv);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, rb);
 
-	if (gw_headers)
+	if (*headers)
 	{
-		curl_slist_free_all(gw_headers);
-		gw_headers = NULL;
+		curl_slist_free_all(*headers);
+		*headers = NULL;
 	}
 	/* No "Expect: 100-continue" round trip for larger bodies. */
-	gw_headers = curl_slist_append(gw_headers, "Expect:");
-	gw_headers = curl_slist_append(gw_headers, "Accept: application/json, text/plain, */*");
+	*headers = curl_slist_append(*headers, "Expect:");
+	*headers = curl_slist_append(*headers, "Accept: application/json, text/plain, */*");
 	if (req->content_type)
 	{
 		char		line[128];
 
 		snprintf(line, sizeof(line), "Content-Type: %s", req->content_type);
-		gw_headers = curl_slist_append(gw_headers, line);
+		*headers = curl_slist_append(*headers, line);
 	}
 	if (req->authorization)
 	{
 		char	   *line = psprintf("Authorization: %s", req->authorization);
 
-		gw_headers = curl_slist_append(gw_headers, line);
+		*headers = curl_slist_append(*headers, line);
 		/* curl copied it; wipe our copy of the secret */
 		explicit_bzero(line, strlen(line));
 		pfree(line);
 	}
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, gw_headers);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, *headers);
 
 	if (strcmp(req->method, "GET") == 0)
 		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
@@ -158,19 +159,60 @@ gw_set_options(const GwHttpRequest *req)
 	{
 		curl_easy_setopt(h, CURLOPT_POST, 1L);
 		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long) req->body_len);
-		curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->body ? req->body : "");
+		/* COPYPOSTFIELDS: the caller's buffer may go before the transfer ends */
+		curl_easy_setopt(h, CURLOPT_COPYPOSTFIELDS, req->body ? req->body : "");
 		if (strcmp(req->method, "POST") != 0)
 			curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
 	}
 }
 
+static void
+gw_recv_reset(GwRecvBuf *rb)
+{
+	rb->len = 0;
+	rb->too_large = false;
+	rb->oom = false;
+	rb->limit = (size_t) gw_max_response_kb * 1024;
+}
+
+/* Copy a finished transfer's answer into resp (palloc'd). */
+static void
+gw_take_response(CURL *h, GwRecvBuf *rb, CURLcode rc, GwHttpResponse *resp)
+{
+	curl_off_t	retry_after = 0;
+
+	if (rc == CURLE_OK)
+	{
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
+		resp->net_error = GW_NET_OK;
+		if (curl_easy_getinfo(h, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK)
+			resp->retry_after_s = (int) Min(retry_after, 3600);
+	}
+	else
+		gw_classify_error(h, rb, rc, resp);
+
+	resp->body = palloc(rb->len + 1);
+	if (rb->len > 0)
+		memcpy(resp->body, rb->data, rb->len);
+	resp->body[rb->len] = '\0';
+	resp->body_len = (int) rb->len;
+
+	/* Give back a buffer that a large answer grew. */
+	if (rb->cap > 1024 * 1024)
+	{
+		free(rb->data);
+		rb->data = NULL;
+		rb->cap = 0;
+	}
+}
+
 /* Map a curl failure to our classes and a message that never holds the URL. */
 static void
-gw_classify_error(CURLcode rc, GwHttpResponse *resp)
+gw_classify_error(CURL *h, GwRecvBuf *rb, CURLcode rc, GwHttpResponse *resp)
 {
 	curl_off_t	sent = 0;
 
-	curl_easy_getinfo(gw_easy, CURLINFO_REQUEST_SIZE, &sent);
+	curl_easy_getinfo(h, CURLINFO_REQUEST_SIZE, &sent);
 	resp->error = pstrdup(curl_easy_strerror(rc));
 	switch (rc)
 	{
@@ -196,7 +238,7 @@ gw_classify_error(CURLcode rc, GwHttpResponse *resp)
 			resp->net_error = GW_NET_TLS;
 			break;
 		case CURLE_WRITE_ERROR:
-			if (gw_recv.too_large)
+			if (rb->too_large)
 			{
 				resp->net_error = GW_NET_TOO_LARGE;
 				resp->error = psprintf("response larger than gateway.max_response_size (%d kB)",
@@ -239,13 +281,10 @@ gw_http_perform(const GwHttpRequest *req, GwHttpResponse *resp)
 
 	gw_http_init();
 	memset(resp, 0, sizeof(*resp));
-	gw_recv.len = 0;
-	gw_recv.too_large = false;
-	gw_recv.oom = false;
-	gw_recv.limit = (size_t) gw_max_response_kb * 1024;
+	gw_recv_reset(&gw_recv);
 
 	INSTR_TIME_SET_CURRENT(start);
-	gw_set_options(req);
+	gw_set_options(gw_easy, &gw_headers, &gw_recv, req);
 	if (curl_multi_add_handle(gw_multi, gw_easy) != CURLM_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_SYSTEM_ERROR),
@@ -282,29 +321,140 @@ gw_http_perform(const GwHttpRequest *req, GwHttpResponse *resp)
 	INSTR_TIME_SUBTRACT(end, start);
 	resp->elapsed_ms = INSTR_TIME_GET_MILLISEC(end);
 
-	if (rc == CURLE_OK)
-	{
-		curl_easy_getinfo(gw_easy, CURLINFO_RESPONSE_CODE, &resp->status);
-		resp->net_error = GW_NET_OK;
-	}
-	else
-		gw_classify_error(rc, resp);
+	gw_take_response(gw_easy, &gw_recv, rc, resp);
 	if (!interrupted)
 		curl_multi_remove_handle(gw_multi, gw_easy);
+}
 
-	resp->body = palloc(gw_recv.len + 1);
-	if (gw_recv.len > 0)
-		memcpy(resp->body, gw_recv.data, gw_recv.len);
-	resp->body[gw_recv.len] = '\0';
-	resp->body_len = (int) gw_recv.len;
+/* One transfer slot of a pool. */
+typedef struct GwPoolSlot
+{
+	CURL	   *easy;
+	struct curl_slist *headers;
+	GwRecvBuf	recv;
+	void	   *tag;
+	bool		busy;
+	instr_time	start;
+} GwPoolSlot;
 
-	/* Give back a buffer that a large answer grew. */
-	if (gw_recv.cap > 1024 * 1024)
+struct GwHttpPool
+{
+	CURLM	   *multi;
+	int			size;
+	int			in_flight;
+	GwPoolSlot *slots;
+	int		   *free_stack;		/* indexes of idle slots */
+	int			nfree;
+};
+
+GwHttpPool *
+gw_http_pool_create(int size)
+{
+	GwHttpPool *pool;
+
+	gw_http_init();
+	pool = MemoryContextAllocZero(TopMemoryContext, sizeof(GwHttpPool));
+	pool->multi = curl_multi_init();
+	if (pool->multi == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("could not create a libcurl multi handle")));
+	curl_multi_setopt(pool->multi, CURLMOPT_MAXCONNECTS, (long) size * 2);
+	pool->size = size;
+	pool->slots = MemoryContextAllocZero(TopMemoryContext, sizeof(GwPoolSlot) * size);
+	pool->free_stack = MemoryContextAlloc(TopMemoryContext, sizeof(int) * size);
+	for (int i = 0; i < size; i++)
 	{
-		free(gw_recv.data);
-		gw_recv.data = NULL;
-		gw_recv.cap = 0;
+		pool->slots[i].easy = curl_easy_init();
+		if (pool->slots[i].easy == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("could not create a libcurl handle")));
+		curl_easy_setopt(pool->slots[i].easy, CURLOPT_PRIVATE, &pool->slots[i]);
+		pool->free_stack[pool->nfree++] = size - 1 - i;
 	}
+	return pool;
+}
+
+int
+gw_http_pool_free_slots(GwHttpPool *pool)
+{
+	return pool->nfree;
+}
+
+int
+gw_http_pool_in_flight(GwHttpPool *pool)
+{
+	return pool->in_flight;
+}
+
+bool
+gw_http_pool_start(GwHttpPool *pool, const GwHttpRequest *req, void *tag)
+{
+	GwPoolSlot *slot;
+
+	if (pool->nfree == 0)
+		return false;
+	slot = &pool->slots[pool->free_stack[--pool->nfree]];
+	gw_recv_reset(&slot->recv);
+	gw_set_options(slot->easy, &slot->headers, &slot->recv, req);
+	curl_easy_setopt(slot->easy, CURLOPT_PRIVATE, slot);
+	slot->tag = tag;
+	slot->busy = true;
+	INSTR_TIME_SET_CURRENT(slot->start);
+	if (curl_multi_add_handle(pool->multi, slot->easy) != CURLM_OK)
+	{
+		slot->busy = false;
+		pool->free_stack[pool->nfree++] = slot - pool->slots;
+		ereport(ERROR,
+				(errcode(ERRCODE_SYSTEM_ERROR),
+				 errmsg("could not start an HTTP request")));
+	}
+	pool->in_flight++;
+	return true;
+}
+
+void
+gw_http_pool_run(GwHttpPool *pool, int timeout_ms)
+{
+	int			running;
+
+	curl_multi_perform(pool->multi, &running);
+	if (timeout_ms > 0 && pool->in_flight > 0)
+	{
+		curl_multi_poll(pool->multi, NULL, 0, timeout_ms, NULL);
+		curl_multi_perform(pool->multi, &running);
+	}
+}
+
+bool
+gw_http_pool_next(GwHttpPool *pool, void **tag, GwHttpResponse *resp)
+{
+	CURLMsg    *msg;
+	int			left;
+
+	while ((msg = curl_multi_info_read(pool->multi, &left)) != NULL)
+	{
+		GwPoolSlot *slot = NULL;
+		instr_time	end;
+
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &slot);
+		memset(resp, 0, sizeof(*resp));
+		INSTR_TIME_SET_CURRENT(end);
+		INSTR_TIME_SUBTRACT(end, slot->start);
+		resp->elapsed_ms = INSTR_TIME_GET_MILLISEC(end);
+		gw_take_response(slot->easy, &slot->recv, msg->data.result, resp);
+		curl_multi_remove_handle(pool->multi, slot->easy);
+		*tag = slot->tag;
+		slot->busy = false;
+		slot->tag = NULL;
+		pool->free_stack[pool->nfree++] = slot - pool->slots;
+		pool->in_flight--;
+		return true;
+	}
+	return false;
 }
 
 void

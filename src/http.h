@@ -41,6 +41,7 @@ typedef struct GwHttpResponse
 	char	   *body;			/* palloc'd, NUL-terminated */
 	int			body_len;
 	double		elapsed_ms;
+	int			retry_after_s;	/* Retry-After of a 429/503, else 0 */
 } GwHttpResponse;
 
 /* GUCs */
@@ -55,6 +56,25 @@ extern void gw_http_init(void);
 /* Send one request and wait for its answer; honours cancel and
  * statement_timeout.  Never raises for network failures. */
 extern void gw_http_perform(const GwHttpRequest *req, GwHttpResponse *resp);
+
+/*
+ * Many requests in flight at once (the outbox worker).  A pool owns its curl
+ * handles; requests are tagged by the caller and come back, finished, in
+ * the order they finish.
+ */
+typedef struct GwHttpPool GwHttpPool;
+
+extern GwHttpPool *gw_http_pool_create(int size);
+extern int	gw_http_pool_free_slots(GwHttpPool *pool);
+extern int	gw_http_pool_in_flight(GwHttpPool *pool);
+/* Start a request; false when no slot is free.  req's strings are copied. */
+extern bool gw_http_pool_start(GwHttpPool *pool, const GwHttpRequest *req, void *tag);
+/* Move transfers along; wait up to timeout_ms for activity when nothing is
+ * ready yet. */
+extern void gw_http_pool_run(GwHttpPool *pool, int timeout_ms);
+/* The next finished request: its tag and response (palloc'd in the current
+ * context); false when none is finished. */
+extern bool gw_http_pool_next(GwHttpPool *pool, void **tag, GwHttpResponse *resp);
 
 /* Percent-encode UTF-8 text for a URL path segment or query value. */
 extern void gw_http_append_escaped(StringInfo buf, const char *s);

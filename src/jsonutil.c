@@ -141,3 +141,44 @@ gw_jw_end(GwJsonWriter *w)
 {
 	appendStringInfoChar(w->buf, '}');
 }
+
+Jsonb *
+gw_jsonb_set_text(Jsonb *jb, const char *key, const char *val)
+{
+	JsonbParseState *st = NULL;
+	JsonbValue *res;
+	JsonbValue	k,
+				v;
+	size_t		klen = strlen(key);
+
+	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	if (jb != NULL && JB_ROOT_IS_OBJECT(jb))
+	{
+		JsonbIterator *it = JsonbIteratorInit(&jb->root);
+		JsonbIteratorToken tok;
+		bool		skip = false;
+
+		while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+		{
+			if (tok == WJB_KEY)
+			{
+				skip = (v.val.string.len == klen &&
+						memcmp(v.val.string.val, key, klen) == 0);
+				if (!skip)
+					pushJsonbValue(&st, WJB_KEY, &v);
+			}
+			else if (tok == WJB_VALUE && !skip)
+				pushJsonbValue(&st, WJB_VALUE, &v);
+		}
+	}
+	k.type = jbvString;
+	k.val.string.val = (char *) key;
+	k.val.string.len = klen;
+	v.type = jbvString;
+	v.val.string.val = (char *) val;
+	v.val.string.len = strlen(val);
+	pushJsonbValue(&st, WJB_KEY, &k);
+	pushJsonbValue(&st, WJB_VALUE, &v);
+	res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+	return JsonbValueToJsonb(res);
+}

@@ -313,6 +313,20 @@ gw_param(GwCall *call, const char *name)
 }
 
 void
+gw_param_set(GwCall *call, const char *name, char *value)
+{
+	int			i = 0;
+
+	for (const GwParamSpec *s = call->op->params; s->name; s++, i++)
+		if (strcmp(s->name, name) == 0)
+		{
+			call->pvals[i] = value;
+			return;
+		}
+	elog(ERROR, "operation %s has no param \"%s\"", call->op->name, name);
+}
+
+void
 gw_call_url(GwCall *call, const char *path)
 {
 	resetStringInfo(&call->url);

@@ -51,6 +51,18 @@ typedef struct GwParamSpec
 								 * places it itself */
 } GwParamSpec;
 
+/*
+ * Whether a 2xx answer's outcome may be retried, when the parser knows better
+ * than the default (failed and not a payment: yes; anything else: no), e.g.
+ * a status query reporting a payment that failed for a transient reason.
+ */
+typedef enum GwRetry
+{
+	GW_RETRY_DEFAULT,
+	GW_RETRY_YES,
+	GW_RETRY_NO
+} GwRetry;
+
 #define GW_OP_PAYMENT	0x01	/* moves money: never retried blindly */
 #define GW_OP_SMS		0x02	/* sends a message */
 
@@ -84,6 +96,7 @@ typedef struct GwCall
 	char	   *provider_ref;
 	char	   *error;
 	bool		malformed;		/* the answer is not what the provider sends */
+	GwRetry		retry;			/* retryable, when not the default */
 	char	   *data;			/* JSON text for "data"; NULL: the answer itself */
 } GwCall;
 
@@ -130,6 +143,7 @@ typedef struct GwProvider
 								 * (one that takes an idempotency key) */
 	const char *stk_op;			/* op behind gw_stk_push, or NULL */
 	const char *balance_op;		/* op behind gw_balance, or NULL */
+	double		rate_limit;		/* default messages per second; 0: none */
 
 	/*
 	 * Optional: set call->authorization for a built request, from a token
@@ -151,6 +165,9 @@ extern void gw_params_check(GwCall *call, Jsonb *params);
 
 /* Builder helpers shared by providers */
 extern char *gw_param(GwCall *call, const char *name);
+/* Give a param a value the builder made up (a generated key), so that later
+ * readers (the outbox, which keeps the key for retries) see it. */
+extern void gw_param_set(GwCall *call, const char *name, char *value);
 extern void gw_call_url(GwCall *call, const char *path);
 extern char *gw_default_sender(GwCall *call, const char *fallback);
 extern char *gw_callback(GwCall *call);

@@ -33,8 +33,13 @@ gw_call_prepare(GwCall *call, const GwAccount *acc, const char *operation, Jsonb
 	initStringInfo(&call->body);
 	gw_params_check(call, params);
 	call->op->build(call);
-	if (acc->provider->authorize)
-		acc->provider->authorize(call, false);
+}
+
+void
+gw_call_authorize(GwCall *call, bool refresh)
+{
+	if (call->account->provider->authorize)
+		call->account->provider->authorize(call, refresh);
 }
 
 void
@@ -103,6 +108,7 @@ gw_call_run(const char *account, const char *operation, Jsonb *params)
 	MemoryContextSwitchTo(gw_call_cxt);
 
 	gw_call_prepare(&call, acc, operation, params);
+	gw_call_authorize(&call, false);
 	if (!call.unsendable)
 	{
 		gw_call_request(&call, &req);
@@ -112,7 +118,7 @@ gw_call_run(const char *account, const char *operation, Jsonb *params)
 	/* A provider whose token was refused gets one fresh token and one retry. */
 	if (!call.unsendable && call.resp.status == 401 && acc->provider->authorize)
 	{
-		acc->provider->authorize(&call, true);
+		gw_call_authorize(&call, true);
 		if (!call.unsendable)
 		{
 			gw_call_request(&call, &req);

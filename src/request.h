@@ -18,6 +18,10 @@
 extern void gw_call_prepare(GwCall *call, const GwAccount *acc,
 							const char *operation, Jsonb *params);
 
+/* Give a prepared call the provider's token, when the provider uses one
+ * (refresh: the last one was refused). */
+extern void gw_call_authorize(GwCall *call, bool refresh);
+
 /* The HTTP request for a prepared call. */
 extern void gw_call_request(GwCall *call, GwHttpRequest *req);
 

@@ -10,7 +10,8 @@
  *     query instead;
  *   - 429 and 503: failed, retryable (the provider says it did nothing);
  *   - other 4xx: rejected, not retryable (the request itself is wrong);
- *   - 2xx: what the provider's parser says;
+ *   - 2xx: what the provider's parser says; retryable when it failed and is
+ *     not a payment, unless the parser decides (call->retry);
  *   - a request that could not get its token was never sent: the token
  *     call's outcome as above, but never unknown (failed, retryable).
  */
@@ -147,7 +148,10 @@ gw_classify(GwCall *call, GwStatus *status, bool *retryable, char **error)
 			return;
 		}
 		*status = call->status;
-		*retryable = (call->status == GW_FAILED && !payment);
+		if (call->retry != GW_RETRY_DEFAULT)
+			*retryable = (call->retry == GW_RETRY_YES);
+		else
+			*retryable = (call->status == GW_FAILED && !payment);
 		return;
 	}
 	if (code == 429 || code == 503)

@@ -46,13 +46,14 @@ gw_token_load(const GwAccount *acc, GwToken *tok)
 {
 	static Oid	argtypes[1] = {TEXTOID};
 	MemoryContext cxt = CurrentMemoryContext;
-	GwOwnerSave save;
+	Oid			save_userid;
+	int			save_sec;
 	SPIPlanPtr	plan;
 	Datum		values[1];
 	bool		found;
 	int			rc;
 
-	gw_owner_begin(&save);
+	gw_as_owner_begin(&save_userid, &save_sec);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	plan = gw_token_plan(&gw_token_select_plan,
@@ -80,7 +81,7 @@ gw_token_load(const GwAccount *acc, GwToken *tok)
 		MemoryContextSwitchTo(spicxt);
 	}
 	SPI_finish();
-	gw_owner_end(&save);
+	gw_as_owner_end(save_userid, save_sec);
 	return found;
 }
 
@@ -88,13 +89,14 @@ static void
 gw_token_write(const GwAccount *acc, const GwToken *tok)
 {
 	static Oid	argtypes[5] = {TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
-	GwOwnerSave save;
+	Oid			save_userid;
+	int			save_sec;
 	SPIPlanPtr	plan;
 	Datum		values[5];
 	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
 	int			rc;
 
-	gw_owner_begin(&save);
+	gw_as_owner_begin(&save_userid, &save_sec);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	/* the newest token wins: another backend may have fetched one since */
@@ -121,7 +123,7 @@ gw_token_write(const GwAccount *acc, const GwToken *tok)
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "token store failed: %s", SPI_result_code_string(rc));
 	SPI_finish();
-	gw_owner_end(&save);
+	gw_as_owner_end(save_userid, save_sec);
 }
 
 void

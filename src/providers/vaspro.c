@@ -62,9 +62,14 @@ vaspro_build_bulk(GwCall *call)
 				 errmsg("schedule_date and schedule_time go together"),
 				 errhint("Give both, e.g. {\"schedule_date\": \"2026-12-01\", \"schedule_time\": \"08:30\"}, or neither to send now.")));
 
+	if (unique_id == NULL)
+	{
+		unique_id = gw_random_id("gw");
+		gw_param_set(call, "unique_id", unique_id);
+	}
 	vaspro_begin(call, &w);
 	gw_jw_str(&w, "origin", "API_INTERFACE");
-	gw_jw_str(&w, "uniqueId", unique_id ? unique_id : gw_random_id("gw"));
+	gw_jw_str(&w, "uniqueId", unique_id);
 	gw_jw_int(&w, "isScheduled", date ? 1 : 2);
 	if (date)
 	{
@@ -196,6 +201,7 @@ const GwProvider gw_vaspro = {
 	.credentials = vaspro_credentials,
 	.ops = vaspro_ops,
 	.nops = lengthof(vaspro_ops),
+	.rate_limit = 150,			/* "rate limited to 150 messages per second" */
 	.sms_op = "sms.send",
 	.stk_op = "payment.stk_push",
 	.balance_op = NULL,

@@ -45,6 +45,7 @@ static tent *g_heap;
 static size_t g_heap_n;
 static size_t g_heap_cap;
 static bool g_timer_stop;
+static bool g_resumed_at_stop;
 
 static void
 heap_push(tent t)
@@ -106,6 +107,8 @@ timer_main(void *arg)
 
 		while (g_heap_n > 0 && n < 256 && (g_timer_stop || g_heap[0].due <= now))
 			batch[n++] = heap_pop().conn;
+		if (n > 0 && g_timer_stop)
+			g_resumed_at_stop = true;
 		if (n > 0)
 		{
 			pthread_mutex_unlock(&g_tlock);
@@ -802,6 +805,13 @@ main(int argc, char **argv)
 		fprintf(stderr, "gw-mock: cannot listen on %s:%ld\n", bind_addr, port);
 		return 1;
 	}
+	{
+		/* --port 0 picks a free port: print the one bound */
+		const union MHD_DaemonInfo *di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+
+		if (di && di->port)
+			port = di->port;
+	}
 	printf("gw-mock listening on %s:%ld\n", bind_addr, port);
 	fflush(stdout);
 
@@ -817,6 +827,9 @@ main(int argc, char **argv)
 	pthread_cond_signal(&g_tcond);
 	pthread_mutex_unlock(&g_tlock);
 	pthread_join(timer, NULL);
+	/* let the resumed connections send their answers before closing */
+	if (g_resumed_at_stop)
+		usleep(100 * 1000);
 	MHD_stop_daemon(d);
 	return 0;
 }

@@ -290,20 +290,26 @@ stk_store(enum smap m, const char *id, const char *merchant, const char *checkou
 	sb_free(&rec);
 }
 
-/* Load a stored checkout into the arena; NULL if unknown. */
+/* Load a stored JSON record into the arena; NULL if unknown. The caller
+ * holds the state lock. */
+static jv *
+rec_load_locked(arena *a, enum smap m, const char *id, size_t idlen)
+{
+	size_t		vlen;
+	const char *v = state_get(m, id, idlen, &vlen);
+
+	return v ? json_parse(a, arena_strndup(a, v, vlen), vlen) : NULL;
+}
+
 static jv *
 stk_load(arena *a, enum smap m, const char *id, size_t idlen)
 {
-	size_t		vlen;
-	const char *v;
-	char	   *copy = NULL;
+	jv		   *rec;
 
 	state_lock();
-	v = state_get(m, id, idlen, &vlen);
-	if (v)
-		copy = arena_strndup(a, v, vlen);
+	rec = rec_load_locked(a, m, id, idlen);
 	state_unlock();
-	return copy ? json_parse(a, copy, vlen) : NULL;
+	return rec;
 }
 
 /* ============================================================== VasPro */
@@ -1157,7 +1163,9 @@ vp_electricity(req *r, reply *o, jv *b)
 		!(bill = vp_need(o, b, "bill_reference", NAMES("bill_reference"))) ||
 		!vp_gate(o, key, NULL) || vp_reward_dup(o, key, uid, corr, sizeof(corr)))
 		return;
-	n = (unsigned long long) next_seq() * 48271ULL % 100000000000000000ULL;
+	n = (unsigned long long) next_seq();
+	n = (n ^ (n >> 31)) * 0x9E3779B97F4A7C15ULL;
+	n = (n ^ (n >> 29)) % 10000000000000000ULL;
 	sb_putc(&d, '{');
 	kv_str(&d, "type", "electricity");
 	kv_jv(&d, "unique_id", uid);
@@ -1168,7 +1176,7 @@ vp_electricity(req *r, reply *o, jv *b)
 	kv_jv(&d, "bill_reference", bill);
 	kv_sep(&d);
 	sb_printf(&d, "\"token\":\"%04llu-%04llu-%04llu-%04llu-%04llu\"",
-			  (n / 10000000000000000ULL) % 10000 + 1000, (n / 1000000000000ULL) % 10000,
+			  n % 9000 + 1000, (n / 1000000000000ULL) % 10000,
 			  (n / 100000000ULL) % 10000, (n / 10000ULL) % 10000, n % 10000);
 	kv_str(&d, "status", "Success");
 	sb_putc(&d, '}');
@@ -1318,9 +1326,14 @@ ms_topup(reply *o, const ms_params *ps, const char *target)
 		return;
 	}
 	count = ms_count(num, nlen);
-	if (count < 0)
+	if (count < 0 || seq_is(who, tlen, "notsuccessful"))
 	{
 		ms_text(o, 200, "Top up not Successful");
+		return;
+	}
+	if (seq_is(who, tlen, "nodeduct"))
+	{
+		ms_text(o, 200, "Failed to deduct your account");
 		return;
 	}
 	if (seq_is(who, tlen, "unknown"))
@@ -1411,6 +1424,35 @@ ms_sendtext(reply *o, const ms_params *ps)
 	sb_free(&out);
 }
 
+/* An application server's 404 page: it echoes the path as received. */
+static void
+ms_not_found(req *r, reply *o)
+{
+	sb			t = {0};
+
+	sb_puts(&t, "<!doctype html><html><head><title>HTTP Status 404 - Not Found</title></head>"
+			"<body><h1>HTTP Status 404 - Not Found</h1><p><b>Message</b> ");
+	sb_put(&t, r->path, r->path_len);
+	sb_puts(&t, "</p><p><b>Description</b> The origin server did not find a current "
+			"representation for the target resource.</p></body></html>");
+	reply_text(o, 404, "text/html;charset=utf-8", t.p);
+	sb_free(&t);
+}
+
+/* A crash whose message echoes the decoded path. */
+static void
+ms_crash(req *r, reply *o)
+{
+	size_t		n;
+	char	   *path = pct_decode(&r->a, r->path, r->path_len, &n, false);
+	sb			t = {0};
+
+	sb_puts(&t, "Internal Server Error: cannot process ");
+	sb_put(&t, path, n);
+	reply_text(o, 500, "text/plain; charset=utf-8", t.p);
+	sb_free(&t);
+}
+
 static void
 mspace(req *r, reply *o, const char *rest, size_t rlen)
 {
@@ -1461,17 +1503,13 @@ mspace(req *r, reply *o, const char *rest, size_t rlen)
 		ps.p[ps.n].value = pct_decode(&r->a, rest + eq + 1, end - eq - 1, &ps.p[ps.n].vlen, false);
 		ps.n++;
 	}
-	if (method == NULL)
+	if (method == NULL ||
+		(!seq_is(method, mlen, "balance") && !seq_is(method, mlen, "sendtext") &&
+		 !seq_is(method, mlen, "subusers") && !seq_is(method, mlen, "resellerclients") &&
+		 !seq_is(method, mlen, "resellerclienttopup") && !seq_is(method, mlen, "subacctopup") &&
+		 !seq_is(method, mlen, "login")))
 	{
-		ms_text(o, 404, "Error 404: Unknown method");
-		return;
-	}
-	if (!seq_is(method, mlen, "balance") && !seq_is(method, mlen, "sendtext") &&
-		!seq_is(method, mlen, "subusers") && !seq_is(method, mlen, "resellerclients") &&
-		!seq_is(method, mlen, "resellerclienttopup") && !seq_is(method, mlen, "subacctopup") &&
-		!seq_is(method, mlen, "login"))
-	{
-		ms_text(o, 404, "Error 404: Unknown method");
+		ms_not_found(r, o);
 		return;
 	}
 	{
@@ -1485,6 +1523,16 @@ mspace(req *r, reply *o, const char *rest, size_t rlen)
 			ms_text(o, 200, MS_AUTH_FAIL);
 			return;
 		}
+	}
+	if (ms_value_is(&ps, "username", "crash"))
+	{
+		ms_crash(r, o);
+		return;
+	}
+	if (ms_value_is(&ps, "username", "internalerror"))
+	{
+		ms_text(o, 200, "Internal service error");
+		return;
 	}
 	if (seq_is(method, mlen, "balance"))
 		ms_text(o, 200, ms_value_is(&ps, "username", "lowbalance") ? "0" : "50");
@@ -2309,11 +2357,12 @@ nn_store(enum smap m, const char *token, double ttl, const char *user, size_t ul
 	sb_free(&rec);
 }
 
-/* 1 valid (user copied into the arena), 0 unknown, -1 expired. */
+/* 1 valid (user copied into the arena), 0 unknown, -1 expired.
+ * The caller holds the state lock. */
 static int
 nn_check(req *r, enum smap m, const char *token, size_t tlen, char **user)
 {
-	jv		   *rec = stk_load(&r->a, m, token, tlen);
+	jv		   *rec = rec_load_locked(&r->a, m, token, tlen);
 	double		exp;
 
 	if (rec == NULL)

@@ -1,0 +1,406 @@
+/*
+ * outbox.c: the SQL side of the outbox: gw_enqueue, gw_queue_sms, the SMS
+ * trigger, and waking the workers when a transaction that queued commits.
+ *
+ * A row is written in the caller's transaction (a rollback sends nothing)
+ * as the extension owner, so application roles need no privilege on the
+ * table.  Params are checked with the same code that will build the request,
+ * so a caller's mistake is an ERROR at enqueue time, not a dead row later.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+#include "account.h"
+#include "jsonutil.h"
+#include "outbox.h"
+#include "request.h"
+#include "shmem.h"
+
+PG_FUNCTION_INFO_V1(gw_enqueue);
+PG_FUNCTION_INFO_V1(gw_queue_sms);
+PG_FUNCTION_INFO_V1(gw_wake);
+PG_FUNCTION_INFO_V1(gw_sms_trigger);
+
+static bool gw_wake_at_commit = false;
+static bool gw_xact_cb_registered = false;
+static SPIPlanPtr gw_insert_plan = NULL;
+static SPIPlanPtr gw_existing_plan = NULL;
+
+static void
+gw_xact_cb(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+			if (gw_wake_at_commit)
+				gw_shmem_wake_workers();
+			gw_wake_at_commit = false;
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+			gw_wake_at_commit = false;
+			break;
+		default:
+			break;
+	}
+}
+
+/* Wake the workers when this transaction commits; a rollback costs nothing. */
+static void
+gw_wake_on_commit(void)
+{
+	if (!gw_xact_cb_registered)
+	{
+		RegisterXactCallback(gw_xact_cb, NULL);
+		gw_xact_cb_registered = true;
+	}
+	gw_wake_at_commit = true;
+}
+
+static SPIPlanPtr
+gw_prepare_saved(const char *sql, int nargs, Oid *types)
+{
+	SPIPlanPtr	plan = SPI_prepare(sql, nargs, types);
+
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	SPI_keepplan(plan);
+	return plan;
+}
+
+int64
+gw_outbox_enqueue(const char *account, const char *operation, Jsonb *params,
+				  Datum send_at, bool send_at_null, const char *key)
+{
+	const GwAccount *acc;
+	const GwOperation *op;
+	MemoryContext oldcxt = CurrentMemoryContext;
+	MemoryContext scratch;
+	char	   *acc_name;
+	bool		payment;
+	Datum		values[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+	Oid			save_userid;
+	int			save_sec;
+	int64		id = 0;
+	int			rc;
+
+	if (!gw_shmem_ready())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the gateway outbox needs gateway in shared_preload_libraries"),
+				 errhint("Add gateway to shared_preload_libraries in postgresql.conf and restart; until then nothing would send queued rows.")));
+	acc = gw_account_get(account);
+	op = gw_operation_lookup(acc->provider, operation);
+	acc_name = pstrdup(acc->name);
+	payment = (op->flags & GW_OP_PAYMENT) != 0;
+	if (params == NULL)
+		params = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")));
+
+	/* The idempotency key goes to the provider wherever it takes one. */
+	if (key != NULL && (key[0] == '\0' || strlen(key) > 200))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("idempotency key must be 1 to 200 characters long")));
+	if (op->key_param)
+	{
+		char	   *given = gw_jsonb_get_text(params, op->key_param);
+
+		if (key && given && strcmp(key, given) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("idempotency_key \"%s\" and param \"%s\" \"%s\" differ",
+							key, op->key_param, given),
+					 errhint("Give the key once: as idempotency_key, or as param %s.",
+							 op->key_param)));
+		if (key)
+			params = gw_jsonb_set_text(params, op->key_param, key);
+	}
+
+	/*
+	 * Check it the way the worker will build it.  Without a key, the
+	 * provider's builder makes one by the provider's own rule (VTpass's
+	 * request_id starts with the time in Lagos), and that is the key kept.
+	 */
+	scratch = AllocSetContextCreate(CurrentMemoryContext, "gateway enqueue check",
+									ALLOCSET_SMALL_SIZES);
+	MemoryContextSwitchTo(scratch);
+	{
+		GwCall		call;
+
+		gw_call_prepare(&call, acc, operation, params);
+		explicit_bzero(call.body.data, call.body.len);
+		explicit_bzero(call.url.data, call.url.len);
+		if (key == NULL && op->key_param && gw_param(&call, op->key_param))
+			key = MemoryContextStrdup(oldcxt, gw_param(&call, op->key_param));
+	}
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextDelete(scratch);
+	if (key == NULL)
+		key = gw_random_id("gw");
+	if (op->key_param)
+		params = gw_jsonb_set_text(params, op->key_param, key);
+
+	values[0] = CStringGetTextDatum(acc_name);
+	values[1] = CStringGetTextDatum(operation);
+	values[2] = JsonbPGetDatum(params);
+	values[3] = send_at;
+	if (send_at_null)
+		nulls[3] = 'n';
+	values[4] = CStringGetTextDatum(key);
+	values[5] = BoolGetDatum(payment);
+
+	gw_as_owner_begin(&save_userid, &save_sec);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (gw_insert_plan == NULL)
+	{
+		Oid			types[6] = {TEXTOID, TEXTOID, JSONBOID, TIMESTAMPTZOID, TEXTOID, BOOLOID};
+
+		gw_insert_plan = gw_prepare_saved(
+			"INSERT INTO gateway.outbox (account, operation, params, send_at,"
+			"                            next_attempt_at, idempotency_key, payment)"
+			" VALUES ($1, $2, $3, coalesce($4, pg_catalog.now()),"
+			"         coalesce($4, pg_catalog.now()), $5, $6)"
+			" ON CONFLICT (account, idempotency_key) DO NOTHING"
+			" RETURNING id", 6, types);
+		gw_existing_plan = gw_prepare_saved(
+			"SELECT id FROM gateway.outbox"
+			" WHERE account OPERATOR(pg_catalog.=) $1"
+			"   AND idempotency_key OPERATOR(pg_catalog.=) $2", 2,
+			(Oid[]) {TEXTOID, TEXTOID});
+	}
+	rc = SPI_execute_plan(gw_insert_plan, values, nulls, false, 1);
+	if (rc != SPI_OK_INSERT_RETURNING)
+		elog(ERROR, "outbox insert failed: %s", SPI_result_code_string(rc));
+	if (SPI_processed == 1)
+	{
+		bool		isnull;
+
+		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		gw_wake_on_commit();
+	}
+	else
+	{
+		/* The key was used before: the first row stands for this one. */
+		Datum		kv[2] = {values[0], values[4]};
+		bool		isnull;
+
+		rc = SPI_execute_plan(gw_existing_plan, kv, NULL, true, 1);
+		if (rc != SPI_OK_SELECT || SPI_processed != 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("could not find the outbox row of idempotency key \"%s\"", key),
+					 errhint("Another transaction is queueing the same key; try again.")));
+		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	SPI_finish();
+	gw_as_owner_end(save_userid, save_sec);
+	return id;
+}
+
+static char *
+gw_arg_text(FunctionCallInfo fcinfo, int i)
+{
+	return PG_ARGISNULL(i) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(i));
+}
+
+static void
+gw_require(const char *val, const char *what)
+{
+	if (val == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", what)));
+}
+
+/* gw_enqueue(account, operation, params, send_at, idempotency_key) */
+Datum
+gw_enqueue(PG_FUNCTION_ARGS)
+{
+	char	   *account = gw_arg_text(fcinfo, 0);
+	char	   *operation = gw_arg_text(fcinfo, 1);
+
+	gw_require(account, "account");
+	gw_require(operation, "operation");
+	PG_RETURN_INT64(gw_outbox_enqueue(account, operation,
+									  PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2),
+									  PG_ARGISNULL(3) ? (Datum) 0 : PG_GETARG_DATUM(3),
+									  PG_ARGISNULL(3),
+									  gw_arg_text(fcinfo, 4)));
+}
+
+/* Params of the provider's queued-SMS operation. */
+static Jsonb *
+gw_sms_params(const GwOperation *op, const char *recipient, const char *message,
+			  const char *sender_id)
+{
+	bool		many = false;
+	Jsonb	   *params;
+
+	for (const GwParamSpec *s = op->params; s->name; s++)
+		if (strcmp(s->name, "recipients") == 0)
+			many = true;
+	params = gw_jsonb_set_text(NULL, many ? "recipients" : "recipient", recipient);
+	params = gw_jsonb_set_text(params, "message", message);
+	if (sender_id)
+		params = gw_jsonb_set_text(params, "sender_id", sender_id);
+	return params;
+}
+
+static int64
+gw_queue_sms_internal(const char *account, const char *recipient, const char *message,
+					  const char *sender_id, Datum send_at, bool send_at_null, const char *key)
+{
+	const GwAccount *acc = gw_account_get(account);
+	const GwProvider *p = acc->provider;
+	const char *opname = p->queue_sms_op ? p->queue_sms_op : p->sms_op;
+
+	if (opname == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("provider \"%s\" cannot send SMS", p->name),
+				 errhint("gw_operations() lists what %s offers.", p->name)));
+	return gw_outbox_enqueue(account, opname,
+							 gw_sms_params(gw_operation_lookup(p, opname),
+										   recipient, message, sender_id),
+							 send_at, send_at_null, key);
+}
+
+/* gw_queue_sms(account, recipient, message, sender_id, send_at, idempotency_key) */
+Datum
+gw_queue_sms(PG_FUNCTION_ARGS)
+{
+	char	   *account = gw_arg_text(fcinfo, 0);
+	char	   *recipient = gw_arg_text(fcinfo, 1);
+	char	   *message = gw_arg_text(fcinfo, 2);
+
+	gw_require(account, "account");
+	gw_require(recipient, "recipient");
+	gw_require(message, "message");
+	PG_RETURN_INT64(gw_queue_sms_internal(account, recipient, message,
+										  gw_arg_text(fcinfo, 3),
+										  PG_ARGISNULL(4) ? (Datum) 0 : PG_GETARG_DATUM(4),
+										  PG_ARGISNULL(4),
+										  gw_arg_text(fcinfo, 5)));
+}
+
+/* gateway.wake(): wake the workers at commit. */
+Datum
+gw_wake(PG_FUNCTION_ARGS)
+{
+	gw_wake_on_commit();
+	PG_RETURN_VOID();
+}
+
+/* The value of column name in tuple, as text ("" for NULL); ERROR if none. */
+static char *
+gw_column_text(Relation rel, HeapTuple tuple, const char *name)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	int			attno = SPI_fnumber(desc, name);
+	char	   *val;
+
+	if (attno <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"%s\" of gw_sms_trigger does not exist in table \"%s\"",
+						name, RelationGetRelationName(rel)),
+				 errhint("Name a column of %s in the trigger's arguments or its {{placeholders}}.",
+						 RelationGetRelationName(rel))));
+	val = SPI_getvalue(tuple, desc, attno);
+	return val ? val : "";
+}
+
+/* Render {{column}} placeholders of template from tuple. */
+static char *
+gw_render(Relation rel, HeapTuple tuple, const char *template)
+{
+	StringInfoData out;
+	const char *p = template;
+
+	initStringInfo(&out);
+	while (*p)
+	{
+		const char *open = strstr(p, "{{");
+		const char *close;
+		char	   *name;
+
+		if (open == NULL)
+		{
+			appendStringInfoString(&out, p);
+			break;
+		}
+		close = strstr(open + 2, "}}");
+		if (close == NULL)
+		{
+			appendStringInfoString(&out, p);
+			break;
+		}
+		appendBinaryStringInfo(&out, p, open - p);
+		/* the name, without surrounding spaces */
+		{
+			const char *a = open + 2;
+			const char *b = close;
+
+			while (a < b && *a == ' ')
+				a++;
+			while (b > a && b[-1] == ' ')
+				b--;
+			name = pnstrdup(a, b - a);
+		}
+		appendStringInfoString(&out, gw_column_text(rel, tuple, name));
+		p = close + 2;
+	}
+	return out.data;
+}
+
+/*
+ * gw_sms_trigger(account, recipient_column, template): an AFTER INSERT or
+ * UPDATE ... FOR EACH ROW trigger that queues one SMS per row.
+ */
+Datum
+gw_sms_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	Trigger    *tg;
+	HeapTuple	tuple;
+	char	   *recipient;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("gw_sms_trigger() must be called as a trigger")));
+	tg = td->tg_trigger;
+	if (!TRIGGER_FIRED_FOR_ROW(td->tg_event) || TRIGGER_FIRED_BY_DELETE(td->tg_event) ||
+		TRIGGER_FIRED_BY_TRUNCATE(td->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("gw_sms_trigger() must fire FOR EACH ROW on INSERT or UPDATE")));
+	if (tg->tgnargs != 3)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("gw_sms_trigger() takes 3 arguments, got %d", tg->tgnargs),
+				 errhint("EXECUTE FUNCTION gw_sms_trigger('account', 'phone_column', 'Karibu {{name}}!')")));
+	tuple = TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_newtuple : td->tg_trigtuple;
+	recipient = gw_column_text(td->tg_relation, tuple, tg->tgargs[1]);
+	if (recipient[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("column \"%s\" holds no phone number", tg->tgargs[1]),
+				 errhint("Fire the trigger only for rows that have one, e.g. WHEN (NEW.%s IS NOT NULL).",
+						 tg->tgargs[1])));
+	(void) gw_queue_sms_internal(tg->tgargs[0], recipient,
+								 gw_render(td->tg_relation, tuple, tg->tgargs[2]),
+								 NULL, (Datum) 0, true, NULL);
+	return PointerGetDatum(NULL);
+}

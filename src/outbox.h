@@ -1,0 +1,15 @@
+/*
+ * outbox.h: queueing messages and payments in gateway.outbox.
+ */
+#ifndef GW_OUTBOX_H
+#define GW_OUTBOX_H
+
+#include "postgres.h"
+#include "utils/jsonb.h"
+
+/* Check and queue a call in the current transaction; its row id.  The same
+ * idempotency key again returns the first row's id. */
+extern int64 gw_outbox_enqueue(const char *account, const char *operation, Jsonb *params,
+							   Datum send_at, bool send_at_null, const char *key);
+
+#endif

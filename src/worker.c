@@ -1,0 +1,751 @@
+/*
+ * worker.c: the background workers that drain gateway.outbox.
+ *
+ * The loop is a few named steps.  claim: take due rows under a lease
+ * (FOR UPDATE SKIP LOCKED), prepare their requests, commit.  start: hand
+ * prepared requests to libcurl's multi interface, as the account's rate
+ * limit allows, refilling free slots as soon as requests finish.  collect:
+ * turn finished requests into outbox statuses.  flush: record a batch of
+ * them in one UPDATE.  No transaction is ever open across an HTTP request.
+ *
+ * A worker marks the rows it leased with a token it keeps in shared memory.
+ * Rows leased by a token no live worker holds (the worker died, the server
+ * crashed) are taken again: messages are queued again with the same
+ * idempotency key; payments become 'unknown' and are reconciled with the
+ * provider's status query, never sent blindly again.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "common/pg_prng.h"
+#include "executor/spi.h"
+#include "lib/ilist.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "tcop/tcopprot.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "account.h"
+#include "jsonutil.h"
+#include "request.h"
+#include "shmem.h"
+#include "worker.h"
+
+char	   *gw_worker_database = NULL;
+int			gw_worker_count = 1;
+int			gw_batch_size = 200;
+int			gw_max_in_flight = 64;
+int			gw_max_attempts = 5;
+int			gw_retry_base_ms = 1000;
+int			gw_retry_max_ms = 300000;
+int			gw_keep_finished_s = 7 * 24 * 3600;
+
+/* One claimed row on its way. */
+typedef struct GwItem
+{
+	dlist_node	node;
+	MemoryContext cxt;
+	int64		id;
+	char	   *account;
+	int			attempts;
+	bool		payment;
+	bool		reconcile;		/* a status query for an unknown payment */
+	bool		can_reconcile;	/* the operation has a status query */
+	double		rate;
+	char	   *prep_error;		/* set when the request could not be built */
+	GwCall		call;
+	GwHttpRequest req;
+} GwItem;
+
+/* Outcomes waiting to be recorded. */
+typedef struct GwResults
+{
+	int			n;
+	int			cap;
+	Datum	   *id;
+	Datum	   *status;
+	Datum	   *result;
+	bool	   *result_null;
+	Datum	   *ref;
+	bool	   *ref_null;
+	Datum	   *error;
+	bool	   *error_null;
+	Datum	   *delay;			/* ms until the next attempt; -1: never */
+	TimestampTz first;
+} GwResults;
+
+static int	gw_slot;
+static int64 gw_token;
+static MemoryContext gw_worker_cxt;
+static MemoryContext gw_results_cxt;
+static GwHttpPool *gw_pool;
+static dlist_head gw_waiting = DLIST_STATIC_INIT(gw_waiting);	/* prepared, not started */
+static int	gw_nwaiting = 0;
+static GwResults gw_res;
+static SPIPlanPtr gw_claim_plan = NULL;
+static SPIPlanPtr gw_flush_plan = NULL;
+
+void
+gw_worker_register(void)
+{
+	BackgroundWorker bgw;
+
+	for (int i = 0; i < Min(gw_worker_count, GW_MAX_WORKERS); i++)
+	{
+		memset(&bgw, 0, sizeof(bgw));
+		bgw.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+		bgw.bgw_start_time = BgWorkerStart_RecoveryFinished;
+		bgw.bgw_restart_time = 5;
+		snprintf(bgw.bgw_library_name, BGW_MAXLEN, "gateway");
+		snprintf(bgw.bgw_function_name, BGW_MAXLEN, "gw_worker_main");
+		snprintf(bgw.bgw_name, BGW_MAXLEN, "gateway worker %d", i);
+		snprintf(bgw.bgw_type, BGW_MAXLEN, "gateway worker");
+		bgw.bgw_main_arg = Int32GetDatum(i);
+		RegisterBackgroundWorker(&bgw);
+	}
+}
+
+static void
+gw_worker_exit(int code, Datum arg)
+{
+	gw_shmem_unregister_worker(gw_slot);
+}
+
+/* Start a transaction with a snapshot and SPI, named in pg_stat_activity. */
+static void
+gw_xact_begin(const char *what)
+{
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, what);
+}
+
+static void
+gw_xact_end(void)
+{
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_stat(false);
+	pgstat_report_activity(STATE_IDLE, NULL);
+}
+
+static bool
+gw_installed(void)
+{
+	bool		ok;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	ok = OidIsValid(get_namespace_oid("gateway", true)) &&
+		OidIsValid(get_relname_relid("outbox", get_namespace_oid("gateway", true)));
+	CommitTransactionCommand();
+	return ok;
+}
+
+static SPIPlanPtr
+gw_plan(const char *sql, int nargs, Oid *types)
+{
+	SPIPlanPtr	plan = SPI_prepare(sql, nargs, types);
+
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	SPI_keepplan(plan);
+	return plan;
+}
+
+/* Backoff before attempt n+1: exponential, capped, with jitter. */
+static int64
+gw_backoff_ms(int attempts)
+{
+	double		d = gw_retry_base_ms * pow(2.0, Max(attempts - 1, 0));
+
+	d = Min(d, (double) gw_retry_max_ms);
+	return (int64) (d * (0.5 + 0.5 * pg_prng_double(&pg_global_prng_state)));
+}
+
+/* Queue an outcome for the next flush. */
+static void
+gw_result_add(int64 id, const char *status, Jsonb *result, const char *ref,
+			  const char *error, int64 delay_ms)
+{
+	GwResults  *r = &gw_res;
+	MemoryContext old = MemoryContextSwitchTo(gw_results_cxt);
+
+	if (r->n == r->cap)
+	{
+		int			cap = Max(64, r->cap * 2);
+
+#define GROW(f, t) r->f = r->cap ? repalloc(r->f, sizeof(t) * cap) : palloc(sizeof(t) * cap)
+		GROW(id, Datum);
+		GROW(status, Datum);
+		GROW(result, Datum);
+		GROW(result_null, bool);
+		GROW(ref, Datum);
+		GROW(ref_null, bool);
+		GROW(error, Datum);
+		GROW(error_null, bool);
+		GROW(delay, Datum);
+#undef GROW
+		r->cap = cap;
+	}
+	if (r->n == 0)
+		r->first = GetCurrentTimestamp();
+	r->id[r->n] = Int64GetDatum(id);
+	r->status[r->n] = CStringGetTextDatum(status);
+	r->result_null[r->n] = (result == NULL);
+	if (result)
+	{
+		Jsonb	   *copy = palloc(VARSIZE(result));
+
+		memcpy(copy, result, VARSIZE(result));
+		r->result[r->n] = JsonbPGetDatum(copy);
+	}
+	r->ref_null[r->n] = (ref == NULL);
+	if (ref)
+		r->ref[r->n] = CStringGetTextDatum(ref);
+	r->error_null[r->n] = (error == NULL);
+	if (error)
+		r->error[r->n] = CStringGetTextDatum(error);
+	r->delay[r->n] = Int64GetDatum(delay_ms);
+	r->n++;
+	MemoryContextSwitchTo(old);
+}
+
+static Datum
+gw_array(Datum *v, bool *nulls, int n, Oid type)
+{
+	int16		len;
+	bool		byval;
+	char		align;
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+
+	get_typlenbyvalalign(type, &len, &byval, &align);
+	return PointerGetDatum(construct_md_array(v, nulls, 1, dims, lbs, type, len, byval, align));
+}
+
+/* Record the queued outcomes in one UPDATE; only rows we still lease. */
+static void
+gw_flush(void)
+{
+	GwResults  *r = &gw_res;
+	Datum		args[7];
+	int			rc;
+
+	if (r->n == 0)
+		return;
+	gw_xact_begin("gateway: recording results");
+	if (gw_flush_plan == NULL)
+	{
+		Oid			types[7] = {INT8ARRAYOID, TEXTARRAYOID, JSONBARRAYOID, TEXTARRAYOID,
+		TEXTARRAYOID, INT8ARRAYOID, INT8OID};
+
+		gw_flush_plan = gw_plan(
+			"UPDATE gateway.outbox o"
+			"   SET status = v.status, result = coalesce(v.result, o.result),"
+			"       provider_ref = coalesce(v.ref, o.provider_ref), last_error = v.error,"
+			"       next_attempt_at = CASE WHEN v.delay < 0 THEN 'infinity'::timestamptz"
+			"            ELSE pg_catalog.now() + v.delay * interval '1 millisecond' END,"
+			"       sent_at = CASE WHEN v.status IN ('sent', 'delivered')"
+			"            THEN coalesce(o.sent_at, pg_catalog.clock_timestamp()) ELSE o.sent_at END,"
+			"       updated_at = pg_catalog.now(), lease_until = NULL, leased_by = NULL"
+			"  FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3),"
+			"                 pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6))"
+			"       AS v(id, status, result, ref, error, delay)"
+			" WHERE o.id OPERATOR(pg_catalog.=) v.id AND o.status OPERATOR(pg_catalog.=) 'sending'"
+			"   AND o.leased_by OPERATOR(pg_catalog.=) $7",
+			7, types);
+	}
+	args[0] = gw_array(r->id, NULL, r->n, INT8OID);
+	args[1] = gw_array(r->status, NULL, r->n, TEXTOID);
+	args[2] = gw_array(r->result, r->result_null, r->n, JSONBOID);
+	args[3] = gw_array(r->ref, r->ref_null, r->n, TEXTOID);
+	args[4] = gw_array(r->error, r->error_null, r->n, TEXTOID);
+	args[5] = gw_array(r->delay, NULL, r->n, INT8OID);
+	args[6] = Int64GetDatum(gw_token);
+	rc = SPI_execute_plan(gw_flush_plan, args, NULL, false, 0);
+	if (rc != SPI_OK_UPDATE)
+		elog(ERROR, "recording results failed: %s", SPI_result_code_string(rc));
+	gw_xact_end();
+	r->n = 0;
+	MemoryContextReset(gw_results_cxt);
+	r->cap = 0;
+}
+
+/* Build one claimed row's request, in its own memory; false if it cannot be. */
+static void
+gw_item_prepare(GwItem *it, const char *operation, Jsonb *row_params, const char *key)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	Jsonb	   *volatile params = row_params;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(it->cxt);
+	PG_TRY();
+	{
+		GwAccount  *acc = gw_account_copy(gw_account_get(it->account));
+		const GwOperation *op = gw_operation_lookup(acc->provider, operation);
+
+		it->rate = acc->rate_limit;
+		it->can_reconcile = (op->reconcile_op != NULL);
+		if (it->reconcile)
+		{
+			Jsonb	   *q = gw_jsonb_set_text(NULL, op->reconcile_param, key);
+
+			gw_call_prepare(&it->call, acc, op->reconcile_op, q);
+		}
+		else
+		{
+			Jsonb	   *p = params;
+
+			if (op->key_param)
+				p = gw_jsonb_set_text(p, op->key_param, key);
+			gw_call_prepare(&it->call, acc, operation, p);
+		}
+		gw_call_authorize(&it->call, false);
+		gw_call_request(&it->call, &it->req);
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *ed;
+
+		MemoryContextSwitchTo(it->cxt);
+		ed = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		it->prep_error = ed->message;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(oldcxt);
+	CurrentResourceOwner = oldowner;
+}
+
+static void gw_collect_one(GwItem *it, GwHttpResponse *resp);
+
+/* Claim up to n due rows and prepare their requests; how many were claimed. */
+static int
+gw_claim(int n)
+{
+	int			rc;
+	Datum		args[3];
+	int			got;
+	Jsonb	  **params;
+	char	  **ops;
+	char	  **keys;
+	GwItem	  **items;
+
+	gw_xact_begin("gateway: claiming");
+	if (gw_claim_plan == NULL)
+	{
+		Oid			types[3] = {INT4OID, INT8OID, INT8OID};
+
+		gw_claim_plan = gw_plan(
+			"WITH c AS ("
+			"  SELECT id, status AS was FROM gateway.outbox"
+			"   WHERE status IN ('queued', 'unknown')"
+			"     AND next_attempt_at OPERATOR(pg_catalog.<=) pg_catalog.now()"
+			"   ORDER BY next_attempt_at LIMIT $1"
+			"   FOR UPDATE SKIP LOCKED)"
+			" UPDATE gateway.outbox o"
+			"    SET status = 'sending',"
+			"        attempts = o.attempts OPERATOR(pg_catalog.+)"
+			"                   CASE WHEN c.was OPERATOR(pg_catalog.=) 'queued' THEN 1 ELSE 0 END,"
+			"        lease_until = pg_catalog.now() OPERATOR(pg_catalog.+) $2 * interval '1 millisecond',"
+			"        leased_by = $3, updated_at = pg_catalog.now()"
+			"   FROM c WHERE o.id OPERATOR(pg_catalog.=) c.id"
+			" RETURNING o.id, o.account, o.operation, o.params, o.idempotency_key,"
+			"           o.attempts, o.payment, c.was",
+			3, types);
+	}
+	args[0] = Int32GetDatum(n);
+	args[1] = Int64GetDatum((int64) gw_request_timeout_ms + 60000);
+	args[2] = Int64GetDatum(gw_token);
+	rc = SPI_execute_plan(gw_claim_plan, args, NULL, false, 0);
+	if (rc != SPI_OK_UPDATE_RETURNING)
+		elog(ERROR, "claiming rows failed: %s", SPI_result_code_string(rc));
+	got = (int) SPI_processed;
+
+	/* Copy the rows out of SPI memory before preparing (subtransactions). */
+	items = palloc(sizeof(GwItem *) * Max(got, 1));
+	params = palloc(sizeof(Jsonb *) * Max(got, 1));
+	ops = palloc(sizeof(char *) * Max(got, 1));
+	keys = palloc(sizeof(char *) * Max(got, 1));
+	for (int i = 0; i < got; i++)
+	{
+		HeapTuple	t = SPI_tuptable->vals[i];
+		TupleDesc	d = SPI_tuptable->tupdesc;
+		bool		isnull;
+		MemoryContext cxt = AllocSetContextCreate(gw_worker_cxt, "gateway item",
+												  ALLOCSET_SMALL_SIZES);
+		MemoryContext old = MemoryContextSwitchTo(cxt);
+		GwItem	   *it = palloc0(sizeof(GwItem));
+
+		it->cxt = cxt;
+		it->id = DatumGetInt64(SPI_getbinval(t, d, 1, &isnull));
+		it->account = SPI_getvalue(t, d, 2);
+		ops[i] = SPI_getvalue(t, d, 3);
+		params[i] = DatumGetJsonbPCopy(SPI_getbinval(t, d, 4, &isnull));
+		keys[i] = SPI_getvalue(t, d, 5);
+		it->attempts = DatumGetInt32(SPI_getbinval(t, d, 6, &isnull));
+		it->payment = DatumGetBool(SPI_getbinval(t, d, 7, &isnull));
+		{
+			char	   *was = SPI_getvalue(t, d, 8);
+
+			it->reconcile = (strcmp(was, "unknown") == 0);
+		}
+		MemoryContextSwitchTo(old);
+		items[i] = it;
+	}
+	for (int i = 0; i < got; i++)
+	{
+		GwItem	   *it = items[i];
+
+		gw_item_prepare(it, ops[i], params[i], keys[i]);
+		if (it->prep_error)
+		{
+			/* A row that cannot be built now never will be: failed. */
+			gw_result_add(it->id, it->reconcile ? "unknown" : "failed", NULL, NULL,
+						  it->prep_error, it->reconcile ? -1 : 0);
+			MemoryContextDelete(it->cxt);
+		}
+		else if (it->call.unsendable)
+		{
+			/* no token could be had: the token call's answer is the outcome */
+			GwHttpResponse resp = it->call.resp;
+
+			gw_collect_one(it, &resp);
+		}
+		else
+		{
+			dlist_push_tail(&gw_waiting, &it->node);
+			gw_nwaiting++;
+		}
+	}
+	gw_xact_end();
+	return got;
+}
+
+/* Hand waiting requests to libcurl as free slots and rate limits allow;
+ * the time in ms until a rate-limited one may go (0: none waiting on it). */
+static int
+gw_start(void)
+{
+	dlist_mutable_iter iter;
+	int			wait = 0;
+
+	dlist_foreach_modify(iter, &gw_waiting)
+	{
+		GwItem	   *it = dlist_container(GwItem, node, iter.cur);
+		int			ms;
+
+		if (gw_http_pool_free_slots(gw_pool) == 0)
+			break;
+		if (gw_rate_take(it->account, it->rate, 1, &ms) < 1)
+		{
+			wait = (wait == 0) ? ms : Min(wait, ms);
+			continue;
+		}
+		dlist_delete(&it->node);
+		gw_nwaiting--;
+		gw_http_pool_start(gw_pool, &it->req, it);
+	}
+	return wait;
+}
+
+/* Turn one finished request into its outbox outcome. */
+static void
+gw_collect_one(GwItem *it, GwHttpResponse *resp)
+{
+	MemoryContext old = MemoryContextSwitchTo(it->cxt);
+	Jsonb	   *res;
+	char	   *st;
+	bool		retryable;
+	char	   *error;
+	char	   *ref;
+	const char *outcome;
+	int64		delay = 0;
+
+	it->call.resp = *resp;
+	res = gw_call_complete(&it->call);
+	st = gw_jsonb_get_text(res, "status");
+	retryable = (gw_jsonb_get(res, "retryable") != NULL &&
+				 gw_jsonb_get(res, "retryable")->val.boolean);
+	error = gw_jsonb_get_text(res, "error");
+	ref = gw_jsonb_get_text(res, "provider_ref");
+
+	if (resp->status == 429 || resp->status == 503)
+		gw_rate_pause(it->account, resp->retry_after_s > 0 ? resp->retry_after_s * 1000 : 1000);
+
+	if (it->reconcile)
+	{
+		/* What the provider says of a payment we could not be sure of. */
+		if (strcmp(st, "delivered") == 0)
+			outcome = "delivered";
+		else if (strcmp(st, "failed") == 0 && !retryable)
+			outcome = "failed";
+		else if (strcmp(st, "rejected") == 0)
+		{
+			/* the provider does not know the key: it never arrived */
+			outcome = "queued";
+			delay = 0;
+			ref = NULL;
+		}
+		else
+		{
+			outcome = "unknown";	/* pending or no answer: ask again later */
+			delay = gw_backoff_ms(it->attempts + 1);
+		}
+	}
+	else if (strcmp(st, "accepted") == 0 || strcmp(st, "pending") == 0)
+		outcome = "sent";
+	else if (strcmp(st, "delivered") == 0)
+		outcome = "delivered";
+	else if (strcmp(st, "unknown") == 0 && it->payment)
+	{
+		outcome = "unknown";
+		delay = it->can_reconcile ? gw_backoff_ms(1) : -1;
+	}
+	else if (retryable)
+	{
+		if (it->attempts >= gw_max_attempts)
+			outcome = "dead";
+		else
+		{
+			outcome = "queued";
+			delay = gw_backoff_ms(it->attempts);
+			if (resp->retry_after_s > 0)
+				delay = Max(delay, (int64) resp->retry_after_s * 1000);
+		}
+	}
+	else
+		outcome = "failed";
+
+	gw_result_add(it->id, outcome, res, ref, error, delay);
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(it->cxt);
+}
+
+static void
+gw_collect(void)
+{
+	void	   *tag;
+	GwHttpResponse resp;
+	MemoryContext old = MemoryContextSwitchTo(gw_results_cxt);
+
+	while (gw_http_pool_next(gw_pool, &tag, &resp))
+	{
+		GwItem	   *it = (GwItem *) tag;
+
+		/* the response lives in gw_results_cxt until the flush */
+		gw_collect_one(it, &resp);
+	}
+	MemoryContextSwitchTo(old);
+}
+
+/* Take back rows leased by workers that are gone. */
+static void
+gw_recover(void)
+{
+	int64		tokens[GW_MAX_WORKERS];
+	int			n = gw_shmem_live_tokens(tokens);
+	Datum	   *d = palloc(sizeof(Datum) * Max(n, 1));
+	Datum		args[1];
+	int			rc;
+
+	for (int i = 0; i < n; i++)
+		d[i] = Int64GetDatum(tokens[i]);
+	gw_xact_begin("gateway: recovering leases");
+	args[0] = gw_array(d, NULL, n, INT8OID);
+	rc = SPI_execute_with_args(
+		"UPDATE gateway.outbox"
+		"   SET status = CASE WHEN payment THEN 'unknown' ELSE 'queued' END,"
+		"       next_attempt_at = pg_catalog.now(), lease_until = NULL, leased_by = NULL,"
+		"       updated_at = pg_catalog.now(),"
+		"       last_error = 'the worker stopped while sending; taken again'"
+		" WHERE status = 'sending'"
+		"   AND (lease_until < pg_catalog.now()"
+		"        OR (NOT leased_by OPERATOR(pg_catalog.=) ANY ($1)"
+		"            AND updated_at < pg_catalog.now() - interval '1 second'))",
+		1, (Oid[]) {INT8ARRAYOID}, args, NULL, false, 0);
+	if (rc != SPI_OK_UPDATE)
+		elog(ERROR, "recovering leases failed: %s", SPI_result_code_string(rc));
+	if (SPI_processed > 0)
+		elog(LOG, "gateway worker took back %llu rows from a worker that stopped",
+			 (unsigned long long) SPI_processed);
+	gw_xact_end();
+}
+
+/* Remove finished rows older than gateway.keep_finished, a batch at a time. */
+static void
+gw_purge(void)
+{
+	Datum		args[1];
+
+	if (gw_keep_finished_s < 0)
+		return;
+	gw_xact_begin("gateway: purging finished rows");
+	args[0] = Int64GetDatum((int64) gw_keep_finished_s);
+	if (SPI_execute_with_args(
+			"DELETE FROM gateway.outbox WHERE id IN ("
+			"  SELECT id FROM gateway.outbox"
+			"   WHERE status IN ('sent', 'delivered', 'undelivered', 'failed', 'dead', 'cancelled')"
+			"     AND updated_at < pg_catalog.now() - $1 * interval '1 second'"
+			"   LIMIT 10000)",
+			1, (Oid[]) {INT8OID}, args, NULL, false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "purging finished rows failed");
+	gw_xact_end();
+}
+
+/* Milliseconds until the next row is due (capped at max_ms). */
+static long
+gw_next_due_ms(long max_ms)
+{
+	long		ms = max_ms;
+
+	gw_xact_begin("gateway: looking for due rows");
+	if (SPI_execute("SELECT GREATEST(0, EXTRACT(epoch FROM min(next_attempt_at) - pg_catalog.now()) * 1000)::int8"
+					"  FROM gateway.outbox WHERE status IN ('queued', 'unknown')",
+					true, 1) == SPI_OK_SELECT && SPI_processed == 1)
+	{
+		bool		isnull;
+		Datum		v = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+			ms = Min(ms, (long) DatumGetInt64(v));
+	}
+	gw_xact_end();
+	return ms;
+}
+
+void
+gw_worker_main(Datum arg)
+{
+	TimestampTz next_maintenance = 0;
+	bool		want_claim = true;
+
+	gw_slot = DatumGetInt32(arg);
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnection(gw_worker_database, NULL, 0);
+
+	gw_token = (int64) GetCurrentTimestamp() * GW_MAX_WORKERS + gw_slot;
+	gw_shmem_register_worker(gw_slot, gw_token);
+	before_shmem_exit(gw_worker_exit, (Datum) 0);
+
+	gw_worker_cxt = AllocSetContextCreate(TopMemoryContext, "gateway worker",
+										  ALLOCSET_DEFAULT_SIZES);
+	gw_results_cxt = AllocSetContextCreate(gw_worker_cxt, "gateway results",
+										   ALLOCSET_DEFAULT_SIZES);
+	gw_pool = gw_http_pool_create(Max(gw_max_in_flight, 1));
+	elog(LOG, "gateway worker %d started on database \"%s\"", gw_slot, gw_worker_database);
+
+	for (;;)
+	{
+		TimestampTz now;
+		int			rate_wait;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+		if (!gw_installed())
+		{
+			pgstat_report_activity(STATE_IDLE, "gateway: extension not installed");
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 5000L, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+			next_maintenance = 0;
+			continue;
+		}
+
+		now = GetCurrentTimestamp();
+		if (now >= next_maintenance)
+		{
+			gw_recover();
+			gw_purge();
+			next_maintenance = TimestampTzPlusMilliseconds(now, 5000);
+			want_claim = true;
+		}
+
+		/* claim while there is room and rows may be due */
+		while (want_claim)
+		{
+			int			room = gw_http_pool_free_slots(gw_pool) - gw_nwaiting;
+			int			n = Min(room, gw_batch_size);
+
+			if (n <= 0)
+				break;
+			want_claim = (gw_claim(n) == n);
+			rate_wait = gw_start();
+			gw_http_pool_run(gw_pool, 0);
+		}
+		rate_wait = gw_start();
+		gw_http_pool_run(gw_pool, 0);
+		gw_collect();
+
+		/* record outcomes in batches, or at once when nothing else is going on */
+		if (gw_res.n > 0 &&
+			(gw_res.n >= gw_batch_size || gw_http_pool_in_flight(gw_pool) == 0 ||
+			 TimestampDifferenceExceeds(gw_res.first, GetCurrentTimestamp(), 20)))
+		{
+			gw_flush();
+			want_claim = true;
+		}
+
+		if (MyLatch->is_set)
+		{
+			ResetLatch(MyLatch);
+			want_claim = true;
+		}
+		if (gw_http_pool_in_flight(gw_pool) > 0)
+		{
+			/* wait for sockets briefly; a new row sets our latch meanwhile */
+			gw_http_pool_run(gw_pool, rate_wait > 0 ? Min(rate_wait, 5) : 5);
+			gw_collect();
+			continue;
+		}
+		if (gw_res.n > 0 || want_claim)
+			continue;
+
+		{
+			long		timeout;
+
+			if (gw_nwaiting > 0)
+				timeout = Max(rate_wait, 1);
+			else
+				timeout = gw_next_due_ms(1000);
+			if (timeout > 0)
+			{
+				pgstat_report_activity(STATE_IDLE, NULL);
+				(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+								 timeout, PG_WAIT_EXTENSION);
+				ResetLatch(MyLatch);
+			}
+			want_claim = (gw_nwaiting == 0);
+		}
+	}
+}
