@@ -79,13 +79,13 @@ SELECT (gw_send_sms('nn', '0712345678', 'and then fine'))->>'status';
 -- an expired token: renewed with the refresh grant, which carries the
 -- refresh token; the provider rotates it
 SELECT mock.reset();
-SELECT mock.nn_ttl(1, 36000);
+SELECT mock.nn_ttl(2, 36000);
 DELETE FROM gateway.account_token;
 SELECT (gw_send_sms('nn', '0712345678', 'short-lived token'))->>'status';
 SELECT (gw_send_sms('nn', '0712345678', 'still fresh'))->>'status';
 SELECT expires_at - fetched_at AS lifetime FROM gateway.account_token;
 SELECT refresh_token AS old_refresh FROM gateway.account_token \gset
-SELECT pg_sleep(1.2);
+SELECT pg_sleep(2.2);
 SELECT (gw_send_sms('nn', '0712345678', 'after expiry'))->>'status';
 SELECT mock.nn_trace();
 SELECT m.body->>'refresh_token' = :'old_refresh' AS sent_refresh_token,
@@ -95,10 +95,10 @@ SELECT m.body->>'refresh_token' = :'old_refresh' AS sent_refresh_token,
 SELECT refresh_token <> :'old_refresh' AS rotated FROM gateway.account_token;
 -- a refresh token the provider refuses (expired too): the password grant
 SELECT mock.reset();
-SELECT mock.nn_ttl(1, 1);
+SELECT mock.nn_ttl(2, 2);
 DELETE FROM gateway.account_token;
 SELECT (gw_send_sms('nn', '0712345678', 'both short-lived'))->>'status';
-SELECT pg_sleep(1.2);
+SELECT pg_sleep(2.2);
 SELECT (gw_send_sms('nn', '0712345678', 'after both expired'))->>'status';
 SELECT mock.nn_trace();
 
