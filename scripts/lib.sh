@@ -16,6 +16,7 @@ as_pg() {
 
 gw_start() {
     GW_WORK=$(mktemp -d /tmp/gateway.XXXXXX)
+    export GW_WORK
     chmod 755 "$GW_WORK"
     [ "$(id -u)" = 0 ] && chown postgres: "$GW_WORK"
     export PGHOST="$GW_WORK" PGPORT="$GW_PGPORT" PGUSER=postgres PGDATABASE=postgres

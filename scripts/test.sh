@@ -22,6 +22,7 @@ finish() {
 export GW_DB=contrib_regression
 export GW_EXTRA_CONF="shared_preload_libraries = 'gateway,pg_cron'
 cron.database_name = 'contrib_regression'
+cron.use_background_workers = on
 gateway.retry_base = '50ms'
 gateway.retry_max = '1s'"
 gw_start || { failed=$((failed + 1)); finish; }

@@ -21,34 +21,6 @@ PG_FUNCTION_INFO_V1(gw_stk_push);
 PG_FUNCTION_INFO_V1(gw_balance);
 PG_FUNCTION_INFO_V1(gw_operations);
 
-/* Build a jsonb object of string values from parallel arrays (NULLs skipped). */
-static Jsonb *
-gw_params_object(const char **keys, char **vals, int n)
-{
-	JsonbParseState *st = NULL;
-	JsonbValue *res;
-
-	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-	for (int i = 0; i < n; i++)
-	{
-		JsonbValue	k,
-					v;
-
-		if (vals[i] == NULL)
-			continue;
-		k.type = jbvString;
-		k.val.string.val = (char *) keys[i];
-		k.val.string.len = strlen(keys[i]);
-		v.type = jbvString;
-		v.val.string.val = vals[i];
-		v.val.string.len = strlen(vals[i]);
-		pushJsonbValue(&st, WJB_KEY, &k);
-		pushJsonbValue(&st, WJB_VALUE, &v);
-	}
-	res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
-	return JsonbValueToJsonb(res);
-}
-
 static char *
 gw_arg_text(FunctionCallInfo fcinfo, int i)
 {
@@ -109,7 +81,7 @@ gw_send_sms(PG_FUNCTION_ARGS)
 	gw_require(vals[0], "recipient");
 	gw_require(vals[1], "message");
 	op = gw_shortcut_op(account, gw_account_get(account)->provider->sms_op, "gw_send_sms");
-	PG_RETURN_JSONB_P(gw_call_run(account, op, gw_params_object(keys, vals, 3)));
+	PG_RETURN_JSONB_P(gw_call_run(account, op, gw_jsonb_object(keys, vals, 3)));
 }
 
 /* gw_stk_push(account, phone, amount, reference, description) */
@@ -130,7 +102,7 @@ gw_stk_push(PG_FUNCTION_ARGS)
 	gw_require(vals[0], "phone");
 	gw_require(vals[1], "amount");
 	op = gw_shortcut_op(account, gw_account_get(account)->provider->stk_op, "gw_stk_push");
-	PG_RETURN_JSONB_P(gw_call_run(account, op, gw_params_object(keys, vals, 4)));
+	PG_RETURN_JSONB_P(gw_call_run(account, op, gw_jsonb_object(keys, vals, 4)));
 }
 
 /* gw_balance(account) */

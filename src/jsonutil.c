@@ -182,3 +182,30 @@ gw_jsonb_set_text(Jsonb *jb, const char *key, const char *val)
 	res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
 	return JsonbValueToJsonb(res);
 }
+
+Jsonb *
+gw_jsonb_object(const char *const *keys, char *const *vals, int n)
+{
+	JsonbParseState *st = NULL;
+	JsonbValue *res;
+
+	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	for (int i = 0; i < n; i++)
+	{
+		JsonbValue	k,
+					v;
+
+		if (vals[i] == NULL)
+			continue;
+		k.type = jbvString;
+		k.val.string.val = (char *) keys[i];
+		k.val.string.len = strlen(keys[i]);
+		v.type = jbvString;
+		v.val.string.val = vals[i];
+		v.val.string.len = strlen(vals[i]);
+		pushJsonbValue(&st, WJB_KEY, &k);
+		pushJsonbValue(&st, WJB_VALUE, &v);
+	}
+	res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+	return JsonbValueToJsonb(res);
+}

@@ -21,6 +21,9 @@ extern char *gw_jsonbvalue_text(JsonbValue *v);
 /* Follow a path of keys through nested objects ("data", "correlator", NULL). */
 extern char *gw_jsonb_path_text(Jsonb *jb, const char *const *path);
 
+/* An object of string values from parallel arrays; NULL values are left out. */
+extern Jsonb *gw_jsonb_object(const char *const *keys, char *const *vals, int n);
+
 /* A copy of object jb with key set to the string val (added or replaced). */
 extern Jsonb *gw_jsonb_set_text(Jsonb *jb, const char *key, const char *val);
 

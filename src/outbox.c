@@ -31,7 +31,8 @@ PG_FUNCTION_INFO_V1(gw_sms_trigger);
 
 static bool gw_wake_at_commit = false;
 static bool gw_xact_cb_registered = false;
-static SPIPlanPtr gw_insert_plan = NULL;
+static SPIPlanPtr gw_insert_plan = NULL;	/* a caller's key: may exist */
+static SPIPlanPtr gw_insert_new_plan = NULL;	/* our own random key: new */
 static SPIPlanPtr gw_existing_plan = NULL;
 
 static void
@@ -93,6 +94,8 @@ gw_outbox_enqueue(const char *account, const char *operation, Jsonb *params,
 	int			save_sec;
 	int64		id = 0;
 	int			rc;
+	bool		caller_key;
+	bool		key_is_ours;
 
 	if (!gw_shmem_ready())
 		ereport(ERROR,
@@ -105,6 +108,8 @@ gw_outbox_enqueue(const char *account, const char *operation, Jsonb *params,
 	payment = (op->flags & GW_OP_PAYMENT) != 0;
 	if (params == NULL)
 		params = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")));
+
+	caller_key = (key != NULL);
 
 	/* The idempotency key goes to the provider wherever it takes one. */
 	if (key != NULL && (key[0] == '\0' || strlen(key) > 200))
@@ -145,6 +150,7 @@ gw_outbox_enqueue(const char *account, const char *operation, Jsonb *params,
 	}
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextDelete(scratch);
+	key_is_ours = (key == NULL || !caller_key);
 	if (key == NULL)
 		key = gw_random_id("gw");
 	if (op->key_param)
@@ -173,13 +179,21 @@ gw_outbox_enqueue(const char *account, const char *operation, Jsonb *params,
 			"         coalesce($4, pg_catalog.now()), $5, $6)"
 			" ON CONFLICT (account, idempotency_key) DO NOTHING"
 			" RETURNING id", 6, types);
+		gw_insert_new_plan = gw_prepare_saved(
+			"INSERT INTO gateway.outbox (account, operation, params, send_at,"
+			"                            next_attempt_at, idempotency_key, payment)"
+			" VALUES ($1, $2, $3, coalesce($4, pg_catalog.now()),"
+			"         coalesce($4, pg_catalog.now()), $5, $6)"
+			" RETURNING id", 6, types);
 		gw_existing_plan = gw_prepare_saved(
 			"SELECT id FROM gateway.outbox"
 			" WHERE account OPERATOR(pg_catalog.=) $1"
 			"   AND idempotency_key OPERATOR(pg_catalog.=) $2", 2,
 			(Oid[]) {TEXTOID, TEXTOID});
 	}
-	rc = SPI_execute_plan(gw_insert_plan, values, nulls, false, 1);
+	/* A key we made up is new: no need for the slower speculative insert. */
+	rc = SPI_execute_plan(key_is_ours ? gw_insert_new_plan : gw_insert_plan,
+						  values, nulls, false, 1);
 	if (rc != SPI_OK_INSERT_RETURNING)
 		elog(ERROR, "outbox insert failed: %s", SPI_result_code_string(rc));
 	if (SPI_processed == 1)
@@ -244,17 +258,13 @@ static Jsonb *
 gw_sms_params(const GwOperation *op, const char *recipient, const char *message,
 			  const char *sender_id)
 {
-	bool		many = false;
-	Jsonb	   *params;
+	const char *keys[3] = {"recipient", "message", "sender_id"};
+	char	   *vals[3] = {(char *) recipient, (char *) message, (char *) sender_id};
 
 	for (const GwParamSpec *s = op->params; s->name; s++)
 		if (strcmp(s->name, "recipients") == 0)
-			many = true;
-	params = gw_jsonb_set_text(NULL, many ? "recipients" : "recipient", recipient);
-	params = gw_jsonb_set_text(params, "message", message);
-	if (sender_id)
-		params = gw_jsonb_set_text(params, "sender_id", sender_id);
-	return params;
+			keys[0] = "recipients";
+	return gw_jsonb_object(keys, vals, 3);
 }
 
 static int64

@@ -205,15 +205,17 @@ gw_param_normalize(GwCall *call, const GwParamSpec *spec, JsonbValue *v)
 		case GW_P_INT:
 			{
 				char	   *end;
+				long long	n;
 
 				errno = 0;
-				(void) strtoll(text, &end, 10);
+				n = strtoll(text, &end, 10);
 				if (text[0] == '\0' || *end != '\0' || errno != 0)
 					ereport(ERROR,
 							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 							 errmsg("param \"%s\" of %s must be an integer, not \"%s\"",
 									spec->name, opname, text)));
-				return text;
+				/* canonical digits: the value goes into JSON bodies unquoted */
+				return psprintf("%lld", n);
 			}
 		case GW_P_AMOUNT:
 			{

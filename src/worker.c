@@ -642,6 +642,7 @@ void
 gw_worker_main(Datum arg)
 {
 	TimestampTz next_maintenance = 0;
+	int			maintenance_runs = 0;
 	bool		want_claim = true;
 
 	gw_slot = DatumGetInt32(arg);
@@ -687,7 +688,11 @@ gw_worker_main(Datum arg)
 		{
 			gw_recover();
 			gw_purge();
-			next_maintenance = TimestampTzPlusMilliseconds(now, 5000);
+			/*
+			 * Rows leased in the last second before a crash are left for the
+			 * second pass, which comes soon after start.
+			 */
+			next_maintenance = TimestampTzPlusMilliseconds(now, maintenance_runs++ == 0 ? 1500 : 5000);
 			want_claim = true;
 		}
 

@@ -366,6 +366,24 @@ vp_need(reply *o, const jv *b, const char *label, const char *const *names)
 	return NULL;
 }
 
+/* enqueue, required by the document: 0 or 1 (only 1 where it says
+ * "should always be set to 1"). */
+static bool
+vp_enqueue(reply *o, const jv *b, bool only_one)
+{
+	jv		   *v = vp_need(o, b, "enqueue", NAMES("enqueue"));
+	double		d;
+
+	if (v == NULL)
+		return false;
+	if (!jnum(v, &d) || (d != 1 && (only_one || d != 0)))
+	{
+		vp_invalid(o, "enqueue", only_one ? "must be 1" : "must be 0 or 1");
+		return false;
+	}
+	return true;
+}
+
 /* Billing and sender checks that follow validation. */
 static bool
 vp_gate(reply *o, const jv *key, const jv *short_code)
@@ -418,7 +436,8 @@ vp_single(req *r, reply *o, jv *b, bool premium)
 	if (!(key = vp_need(o, b, "apiKey", NAMES("apiKey"))) ||
 		!(sc = vp_need(o, b, "shortCode", NAMES("shortCode"))) ||
 		!(to = vp_need(o, b, "recipient", NAMES("recipient", "recepient"))) ||
-		!(msg = vp_need(o, b, "message", NAMES("message"))))
+		!(msg = vp_need(o, b, "message", NAMES("message"))) ||
+		!vp_enqueue(o, b, false))
 		return;
 	if (premium && !(link = vp_need(o, b, "link_id", NAMES("link_id"))))
 		return;
@@ -526,7 +545,8 @@ vp_bulk(req *r, reply *o, jv *b)
 	if (!(key = vp_need(o, b, "apiKey", NAMES("apiKey"))) ||
 		!(sc = vp_need(o, b, "shortCode", NAMES("shortCode"))) ||
 		!(msg = vp_need(o, b, "message", NAMES("message"))) ||
-		!(uid = vp_need(o, b, "uniqueId", NAMES("uniqueId", "uniqueID"))))
+		!(uid = vp_need(o, b, "uniqueId", NAMES("uniqueId", "uniqueID"))) ||
+		!vp_enqueue(o, b, false))
 		return;
 	n = vp_recipients(jget(b, "contacts"), &to);
 	if (n == 0)
@@ -612,7 +632,9 @@ vp_nested(req *r, reply *o, jv *b)
 	(void) r;
 	if (!(key = vp_need(o, b, "apiKey", NAMES("apiKey"))) ||
 		!(sc = vp_need(o, b, "shortCode", NAMES("shortCode"))) ||
-		!(md = vp_need(o, b, "messageData", NAMES("messageData"))))
+		!(md = vp_need(o, b, "messageData", NAMES("messageData"))) ||
+		!vp_need(o, b, "uniqueId", NAMES("uniqueId", "uniqueID")) ||
+		!vp_enqueue(o, b, false))
 		return;
 	if (md->type != JV_ARR || md->count == 0)
 	{
@@ -1045,7 +1067,7 @@ vp_rewards_view(req *r, reply *o, jv *b)
 	(void) r;
 	if (!(key = vp_need(o, b, "apiKey", NAMES("apiKey"))) ||
 		!(uid = vp_need(o, b, "unique_id", NAMES("unique_id"))) ||
-		!vp_gate(o, key, NULL))
+		!vp_enqueue(o, b, true) || !vp_gate(o, key, NULL))
 		return;
 	keyz = jtxt_dup(key);
 	rewards_json(&list, keyz, 100);
@@ -1078,8 +1100,23 @@ vp_rewards_bulk(req *r, reply *o, jv *b)
 	if (!(key = vp_need(o, b, "apiKey", NAMES("apiKey"))) ||
 		!(uid = vp_need(o, b, "unique_id", NAMES("unique_id"))) ||
 		!(util = vp_need(o, b, "utilityID", NAMES("utilityID"))) ||
-		!(payload = vp_need(o, b, "payload", NAMES("payload", "payLoad"))))
+		!(payload = vp_need(o, b, "payload", NAMES("payload", "payLoad"))) ||
+		!vp_enqueue(o, b, true))
 		return;
+	{
+		double		u;
+
+		if (!jnum(util, &u) || (u != 4 && u != 5 && u != 6 && u != 7))
+		{
+			vp_invalid(o, "utilityID", "must be 4, 5, 6 or 7");
+			return;
+		}
+		if (u == 7)
+		{
+			vp_error(o, 404, "KPLC Post-paid Tokens are NOT available");
+			return;
+		}
+	}
 	if (payload->type != JV_ARR || payload->count == 0)
 	{
 		vp_invalid(o, "payload", payload->type == JV_ARR ? "is required" : "must be an array");
@@ -1094,6 +1131,9 @@ vp_rewards_bulk(req *r, reply *o, jv *b)
 			return;
 		snprintf(label, sizeof(label), "payload[%zu].amount", i);
 		if (!vp_need(o, it, label, NAMES("amount")))
+			return;
+		snprintf(label, sizeof(label), "payload[%zu].uniqueId", i);
+		if (!vp_need(o, it, label, NAMES("uniqueId")))
 			return;
 		if (jnum(jget(it, "amount"), &amt))
 			total += amt;
@@ -1153,6 +1193,7 @@ vp_electricity(req *r, reply *o, jv *b)
 	char		corr[48];
 	sb			d = {0};
 	unsigned long long n;
+	double		t;
 
 	(void) r;
 	if (!(key = vp_need(o, b, "apiKey", NAMES("apiKey"))) ||
@@ -1160,8 +1201,19 @@ vp_electricity(req *r, reply *o, jv *b)
 		!(amount = vp_need(o, b, "amount", NAMES("amount"))) ||
 		!(msisdn = vp_need(o, b, "msisdn", NAMES("msisdn"))) ||
 		!(atype = vp_need(o, b, "account_type", NAMES("account_type"))) ||
-		!(bill = vp_need(o, b, "bill_reference", NAMES("bill_reference"))) ||
-		!vp_gate(o, key, NULL) || vp_reward_dup(o, key, uid, corr, sizeof(corr)))
+		!(bill = vp_need(o, b, "bill_reference", NAMES("bill_reference"))))
+		return;
+	if (!jnum(atype, &t) || (t != 1 && t != 2))
+	{
+		vp_invalid(o, "account_type", "must be 1 or 2");
+		return;
+	}
+	if (t == 2)
+	{
+		vp_error(o, 404, "KPLC Postpaid is NOT available");
+		return;
+	}
+	if (!vp_gate(o, key, NULL) || vp_reward_dup(o, key, uid, corr, sizeof(corr)))
 		return;
 	n = (unsigned long long) next_seq();
 	n = (n ^ (n >> 31)) * 0x9E3779B97F4A7C15ULL;
