@@ -263,6 +263,16 @@ SELECT count(*) AS requests_sent FROM mock.requests();
 -- one of them straight to the server log, for the log check below
 SELECT gw_send_sms('nn_bare', '0712345678', 'hi', 'NENA');
 
+-- the outbox worker, another backend, sends with the cached token; a row
+-- whose token cannot be had fails without being sent
+SELECT (gw_send_sms('nn', '0712345678', 'a token for everyone'))->>'status';
+SELECT gw_queue_sms('nn', '0712345678', 'from the outbox') AS id \gset
+SELECT gw_wait(:id, '10 s');
+SELECT gw_queue_sms('nn_badpass', '0712345678', 'never sent') AS id \gset
+SELECT gw_wait(:id, '10 s');
+SELECT status, last_error, result->>'http_status' AS http FROM gateway.outbox WHERE id = :id;
+SELECT mock.nn_trace();
+
 -- operations are listed with their params
 SELECT provider, operation, method, path, required, optional, payment
   FROM gw_operations() WHERE provider = 'nenasasa' ORDER BY operation;
