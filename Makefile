@@ -10,6 +10,7 @@ OBJS = \
 	src/account.o \
 	src/provider.o \
 	src/result.o \
+	src/token.o \
 	src/request.o \
 	src/call.o \
 	src/shmem.o \

@@ -29,6 +29,19 @@ CREATE TABLE gateway.account_secret (
 REVOKE ALL ON gateway.account_secret FROM PUBLIC;
 COMMENT ON TABLE gateway.account_secret IS 'account credentials; readable by the extension owner only';
 
+-- OAuth tokens a provider hands out for the credentials (Nenasasa), shared
+-- by every call and backend until they expire.  As secret as the
+-- credentials: readable by the extension owner only.
+CREATE TABLE gateway.account_token (
+    account       text PRIMARY KEY REFERENCES gateway.account (name) ON DELETE CASCADE,
+    access_token  text NOT NULL,
+    refresh_token text,
+    fetched_at    timestamptz NOT NULL,
+    expires_at    timestamptz NOT NULL
+);
+REVOKE ALL ON gateway.account_token FROM PUBLIC;
+COMMENT ON TABLE gateway.account_token IS 'cached OAuth tokens; readable by the extension owner only';
+
 CREATE VIEW gateway.accounts AS
     SELECT name, provider, base_url, options, created_at
     FROM gateway.account;
@@ -44,6 +57,25 @@ CREATE TRIGGER account_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
 CREATE TRIGGER account_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
     ON gateway.account_secret FOR EACH STATEMENT
     EXECUTE FUNCTION gateway.invalidate_account_cache();
+
+-- A token belongs to the credentials and the address it was fetched with:
+-- forget it when either changes.  The argument names the account column.
+CREATE FUNCTION gateway.forget_account_token() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    DELETE FROM gateway.account_token t
+     WHERE t.account OPERATOR(pg_catalog.=) (pg_catalog.to_jsonb(OLD) OPERATOR(pg_catalog.->>) TG_ARGV[0]);
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER account_token AFTER UPDATE OF base_url ON gateway.account
+    FOR EACH ROW WHEN (OLD.base_url IS DISTINCT FROM NEW.base_url)
+    EXECUTE FUNCTION gateway.forget_account_token('name');
+CREATE TRIGGER account_token AFTER UPDATE OF credentials ON gateway.account_secret
+    FOR EACH ROW WHEN (OLD.credentials IS DISTINCT FROM NEW.credentials)
+    EXECUTE FUNCTION gateway.forget_account_token('account');
 
 -- Check an account's provider, credentials (NULL: unchanged), options and
 -- base URL against the provider table; raises the caller's mistakes.
@@ -183,6 +215,7 @@ REVOKE ALL ON FUNCTION gw_stk_push(text, text, numeric, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION gw_balance(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION gateway.check_account(text, jsonb, jsonb, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION gateway.invalidate_account_cache() FROM PUBLIC;
+REVOKE ALL ON FUNCTION gateway.forget_account_token() FROM PUBLIC;
 
 CREATE FUNCTION gw_grant_sender(role regrole)
 RETURNS void

@@ -315,22 +315,27 @@ gw_account_credential(const GwAccount *acc, const char *key)
 }
 
 void
+gw_redact(const char *secret, char *s)
+{
+	size_t		n;
+	char	   *p = s;
+
+	if (s == NULL || secret == NULL || (n = strlen(secret)) == 0)
+		return;
+	while ((p = strstr(p, secret)) != NULL)
+	{
+		memset(p, '*', n);
+		p += n;
+	}
+}
+
+void
 gw_account_redact(const GwAccount *acc, char *s)
 {
 	if (s == NULL || acc == NULL)
 		return;
 	for (int i = 0; i < acc->nsecrets; i++)
-	{
-		const char *secret = acc->secrets[i];
-		size_t		n = strlen(secret);
-		char	   *p = s;
-
-		while ((p = strstr(p, secret)) != NULL)
-		{
-			memset(p, '*', n);
-			p += n;
-		}
-	}
+		gw_redact(acc->secrets[i], s);
 }
 
 /*

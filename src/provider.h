@@ -8,6 +8,7 @@
 
 #include "postgres.h"
 #include "lib/stringinfo.h"
+#include "nodes/pg_list.h"
 #include "utils/jsonb.h"
 
 #include "http.h"
@@ -80,6 +81,11 @@ typedef struct GwCall
 	StringInfoData body;
 	const char *content_type;
 	char	   *authorization;
+	List	   *secrets;		/* strings of this call to keep out of the
+								 * answer, e.g. OAuth tokens */
+	bool		unsendable;		/* authorize could not get a token: send
+								 * nothing; resp holds the token call's
+								 * answer for the parser and the result */
 
 	/* answer */
 	GwHttpResponse resp;
@@ -142,8 +148,10 @@ typedef struct GwProvider
 	/*
 	 * Optional: set call->authorization for a built request, from a token
 	 * the provider hands out (OAuth).  refresh: the last token was refused
-	 * with 401, get a new one.  NULL for providers whose key is in the
-	 * request itself.
+	 * with 401, get a new one.  Add the tokens to call->secrets.  When no
+	 * token can be had, set call->unsendable and put the token call's answer
+	 * in call->resp: the request is not sent and the parser reports the
+	 * failure.  NULL for providers whose key is in the request itself.
 	 */
 	void		(*authorize) (GwCall *call, bool refresh);
 } GwProvider;

@@ -60,6 +60,7 @@ Jsonb *
 gw_call_complete(GwCall *call)
 {
 	const GwAccount *acc = call->account;
+	ListCell   *lc;
 
 	/* The request held secrets; wipe it, then keep them out of the answer. */
 	explicit_bzero(call->body.data, call->body.len);
@@ -68,6 +69,14 @@ gw_call_complete(GwCall *call)
 		explicit_bzero(call->authorization, strlen(call->authorization));
 	gw_account_redact(acc, call->resp.body);
 	gw_account_redact(acc, call->resp.error);
+	foreach(lc, call->secrets)
+	{
+		char	   *secret = lfirst(lc);
+
+		gw_redact(secret, call->resp.body);
+		gw_redact(secret, call->resp.error);
+		explicit_bzero(secret, strlen(secret));
+	}
 
 	if (call->resp.net_error == GW_NET_OK)
 	{
@@ -100,15 +109,21 @@ gw_call_run(const char *account, const char *operation, Jsonb *params)
 
 	gw_call_prepare(&call, acc, operation, params);
 	gw_call_authorize(&call, false);
-	gw_call_request(&call, &req);
-	gw_http_perform(&req, &call.resp);
-
-	/* A provider whose token was refused gets one fresh token and one retry. */
-	if (call.resp.status == 401 && acc->provider->authorize)
+	if (!call.unsendable)
 	{
-		gw_call_authorize(&call, true);
 		gw_call_request(&call, &req);
 		gw_http_perform(&req, &call.resp);
+	}
+
+	/* A provider whose token was refused gets one fresh token and one retry. */
+	if (!call.unsendable && call.resp.status == 401 && acc->provider->authorize)
+	{
+		gw_call_authorize(&call, true);
+		if (!call.unsendable)
+		{
+			gw_call_request(&call, &req);
+			gw_http_perform(&req, &call.resp);
+		}
 	}
 
 	result = gw_call_complete(&call);

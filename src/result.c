@@ -11,7 +11,9 @@
  *   - 429 and 503: failed, retryable (the provider says it did nothing);
  *   - other 4xx: rejected, not retryable (the request itself is wrong);
  *   - 2xx: what the provider's parser says; retryable when it failed and is
- *     not a payment, unless the parser decides (call->retry).
+ *     not a payment, unless the parser decides (call->retry);
+ *   - a request that could not get its token was never sent: the token
+ *     call's outcome as above, but never unknown (failed, retryable).
  */
 #include "postgres.h"
 
@@ -191,6 +193,12 @@ gw_result_build(GwCall *call)
 	Jsonb	   *data = NULL;
 
 	gw_classify(call, &status, &retryable, &error);
+	if (call->unsendable && status == GW_UNKNOWN)
+	{
+		/* only the token call went out: the request itself never did */
+		status = GW_FAILED;
+		retryable = true;
+	}
 	ok = (status == GW_ACCEPTED || status == GW_DELIVERED || status == GW_PENDING);
 	if (ok)
 		error = NULL;

@@ -341,6 +341,8 @@ gw_item_prepare(GwItem *it, const char *operation, Jsonb *row_params, const char
 	CurrentResourceOwner = oldowner;
 }
 
+static void gw_collect_one(GwItem *it, GwHttpResponse *resp);
+
 /* Claim up to n due rows and prepare their requests; how many were claimed. */
 static int
 gw_claim(int n)
@@ -427,6 +429,13 @@ gw_claim(int n)
 			gw_result_add(it->id, it->reconcile ? "unknown" : "failed", NULL, NULL,
 						  it->prep_error, it->reconcile ? -1 : 0);
 			MemoryContextDelete(it->cxt);
+		}
+		else if (it->call.unsendable)
+		{
+			/* no token could be had: the token call's answer is the outcome */
+			GwHttpResponse resp = it->call.resp;
+
+			gw_collect_one(it, &resp);
 		}
 		else
 		{
