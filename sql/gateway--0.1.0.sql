@@ -285,29 +285,47 @@ REVOKE ALL ON FUNCTION gw_revoke(regrole) FROM PUBLIC;
 -- The outbox
 ------------------------------------------------------------------------
 
+-- Every row has an idempotency key.  A caller's own key (key_given) is
+-- unique per account; without one, the key is gateway's: 'gw', a prefix
+-- drawn at install time (so that a reinstall never repeats a key at a
+-- provider), '-' and the row's id.  Those are unique by construction, so
+-- the unique index covers callers' keys only and the hot path stays light.
+-- queued → sending → sent → delivered | undelivered; or failed, dead,
+-- cancelled; unknown: a payment whose outcome must be reconciled first.
+CREATE TYPE gateway.outbox_status AS ENUM
+    ('queued', 'sending', 'sent', 'delivered', 'undelivered',
+     'failed', 'dead', 'cancelled', 'unknown');
+CREATE SEQUENCE gateway.outbox_id_seq;
+DO $outbox$
+BEGIN
+    EXECUTE format($sql$
 CREATE TABLE gateway.outbox (
-    id              bigserial PRIMARY KEY,
+    id              bigint PRIMARY KEY DEFAULT nextval('gateway.outbox_id_seq'),
     account         text COLLATE "C" NOT NULL,
     operation       text NOT NULL,
     params          jsonb NOT NULL,
-    status          text NOT NULL DEFAULT 'queued'
-                    CHECK (status IN ('queued', 'sending', 'sent', 'delivered', 'undelivered',
-                                      'failed', 'dead', 'cancelled', 'unknown')),
+    status          gateway.outbox_status NOT NULL DEFAULT 'queued',
     attempts        int NOT NULL DEFAULT 0,
     send_at         timestamptz NOT NULL DEFAULT now(),
     next_attempt_at timestamptz NOT NULL DEFAULT now(),
     created_at      timestamptz NOT NULL DEFAULT now(),
     updated_at      timestamptz NOT NULL DEFAULT now(),
     provider_ref    text,
-    idempotency_key text COLLATE "C" NOT NULL,
+    idempotency_key text COLLATE "C" NOT NULL
+                    DEFAULT 'gw%s-' || currval('gateway.outbox_id_seq'),
+    key_given       boolean NOT NULL DEFAULT false,
     result          jsonb,
     last_error      text,
     payment         boolean NOT NULL DEFAULT false,
     lease_until     timestamptz,
     leased_by       bigint,
-    sent_at         timestamptz,
-    UNIQUE (account, idempotency_key)
-);
+    sent_at         timestamptz
+)$sql$, substr(md5(random()::text || clock_timestamp()::text), 1, 8));
+END
+$outbox$;
+ALTER SEQUENCE gateway.outbox_id_seq OWNED BY gateway.outbox.id;
+CREATE UNIQUE INDEX outbox_caller_key ON gateway.outbox (account, idempotency_key)
+    WHERE key_given;
 COMMENT ON TABLE gateway.outbox IS 'messages and payments to send; drained by the gateway worker';
 -- The work: rows due to be sent or reconciled, and rows being sent, whose
 -- next_attempt_at is the end of their lease (to take them back if it runs

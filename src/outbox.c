@@ -32,7 +32,7 @@ PG_FUNCTION_INFO_V1(gw_sms_trigger);
 static bool gw_wake_at_commit = false;
 static bool gw_xact_cb_registered = false;
 static SPIPlanPtr gw_insert_plan = NULL;	/* a caller's key: may exist */
-static SPIPlanPtr gw_insert_new_plan = NULL;	/* our own random key: new */
+static SPIPlanPtr gw_insert_new_plan = NULL;	/* no caller's key: new */
 static SPIPlanPtr gw_existing_plan = NULL;
 
 static void
@@ -95,7 +95,6 @@ gw_outbox_enqueue(const char *account, const char *operation, Jsonb *params,
 	int64		id = 0;
 	int			rc;
 	bool		caller_key;
-	bool		key_is_ours;
 
 	if (!gw_shmem_ready())
 		ereport(ERROR,
@@ -108,8 +107,6 @@ gw_outbox_enqueue(const char *account, const char *operation, Jsonb *params,
 	payment = (op->flags & GW_OP_PAYMENT) != 0;
 	if (params == NULL)
 		params = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")));
-
-	caller_key = (key != NULL);
 
 	/* The idempotency key goes to the provider wherever it takes one. */
 	if (key != NULL && (key[0] == '\0' || strlen(key) > 200))
@@ -127,14 +124,18 @@ gw_outbox_enqueue(const char *account, const char *operation, Jsonb *params,
 							key, op->key_param, given),
 					 errhint("Give the key once: as idempotency_key, or as param %s.",
 							 op->key_param)));
+		if (key == NULL)
+			key = given;
 		if (key)
 			params = gw_jsonb_set_text(params, op->key_param, key);
 	}
+	caller_key = (key != NULL);
 
 	/*
-	 * Check it the way the worker will build it.  Without a key, the
-	 * provider's builder makes one by the provider's own rule (VTpass's
-	 * request_id starts with the time in Lagos), and that is the key kept.
+	 * Check it the way the worker will build it.  A provider that dictates
+	 * its keys' form (VTpass's request_id starts with the time in Lagos)
+	 * keeps the key its builder made; otherwise a row without a key gets
+	 * gateway's own, which the worker puts in the request.
 	 */
 	scratch = AllocSetContextCreate(CurrentMemoryContext, "gateway enqueue check",
 									ALLOCSET_SMALL_SIZES);
@@ -145,15 +146,13 @@ gw_outbox_enqueue(const char *account, const char *operation, Jsonb *params,
 		gw_call_prepare(&call, acc, operation, params);
 		explicit_bzero(call.body.data, call.body.len);
 		explicit_bzero(call.url.data, call.url.len);
-		if (key == NULL && op->key_param && gw_param(&call, op->key_param))
+		if (key == NULL && (op->flags & GW_OP_OWN_KEY) && op->key_param &&
+			gw_param(&call, op->key_param))
 			key = MemoryContextStrdup(oldcxt, gw_param(&call, op->key_param));
 	}
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextDelete(scratch);
-	key_is_ours = (key == NULL || !caller_key);
-	if (key == NULL)
-		key = gw_random_id("gw");
-	if (op->key_param)
+	if (key && !caller_key && op->key_param)
 		params = gw_jsonb_set_text(params, op->key_param, key);
 
 	values[0] = CStringGetTextDatum(acc_name);
@@ -162,7 +161,13 @@ gw_outbox_enqueue(const char *account, const char *operation, Jsonb *params,
 	values[3] = send_at;
 	if (send_at_null)
 		nulls[3] = 'n';
-	values[4] = CStringGetTextDatum(key);
+	if (key)
+		values[4] = CStringGetTextDatum(key);
+	else
+	{
+		values[4] = (Datum) 0;
+		nulls[4] = 'n';
+	}
 	values[5] = BoolGetDatum(payment);
 
 	gw_as_owner_begin(&save_userid, &save_sec);
@@ -174,25 +179,26 @@ gw_outbox_enqueue(const char *account, const char *operation, Jsonb *params,
 
 		gw_insert_plan = gw_prepare_saved(
 			"INSERT INTO gateway.outbox (account, operation, params, send_at,"
-			"                            next_attempt_at, idempotency_key, payment)"
+			"                            next_attempt_at, idempotency_key, key_given, payment)"
 			" VALUES ($1, $2, $3, coalesce($4, pg_catalog.now()),"
-			"         coalesce($4, pg_catalog.now()), $5, $6)"
-			" ON CONFLICT (account, idempotency_key) DO NOTHING"
+			"         coalesce($4, pg_catalog.now()), $5, true, $6)"
+			" ON CONFLICT (account, idempotency_key) WHERE key_given DO NOTHING"
 			" RETURNING id", 6, types);
 		gw_insert_new_plan = gw_prepare_saved(
 			"INSERT INTO gateway.outbox (account, operation, params, send_at,"
-			"                            next_attempt_at, idempotency_key, payment)"
+			"                            next_attempt_at, payment)"
 			" VALUES ($1, $2, $3, coalesce($4, pg_catalog.now()),"
-			"         coalesce($4, pg_catalog.now()), $5, $6)"
+			"         coalesce($4, pg_catalog.now()), $6)"
 			" RETURNING id", 6, types);
 		gw_existing_plan = gw_prepare_saved(
 			"SELECT id FROM gateway.outbox"
 			" WHERE account OPERATOR(pg_catalog.=) $1"
-			"   AND idempotency_key OPERATOR(pg_catalog.=) $2", 2,
+			"   AND idempotency_key OPERATOR(pg_catalog.=) $2 AND key_given", 2,
 			(Oid[]) {TEXTOID, TEXTOID});
 	}
-	/* A key we made up is new: no need for the slower speculative insert. */
-	rc = SPI_execute_plan(key_is_ours ? gw_insert_new_plan : gw_insert_plan,
+	/* Only a given key (the caller's, or the provider's own form) can be
+	 * there already: only then the slower, speculative insert. */
+	rc = SPI_execute_plan(key ? gw_insert_plan : gw_insert_new_plan,
 						  values, nulls, false, 1);
 	if (rc != SPI_OK_INSERT_RETURNING)
 		elog(ERROR, "outbox insert failed: %s", SPI_result_code_string(rc));

@@ -65,6 +65,9 @@ typedef enum GwRetry
 
 #define GW_OP_PAYMENT	0x01	/* moves money: never retried blindly */
 #define GW_OP_SMS		0x02	/* sends a message */
+#define GW_OP_OWN_KEY	0x04	/* the provider dictates its key's form: a
+								 * queued row without a key keeps the one
+								 * the builder makes (VTpass request_id) */
 
 /* One call on its way: what the builder fills and the parser reads. */
 typedef struct GwCall

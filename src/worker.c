@@ -24,6 +24,8 @@
 #include "common/pg_prng.h"
 #include "executor/spi.h"
 #include "lib/ilist.h"
+#include "nodes/pg_list.h"
+#include "nodes/value.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
@@ -68,6 +70,7 @@ typedef struct GwItem
 	bool		can_reconcile;	/* the operation has a status query */
 	double		rate;
 	char	   *prep_error;		/* set when the request could not be built */
+	bool		refreshed;		/* prepared with a fresh token after a 401 */
 	GwCall		call;
 	GwHttpRequest req;
 } GwItem;
@@ -97,6 +100,7 @@ static GwHttpPool *gw_pool;
 static dlist_head gw_waiting = DLIST_STATIC_INIT(gw_waiting);	/* prepared, not started */
 static int	gw_nwaiting = 0;
 static GwResults gw_res;
+static List *gw_refresh_accounts = NIL;	/* tokens refused with 401 */
 static SPIPlanPtr gw_claim_plan = NULL;
 static SPIPlanPtr gw_flush_plan = NULL;
 
@@ -261,7 +265,7 @@ gw_flush(void)
 
 		gw_flush_plan = gw_plan(
 			"UPDATE gateway.outbox o"
-			"   SET status = v.status, result = coalesce(v.result, o.result),"
+			"   SET status = v.status::gateway.outbox_status, result = coalesce(v.result, o.result),"
 			"       provider_ref = coalesce(v.ref, o.provider_ref), last_error = v.error,"
 			"       next_attempt_at = CASE WHEN v.delay < 0 THEN 'infinity'::timestamptz"
 			"            ELSE pg_catalog.now() + v.delay * interval '1 millisecond' END,"
@@ -322,7 +326,16 @@ gw_item_prepare(GwItem *it, const char *operation, Jsonb *row_params, const char
 				p = gw_jsonb_set_text(p, op->key_param, key);
 			gw_call_prepare(&it->call, acc, operation, p);
 		}
-		gw_call_authorize(&it->call, false);
+		/* a token refused with 401 is replaced before the next send */
+		it->refreshed = list_member(gw_refresh_accounts, makeString(it->account));
+		if (it->refreshed)
+		{
+			MemoryContext wc = MemoryContextSwitchTo(gw_worker_cxt);
+
+			gw_refresh_accounts = list_delete(gw_refresh_accounts, makeString(it->account));
+			MemoryContextSwitchTo(wc);
+		}
+		gw_call_authorize(&it->call, it->refreshed);
 		gw_call_request(&it->call, &it->req);
 		ReleaseCurrentSubTransaction();
 	}
@@ -498,7 +511,18 @@ gw_collect_one(GwItem *it, GwHttpResponse *resp)
 	if (resp->status == 429 || resp->status == 503)
 		gw_rate_pause(it->account, resp->retry_after_s > 0 ? resp->retry_after_s * 1000 : 1000);
 
-	if (it->reconcile)
+	if (resp->status == 401 && it->call.account->provider->authorize && !it->refreshed)
+	{
+		/* The provider refused its token: send once more with a fresh one. */
+		MemoryContext wc = MemoryContextSwitchTo(gw_worker_cxt);
+
+		if (!list_member(gw_refresh_accounts, makeString(it->account)))
+			gw_refresh_accounts = lappend(gw_refresh_accounts, makeString(pstrdup(it->account)));
+		MemoryContextSwitchTo(wc);
+		outcome = it->reconcile ? "unknown" : "queued";
+		delay = 0;
+	}
+	else if (it->reconcile)
 	{
 		/* What the provider says of a payment we could not be sure of. */
 		if (strcmp(st, "delivered") == 0)
@@ -580,7 +604,8 @@ gw_recover(void)
 	args[0] = gw_array(d, NULL, n, INT8OID);
 	rc = SPI_execute_with_args(
 		"UPDATE gateway.outbox"
-		"   SET status = CASE WHEN payment THEN 'unknown' ELSE 'queued' END,"
+		"   SET status = CASE WHEN payment THEN 'unknown'::gateway.outbox_status"
+		"                     ELSE 'queued'::gateway.outbox_status END,"
 		"       next_attempt_at = pg_catalog.now(), lease_until = NULL, leased_by = NULL,"
 		"       updated_at = pg_catalog.now(),"
 		"       last_error = 'the worker stopped while sending; taken again'"

@@ -346,7 +346,7 @@ static const GwOperation vtpass_ops[] = {
 	 vt_build_variations, vt_parse_variations},
 	{"payment.purchase", "Buy a product (e.g. a Spectranet plan) for a customer", "POST",
 	 "/api/pay",
-	 pay_params, GW_OP_PAYMENT,
+	 pay_params, GW_OP_PAYMENT | GW_OP_OWN_KEY,
 	 vt_build_pay, vt_parse_transaction,
 	 .key_param = "request_id",
 	 .reconcile_op = "payment.status",
