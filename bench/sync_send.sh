@@ -22,18 +22,18 @@ url="http://127.0.0.1:$GW_MOCK_PORT/vaspro/v3/BulkSMS/api/create"
 "${TMPDIR:-/tmp}/gw-kaclient" "$url" "$body" 2000 >/dev/null   # warm-up
 client=$("${TMPDIR:-/tmp}/gw-kaclient" "$url" "$body" "$N")
 
-ext=$(psql -X -q -t -A <<SQL
-SELECT count(*) FROM generate_series(1, 2000) i, gw_send_sms('bench', '0712345678', 'Benchmark message') r;
-\o /dev/null
-SELECT clock_timestamp() AS t0 \gset
-SELECT count(*) FILTER (WHERE r->>'ok' = 'true') FROM generate_series(1, $N) i,
-       gw_send_sms('bench', '0712345678', 'Benchmark message') r;
-\o
-SELECT round($N / extract(epoch FROM clock_timestamp() - :'t0'::timestamptz));
+out=$(psql -X -q -t -A <<SQL
+SELECT count(*) FILTER (WHERE (gw_send_sms('bench', '0712345678', 'Benchmark ' || i))->>'ok' = 'true')
+  FROM generate_series(1, 2000) i \\g /dev/null
+SELECT clock_timestamp() AS t0 \\gset
+SELECT count(*) FILTER (WHERE (gw_send_sms('bench', '0712345678', 'Benchmark ' || i))->>'ok' = 'true') AS ok
+  FROM generate_series(1, $N) i \\gset
+SELECT :ok || ' ' || round($N / extract(epoch FROM clock_timestamp() - :'t0'::timestamptz));
 SQL
 )
-ext=$(echo "$ext" | tail -n 1)
+ok=${out%% *}
+ext=${out##* }
 echo "requests:                 $N"
 echo "bare keep-alive client:   $client req/s"
-echo "gw_send_sms, one backend: $ext calls/s"
+echo "gw_send_sms, one backend: $ext calls/s ($ok of $N ok)"
 awk -v a="$ext" -v b="$client" 'BEGIN { printf "ratio gw_send_sms/client: %.2f\n", a / b }'

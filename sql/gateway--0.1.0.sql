@@ -232,7 +232,12 @@ BEGIN
     EXECUTE format('GRANT EXECUTE ON FUNCTION %1$I.gw_call(text, text, jsonb), '
                    '%1$I.gw_send_sms(text, text, text, text), '
                    '%1$I.gw_stk_push(text, text, numeric, text, text), '
-                   '%1$I.gw_balance(text) TO %2$s', ext_schema, role);
+                   '%1$I.gw_balance(text), '
+                   '%1$I.gw_enqueue(text, text, jsonb, timestamptz, text), '
+                   '%1$I.gw_queue_sms(text, text, text, text, timestamptz, text), '
+                   '%1$I.gw_cancel(bigint), '
+                   '%1$I.gw_wait(bigint, interval) TO %2$s', ext_schema, role);
+    EXECUTE format('GRANT SELECT ON gateway.outbox, gateway.stats TO %s', role);
 END
 $$;
 
@@ -250,7 +255,8 @@ BEGIN
     EXECUTE format('GRANT EXECUTE ON FUNCTION '
                    '%1$I.gw_account_create(text, text, jsonb, text, jsonb), '
                    '%1$I.gw_account_update(text, jsonb, text, jsonb), '
-                   '%1$I.gw_account_drop(text) TO %2$s', ext_schema, role);
+                   '%1$I.gw_account_drop(text), '
+                   '%1$I.gw_requeue(bigint) TO %2$s', ext_schema, role);
 END
 $$;
 
@@ -271,8 +277,13 @@ BEGIN
                    '%1$I.gw_call(text, text, jsonb), '
                    '%1$I.gw_send_sms(text, text, text, text), '
                    '%1$I.gw_stk_push(text, text, numeric, text, text), '
-                   '%1$I.gw_balance(text) FROM %2$s', ext_schema, role);
-    EXECUTE format('REVOKE SELECT ON gateway.accounts FROM %s', role);
+                   '%1$I.gw_balance(text), '
+                   '%1$I.gw_enqueue(text, text, jsonb, timestamptz, text), '
+                   '%1$I.gw_queue_sms(text, text, text, text, timestamptz, text), '
+                   '%1$I.gw_cancel(bigint), '
+                   '%1$I.gw_requeue(bigint), '
+                   '%1$I.gw_wait(bigint, interval) FROM %2$s', ext_schema, role);
+    EXECUTE format('REVOKE SELECT ON gateway.accounts, gateway.outbox, gateway.stats FROM %s', role);
     EXECUTE format('REVOKE USAGE ON SCHEMA gateway FROM %s', role);
 END
 $$;

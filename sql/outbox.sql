@@ -145,3 +145,67 @@ SELECT cron.schedule('gateway-test', '* * * * *',
 -- the stats view
 SELECT account, queued, in_flight, sent, failed, dead, cancelled, avg_latency IS NOT NULL AS has_latency
   FROM gateway.stats WHERE account IN ('q', 'q_closed', 'slow') ORDER BY account;
+
+-- A payment whose answer does not come in time is never sent again blindly:
+-- it becomes 'unknown', and the worker asks the provider (VTpass requery by
+-- our request_id) before deciding: here the purchase had gone through.
+SELECT count(*) FROM mock.curl($$-X POST -d '{"vtpass_timeout_ms": 3000}' {mock}/_mock/config$$);
+SELECT gw_account_create('vt', 'vtpass', '{"username": "sandbox@vtpass.com", "password": "vt-pass-01"}',
+                         mock.url('vtpass'));
+ALTER SYSTEM SET gateway.request_timeout = '500ms';
+SELECT pg_reload_conf();
+SELECT pg_sleep(0.2);
+SELECT mock.reset();
+SELECT count(*) FROM mock.curl($$-X POST -d '{"vtpass_timeout_ms": 3000}' {mock}/_mock/config$$);
+SELECT gw_enqueue('vt', 'payment.purchase',
+       '{"service_id": "spectranet", "billers_code": "300000000000", "variation_code": "vt-1000", "phone": "300000000000"}') AS id \gset
+SELECT gw_wait(:id, '20 s');
+SELECT status, attempts, payment, result->>'status' AS last_answer,
+       idempotency_key ~ '^[0-9]{12}' AS lagos_request_id
+  FROM gateway.outbox WHERE id = :id;
+-- one purchase, then status queries only, all with the same request_id
+SELECT r->>'path' AS path, count(*) AS requests,
+       count(DISTINCT (r->>'body')::jsonb->>'request_id') AS request_ids
+  FROM mock.requests() r GROUP BY 1 ORDER BY 1;
+SELECT bool_and((r->>'body')::jsonb->>'request_id' = o.idempotency_key) AS same_key
+  FROM mock.requests() r, gateway.outbox o WHERE o.id = :id;
+ALTER SYSTEM RESET gateway.request_timeout;
+SELECT pg_reload_conf();
+
+-- Finished rows are kept for gateway.keep_finished, then purged in batches.
+SELECT count(*) > 0 AS finished_rows FROM gateway.outbox
+ WHERE status IN ('sent', 'delivered', 'failed', 'dead');
+ALTER SYSTEM SET gateway.keep_finished = '1s';
+SELECT pg_reload_conf();
+DO $$
+BEGIN
+    FOR i IN 1..150 LOOP
+        EXIT WHEN NOT EXISTS (SELECT 1 FROM gateway.outbox
+                              WHERE status IN ('sent', 'delivered', 'failed', 'dead'));
+        PERFORM pg_sleep(0.1);
+    END LOOP;
+END
+$$;
+SELECT count(*) AS finished_left FROM gateway.outbox
+ WHERE status IN ('sent', 'delivered', 'failed', 'dead');
+ALTER SYSTEM RESET gateway.keep_finished;
+SELECT pg_reload_conf();
+
+-- Privileges: a sender queues and reads its rows; a role without grants cannot.
+CREATE ROLE gw_q_app;
+CREATE ROLE gw_q_sender;
+SELECT gw_grant_sender('gw_q_sender');
+SET ROLE gw_q_sender;
+SELECT gw_queue_sms('q', '0712345678', 'from a sender role', send_at => now() + interval '1 day') AS id \gset
+SELECT status FROM gateway.outbox WHERE id = :id;
+SELECT gw_cancel(:id);
+SELECT expect_error($$UPDATE gateway.outbox SET status = 'queued'$$);
+SELECT expect_error($$SELECT gw_requeue(1)$$);
+RESET ROLE;
+SET ROLE gw_q_app;
+SELECT expect_error($$SELECT gw_queue_sms('q', '0712345678', 'no grant')$$);
+SELECT expect_error($$SELECT gw_enqueue('q', 'sms.send', '{}')$$);
+SELECT expect_error($$SELECT count(*) FROM gateway.outbox$$);
+RESET ROLE;
+SELECT gw_revoke('gw_q_sender');
+DROP ROLE gw_q_app, gw_q_sender;
