@@ -34,6 +34,16 @@ SELECT gw_account_create('ums', 'umeskia', '{"api_key": "demo-ums-key", "email":
 SELECT jsonb_pretty(gw_balance('ums'));
 SQL
 echo
+echo "== the outbox: queue in a transaction, the worker sends it"
+run_sql -e <<SQL
+BEGIN;
+SELECT gw_queue_sms('shop', '0712345678', 'Your order #42 has shipped', idempotency_key => 'order-42-shipped') AS id \\gset
+COMMIT;
+SELECT gw_wait(:id);
+SELECT id, status, attempts, idempotency_key, provider_ref, sent_at - created_at AS latency
+  FROM gateway.outbox WHERE id = :id;
+SQL
+echo
 echo "== what the mock provider received"
 curl -s "http://127.0.0.1:$GW_MOCK_PORT/_mock/requests" | python3 -c '
 import json, sys

@@ -193,12 +193,13 @@ umeskia_verdict(GwCall *call)
 	return true;
 }
 
-/* Balance, hotspot plans, voucher registration: answered in full. */
+/* Balance, hotspot plans, voucher registration: answered in full (an
+ * answered query is "accepted", as with every provider). */
 static void
 umeskia_parse_done(GwCall *call)
 {
 	if (umeskia_verdict(call))
-		call->status = GW_DELIVERED;
+		call->status = GW_ACCEPTED;
 }
 
 static void
@@ -209,7 +210,7 @@ umeskia_parse_balance(GwCall *call)
 	if (gw_jsonb_get(call->json, "creditBalance") == NULL)
 		call->malformed = true;
 	else
-		call->status = GW_DELIVERED;
+		call->status = GW_ACCEPTED;
 }
 
 static void
