@@ -7,6 +7,7 @@ OBJS = \
 	src/gateway.o \
 	src/http.o \
 	src/jsonutil.o \
+	src/util.o \
 	src/account.o \
 	src/provider.o \
 	src/result.o \

@@ -14,27 +14,13 @@
 #include "jsonutil.h"
 #include "provider.h"
 #include "request.h"
+#include "util.h"
 
 PG_FUNCTION_INFO_V1(gw_call);
 PG_FUNCTION_INFO_V1(gw_send_sms);
 PG_FUNCTION_INFO_V1(gw_stk_push);
 PG_FUNCTION_INFO_V1(gw_balance);
 PG_FUNCTION_INFO_V1(gw_operations);
-
-static char *
-gw_arg_text(FunctionCallInfo fcinfo, int i)
-{
-	return PG_ARGISNULL(i) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(i));
-}
-
-static void
-gw_require(const char *val, const char *what)
-{
-	if (val == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("%s must not be null", what)));
-}
 
 /* The provider's operation behind a shortcut, or a clear ERROR. */
 static const char *

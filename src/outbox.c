@@ -23,6 +23,7 @@
 #include "outbox.h"
 #include "request.h"
 #include "shmem.h"
+#include "util.h"
 
 PG_FUNCTION_INFO_V1(gw_enqueue);
 PG_FUNCTION_INFO_V1(gw_queue_sms);
@@ -65,17 +66,6 @@ gw_wake_on_commit(void)
 		gw_xact_cb_registered = true;
 	}
 	gw_wake_at_commit = true;
-}
-
-static SPIPlanPtr
-gw_prepare_saved(const char *sql, int nargs, Oid *types)
-{
-	SPIPlanPtr	plan = SPI_prepare(sql, nargs, types);
-
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-	SPI_keepplan(plan);
-	return plan;
 }
 
 int64
@@ -177,20 +167,20 @@ gw_outbox_enqueue(const char *account, const char *operation, Jsonb *params,
 	{
 		Oid			types[6] = {TEXTOID, TEXTOID, JSONBOID, TIMESTAMPTZOID, TEXTOID, BOOLOID};
 
-		gw_insert_plan = gw_prepare_saved(
+		gw_insert_plan = gw_saved_plan(
 			"INSERT INTO gateway.outbox (account, operation, params, send_at,"
 			"                            next_attempt_at, idempotency_key, key_given, payment)"
 			" VALUES ($1, $2, $3, coalesce($4, pg_catalog.now()),"
 			"         coalesce($4, pg_catalog.now()), $5, true, $6)"
 			" ON CONFLICT (account, idempotency_key) WHERE key_given DO NOTHING"
 			" RETURNING id", 6, types);
-		gw_insert_new_plan = gw_prepare_saved(
+		gw_insert_new_plan = gw_saved_plan(
 			"INSERT INTO gateway.outbox (account, operation, params, send_at,"
 			"                            next_attempt_at, payment)"
 			" VALUES ($1, $2, $3, coalesce($4, pg_catalog.now()),"
 			"         coalesce($4, pg_catalog.now()), $6)"
 			" RETURNING id", 6, types);
-		gw_existing_plan = gw_prepare_saved(
+		gw_existing_plan = gw_saved_plan(
 			"SELECT id FROM gateway.outbox"
 			" WHERE account OPERATOR(pg_catalog.=) $1"
 			"   AND idempotency_key OPERATOR(pg_catalog.=) $2 AND key_given", 2,
@@ -226,21 +216,6 @@ gw_outbox_enqueue(const char *account, const char *operation, Jsonb *params,
 	SPI_finish();
 	gw_as_owner_end(save_userid, save_sec);
 	return id;
-}
-
-static char *
-gw_arg_text(FunctionCallInfo fcinfo, int i)
-{
-	return PG_ARGISNULL(i) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(i));
-}
-
-static void
-gw_require(const char *val, const char *what)
-{
-	if (val == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("%s must not be null", what)));
 }
 
 /* gw_enqueue(account, operation, params, send_at, idempotency_key) */

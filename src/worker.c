@@ -46,6 +46,7 @@
 #include "jsonutil.h"
 #include "request.h"
 #include "shmem.h"
+#include "util.h"
 #include "worker.h"
 
 char	   *gw_worker_database = NULL;
@@ -165,17 +166,6 @@ gw_installed(void)
 	return ok;
 }
 
-static SPIPlanPtr
-gw_plan(const char *sql, int nargs, Oid *types)
-{
-	SPIPlanPtr	plan = SPI_prepare(sql, nargs, types);
-
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-	SPI_keepplan(plan);
-	return plan;
-}
-
 /* Backoff before attempt n+1: exponential, capped, with jitter. */
 static int64
 gw_backoff_ms(int attempts)
@@ -263,7 +253,7 @@ gw_flush(void)
 		Oid			types[7] = {INT8ARRAYOID, TEXTARRAYOID, JSONBARRAYOID, TEXTARRAYOID,
 		TEXTARRAYOID, INT8ARRAYOID, INT8OID};
 
-		gw_flush_plan = gw_plan(
+		gw_flush_plan = gw_saved_plan(
 			"UPDATE gateway.outbox o"
 			"   SET status = v.status::gateway.outbox_status, result = coalesce(v.result, o.result),"
 			"       provider_ref = coalesce(v.ref, o.provider_ref), last_error = v.error,"
@@ -373,7 +363,7 @@ gw_claim(int n)
 	{
 		Oid			types[3] = {INT4OID, INT8OID, INT8OID};
 
-		gw_claim_plan = gw_plan(
+		gw_claim_plan = gw_saved_plan(
 			"WITH c AS ("
 			"  SELECT id, status AS was FROM gateway.outbox"
 			"   WHERE status IN ('queued', 'unknown')"

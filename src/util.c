@@ -1,0 +1,34 @@
+/*
+ * util.c: small helpers shared by the SQL-facing files and the worker.
+ */
+#include "postgres.h"
+
+#include "utils/builtins.h"
+
+#include "util.h"
+
+char *
+gw_arg_text(FunctionCallInfo fcinfo, int i)
+{
+	return PG_ARGISNULL(i) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(i));
+}
+
+void
+gw_require(const char *val, const char *what)
+{
+	if (val == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", what)));
+}
+
+SPIPlanPtr
+gw_saved_plan(const char *sql, int nargs, Oid *types)
+{
+	SPIPlanPtr	plan = SPI_prepare(sql, nargs, types);
+
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	SPI_keepplan(plan);
+	return plan;
+}

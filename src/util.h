@@ -1,0 +1,20 @@
+/*
+ * util.h: small helpers shared by the SQL-facing files and the worker.
+ */
+#ifndef GW_UTIL_H
+#define GW_UTIL_H
+
+#include "postgres.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+
+/* Argument i as a C string, or NULL when SQL NULL. */
+extern char *gw_arg_text(FunctionCallInfo fcinfo, int i);
+
+/* ERROR (22004) when a required argument is NULL. */
+extern void gw_require(const char *val, const char *what);
+
+/* Prepare and keep an SPI plan for the life of the backend. */
+extern SPIPlanPtr gw_saved_plan(const char *sql, int nargs, Oid *types);
+
+#endif
