@@ -26,6 +26,7 @@
 
 #include "account.h"
 #include "jsonutil.h"
+#include "util.h"
 
 PG_FUNCTION_INFO_V1(gw_invalidate_account_cache);
 PG_FUNCTION_INFO_V1(gw_check_account);
@@ -159,21 +160,12 @@ gw_account_load(GwAccount *acc, const char *name)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	if (gw_lookup_plan == NULL)
-	{
-		Oid			argtypes[1] = {TEXTOID};
-		SPIPlanPtr	plan;
-
-		plan = SPI_prepare("SELECT a.provider, a.base_url, a.options, s.credentials"
-						   "  FROM gateway.account a"
-						   "  JOIN gateway.account_secret s"
-						   "    ON s.account OPERATOR(pg_catalog.=) a.name"
-						   " WHERE a.name OPERATOR(pg_catalog.=) $1",
-						   1, argtypes);
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		SPI_keepplan(plan);
-		gw_lookup_plan = plan;
-	}
+		gw_lookup_plan = gw_saved_plan("SELECT a.provider, a.base_url, a.options, s.credentials"
+									   "  FROM gateway.account a"
+									   "  JOIN gateway.account_secret s"
+									   "    ON s.account OPERATOR(pg_catalog.=) a.name"
+									   " WHERE a.name OPERATOR(pg_catalog.=) $1",
+									   1, (Oid[]) {TEXTOID});
 	values[0] = CStringGetTextDatum(name);
 	rc = SPI_execute_plan(gw_lookup_plan, values, NULL, true, 1);
 	if (rc != SPI_OK_SELECT)

@@ -19,6 +19,7 @@
 #include "utils/timestamp.h"
 
 #include "token.h"
+#include "util.h"
 
 /* How long writing the token may wait for a row another call is writing. */
 #define GW_TOKEN_LOCK_TIMEOUT	"200ms"
@@ -30,14 +31,7 @@ static SPIPlanPtr
 gw_token_plan(SPIPlanPtr *cache, const char *sql, int nargs, Oid *argtypes)
 {
 	if (*cache == NULL)
-	{
-		SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
-
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		SPI_keepplan(plan);
-		*cache = plan;
-	}
+		*cache = gw_saved_plan(sql, nargs, argtypes);
 	return *cache;
 }
 
