@@ -85,6 +85,12 @@ SELECT mock.fault('{"action": "delay", "delay_ms": 2000}');
 SELECT r - 'elapsed_ms' AS result, (r->>'elapsed_ms')::numeric BETWEEN 250 AND 1500 AS on_time
   FROM gw_send_sms('acme', '0712345678', 'hi') r;
 RESET gateway.request_timeout;
+-- an answer above gateway.max_response_size is cut off: outcome unknown
+SET gateway.max_response_size = '1kB';
+SELECT mock.fault(jsonb_build_object('status', 200, 'body',
+       '{"code":"Success","padding":"' || repeat('x', 4000) || '"}'));
+SELECT r - 'elapsed_ms' FROM gw_send_sms('acme', '0712345678', 'hi') r;
+RESET gateway.max_response_size;
 -- a refused connection
 SELECT gw_account_create('closed', 'vaspro', '{"api_key": "closed-key-01"}', 'http://127.0.0.1:1');
 SELECT r - 'elapsed_ms' FROM gw_send_sms('closed', '0712345678', 'hi') r;
