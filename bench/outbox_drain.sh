@@ -88,6 +88,7 @@ if [ "$MEM_N" -gt 0 ]; then
     as_pg pg_ctl -D "$GW_WORK/data" -w stop -m fast >/dev/null
     sed -i '/^gateway.workers = 0$/d' "$GW_WORK/data/postgresql.conf"
     echo "gateway.keep_finished = 0" >>"$GW_WORK/data/postgresql.conf"
+    curl -s -X POST "$mock/_mock/config" -d '{"record": false}' >/dev/null
     as_pg pg_ctl -D "$GW_WORK/data" -l "$GW_WORK/server.log" -w start >/dev/null
     sleep 1
     step=100000
@@ -97,7 +98,8 @@ if [ "$MEM_N" -gt 0 ]; then
         wait_drained
         done_n=$((done_n + step))
         pid=$(sql -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'gateway worker'")
-        printf "after %8d messages: worker RSS %s kB, outbox rows %s\n" "$done_n" \
-            "$(ps -o rss= -p "$pid" | tr -d ' ')" "$(sql -c 'SELECT count(*) FROM gateway.outbox')"
+        # RssAnon: the worker's own memory (RSS also counts shared buffers it touched)
+        printf "after %8d messages: worker memory (RssAnon) %s kB, outbox rows %s\n" "$done_n" \
+            "$(awk '/^RssAnon/ {print $2}' /proc/"$pid"/status)" "$(sql -c 'SELECT count(*) FROM gateway.outbox')"
     done
 fi

@@ -612,25 +612,39 @@ gw_recover(void)
 	gw_xact_end();
 }
 
-/* Remove finished rows older than gateway.keep_finished, a batch at a time. */
-static void
+/*
+ * Remove finished rows older than gateway.keep_finished, 10,000 at a time, up
+ * to ten batches a pass; true when it stopped with more to do, so the next
+ * pass comes sooner and the table stays small under a steady load.
+ */
+static bool
 gw_purge(void)
 {
 	Datum		args[1];
 
 	if (gw_keep_finished_s < 0)
-		return;
-	gw_xact_begin("gateway: purging finished rows");
+		return false;
 	args[0] = Int64GetDatum((int64) gw_keep_finished_s);
-	if (SPI_execute_with_args(
-			"DELETE FROM gateway.outbox WHERE id IN ("
-			"  SELECT id FROM gateway.outbox"
-			"   WHERE status IN ('sent', 'delivered', 'undelivered', 'failed', 'dead', 'cancelled')"
-			"     AND updated_at < pg_catalog.now() - $1 * interval '1 second'"
-			"   LIMIT 10000)",
-			1, (Oid[]) {INT8OID}, args, NULL, false, 0) != SPI_OK_DELETE)
-		elog(ERROR, "purging finished rows failed");
-	gw_xact_end();
+	for (int i = 0; i < 10; i++)
+	{
+		uint64		n;
+
+		gw_xact_begin("gateway: purging finished rows");
+		if (SPI_execute_with_args(
+				"DELETE FROM gateway.outbox WHERE id IN ("
+				"  SELECT id FROM gateway.outbox"
+				"   WHERE status IN ('sent', 'delivered', 'undelivered', 'failed', 'dead', 'cancelled')"
+				"     AND updated_at < pg_catalog.now() - $1 * interval '1 second'"
+				"   LIMIT 10000)",
+				1, (Oid[]) {INT8OID}, args, NULL, false, 0) != SPI_OK_DELETE)
+			elog(ERROR, "purging finished rows failed");
+		n = SPI_processed;
+		gw_xact_end();
+		if (n < 10000)
+			return false;
+		CHECK_FOR_INTERRUPTS();
+	}
+	return true;
 }
 
 /* Milliseconds until the next row is due (capped at max_ms). */
@@ -702,13 +716,17 @@ gw_worker_main(Datum arg)
 		now = GetCurrentTimestamp();
 		if (now >= next_maintenance)
 		{
+			bool		behind;
+
 			gw_recover();
-			gw_purge();
+			behind = gw_purge();
 			/*
 			 * Rows leased in the last second before a crash are left for the
-			 * second pass, which comes soon after start.
+			 * second pass, which comes soon after start; a purge that is
+			 * behind comes back within a second.
 			 */
-			next_maintenance = TimestampTzPlusMilliseconds(now, maintenance_runs++ == 0 ? 1500 : 5000);
+			next_maintenance = TimestampTzPlusMilliseconds(now,
+														   (maintenance_runs++ == 0 || behind) ? 1000 : 5000);
 			want_claim = true;
 		}
 
