@@ -30,7 +30,9 @@ SELECT count(*) FROM gateway.accounts;
 -- update: options and base_url change, NULL arguments keep what is there
 SELECT gw_account_create('temp', 'vaspro', '{"api_key": "temp-key-0001"}');
 SELECT base_url IS NULL AS default_url FROM gateway.accounts WHERE name = 'temp';
-SELECT gw_account_update('temp', NULL, 'https://sandbox.example.com', '{"sender_id": "TEMP"}');
+-- a new address needs the credentials again: they never go where they were not given for
+SELECT expect_error($$SELECT gw_account_update('temp', NULL, 'https://sandbox.example.com')$$);
+SELECT gw_account_update('temp', '{"api_key": "temp-key-0001"}', 'https://sandbox.example.com', '{"sender_id": "TEMP"}');
 SELECT base_url, options FROM gateway.accounts WHERE name = 'temp';
 SELECT gw_account_update('temp', '{"api_key": "temp-key-0002"}');
 SELECT base_url, options FROM gateway.accounts WHERE name = 'temp';
@@ -42,7 +44,7 @@ SELECT count(*) FROM gateway.account_secret WHERE account = 'temp';
 -- the new base URL is used at once.
 SELECT gw_account_create('moving', 'vaspro', '{"api_key": "moving-key-01"}', 'http://127.0.0.1:1');
 SELECT (gw_send_sms('moving', '0712345678', 'hi'))->>'status';
-SELECT gw_account_update('moving', NULL, mock.url('vaspro'));
+SELECT gw_account_update('moving', '{"api_key": "moving-key-01"}', mock.url('vaspro'));
 SELECT (gw_send_sms('moving', '0712345678', 'hi'))->>'status';
 SELECT gw_account_drop('moving');
 SELECT expect_error($$SELECT gw_send_sms('moving', '0712345678', 'hi')$$);

@@ -89,6 +89,8 @@ CREATE FUNCTION gw_account_create(name text, provider text, credentials jsonb,
 RETURNS text
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+-- the statement holds credentials: never log it, even when it fails
+SET log_min_error_statement = panic
 AS $$
 BEGIN
     IF name IS NULL OR provider IS NULL OR credentials IS NULL THEN
@@ -121,6 +123,8 @@ CREATE FUNCTION gw_account_update(name text, credentials jsonb DEFAULT NULL,
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+-- the statement holds credentials: never log it, even when it fails
+SET log_min_error_statement = panic
 AS $$
 DECLARE
     acc gateway.account;
@@ -134,6 +138,13 @@ BEGIN
     PERFORM gateway.check_account(acc.provider, credentials,
                                   coalesce(options, acc.options),
                                   coalesce(base_url, acc.base_url));
+    -- Credentials go only where they were given for: a new address needs them
+    -- again, or whoever may change base_url could have them sent to himself.
+    IF base_url IS DISTINCT FROM acc.base_url AND base_url IS NOT NULL AND credentials IS NULL THEN
+        RAISE EXCEPTION 'a new base_url needs the credentials again'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Call gw_account_update(name, credentials => ..., base_url => ...): credentials are never sent to an address they were not given for.';
+    END IF;
     UPDATE gateway.account a
        SET base_url = coalesce(gw_account_update.base_url, a.base_url),
            options = coalesce(gw_account_update.options, a.options),
@@ -236,7 +247,8 @@ BEGIN
                    '%1$I.gw_enqueue(text, text, jsonb, timestamptz, text), '
                    '%1$I.gw_queue_sms(text, text, text, text, timestamptz, text), '
                    '%1$I.gw_cancel(bigint), '
-                   '%1$I.gw_wait(bigint, interval) TO %2$s', ext_schema, role);
+                   '%1$I.gw_wait(bigint, interval), '
+                   '%1$I.gw_sms_trigger() TO %2$s', ext_schema, role);
     EXECUTE format('GRANT SELECT ON gateway.outbox, gateway.stats TO %s', role);
 END
 $$;
@@ -282,7 +294,8 @@ BEGIN
                    '%1$I.gw_queue_sms(text, text, text, text, timestamptz, text), '
                    '%1$I.gw_cancel(bigint), '
                    '%1$I.gw_requeue(bigint), '
-                   '%1$I.gw_wait(bigint, interval) FROM %2$s', ext_schema, role);
+                   '%1$I.gw_wait(bigint, interval), '
+                   '%1$I.gw_sms_trigger() FROM %2$s', ext_schema, role);
     EXECUTE format('REVOKE SELECT ON gateway.accounts, gateway.outbox, gateway.stats FROM %s', role);
     EXECUTE format('REVOKE USAGE ON SCHEMA gateway FROM %s', role);
 END
@@ -403,17 +416,20 @@ DECLARE
     pause float8 := 0.001;
 BEGIN
     LOOP
-        SELECT o.status INTO st FROM gateway.outbox o WHERE o.id = gw_wait.id;
+        -- an unknown payment still due for reconciliation is not final yet
+        SELECT CASE WHEN o.status = 'unknown' AND o.next_attempt_at < 'infinity'
+                    THEN 'reconciling' ELSE o.status::text END
+          INTO st FROM gateway.outbox o WHERE o.id = gw_wait.id;
         IF st IS NULL THEN
             RAISE EXCEPTION 'outbox row % does not exist', id
                 USING ERRCODE = 'undefined_object',
                       HINT = 'gw_enqueue() and gw_queue_sms() return the id to wait for.';
         END IF;
-        EXIT WHEN st NOT IN ('queued', 'sending') OR clock_timestamp() >= deadline;
+        EXIT WHEN st NOT IN ('queued', 'sending', 'reconciling') OR clock_timestamp() >= deadline;
         PERFORM pg_sleep(least(pause, greatest(extract(epoch FROM deadline - clock_timestamp()), 0)));
         pause := least(pause * 2, 0.1);
     END LOOP;
-    RETURN st;
+    RETURN CASE WHEN st = 'reconciling' THEN 'unknown' ELSE st END;
 END
 $$;
 
@@ -450,6 +466,7 @@ REVOKE ALL ON FUNCTION gw_cancel(bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION gw_requeue(bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION gw_wait(bigint, interval) FROM PUBLIC;
 REVOKE ALL ON FUNCTION gateway.wake() FROM PUBLIC;
+REVOKE ALL ON FUNCTION gw_sms_trigger() FROM PUBLIC;
 
 -- Wake the workers at commit so that they find the new outbox at once.
 SELECT gateway.wake();

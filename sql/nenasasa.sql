@@ -214,7 +214,7 @@ SELECT count(*) AS after_new_credentials FROM gateway.account_token WHERE accoun
 SELECT (gw_send_sms('nn', '0712345678', 'new credentials'))->>'status';
 SELECT (m->>'body')::jsonb->>'password' AS password_sent
   FROM mock.requests() m WHERE m->>'path' LIKE '%/token' ORDER BY (m->>'id')::int DESC LIMIT 1;
-SELECT gw_account_update('nn', base_url => mock.url('nenasasa') || '/api/v1/');
+SELECT gw_account_update('nn', '{"client_id": "nn-client-01", "username": "nnuser", "password": "nn-pass-0002"}', base_url => mock.url('nenasasa') || '/api/v1/');
 SELECT count(*) AS after_new_base_url FROM gateway.account_token WHERE account = 'nn';
 SELECT (gw_send_sms('nn', '0712345678', 'new address'))->>'status';
 SELECT count(*) AS tokens FROM gateway.account_token WHERE account = 'nn';

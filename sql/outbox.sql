@@ -209,3 +209,44 @@ SELECT expect_error($$SELECT count(*) FROM gateway.outbox$$);
 RESET ROLE;
 SELECT gw_revoke('gw_q_sender');
 DROP ROLE gw_q_app, gw_q_sender;
+
+-- A role without grants cannot queue through a trigger of its own either,
+-- and a BEFORE trigger (which would drop the row) is refused.
+CREATE ROLE gw_q_sneak;
+SET ROLE gw_q_sneak;
+CREATE TEMP TABLE sneak (phone text, msg text);
+SELECT expect_error($$CREATE TRIGGER s AFTER INSERT ON sneak FOR EACH ROW
+                      EXECUTE FUNCTION gw_sms_trigger('q', 'phone', '{{msg}}')$$);
+RESET ROLE;
+CREATE TABLE sneak2 (phone text, msg text);
+GRANT INSERT ON sneak2 TO gw_q_sneak;
+CREATE TRIGGER s AFTER INSERT ON sneak2 FOR EACH ROW
+    EXECUTE FUNCTION gw_sms_trigger('q', 'phone', '{{msg}}');
+SET ROLE gw_q_sneak;
+SELECT expect_error($$INSERT INTO sneak2 VALUES ('0712345678', 'free SMS')$$);
+RESET ROLE;
+CREATE TRIGGER b BEFORE INSERT ON sneak2 FOR EACH ROW
+    EXECUTE FUNCTION gw_sms_trigger('q', 'phone', '{{msg}}');
+SELECT expect_error($$INSERT INTO sneak2 VALUES ('0712345678', 'before')$$);
+DROP TABLE sneak2, pg_temp.sneak;
+DROP ROLE gw_q_sneak;
+
+-- The worker runs as a superuser: nothing it runs resolves through a
+-- search_path that a role able to create objects could fill.  Here such a
+-- role plants an operator the worker's queries would otherwise pick.
+CREATE ROLE gw_mallory;
+GRANT CREATE ON SCHEMA public TO gw_mallory;
+SET ROLE gw_mallory;
+CREATE FUNCTION public.evil_times(bigint, interval) RETURNS interval
+    LANGUAGE plpgsql AS $$ BEGIN ALTER ROLE gw_mallory SUPERUSER; RETURN $2 * $1::float8; END $$;
+CREATE OPERATOR public.* (leftarg = bigint, rightarg = interval, function = public.evil_times);
+RESET ROLE;
+ALTER DATABASE contrib_regression SET search_path = public, pg_catalog;
+SELECT gw_queue_sms('q', '0712345678', 'planted operator') AS id \gset
+SELECT gw_wait(:id, '10 s');
+SELECT rolsuper AS mallory_became_superuser FROM pg_roles WHERE rolname = 'gw_mallory';
+ALTER DATABASE contrib_regression RESET search_path;
+DROP OPERATOR public.* (bigint, interval);
+DROP FUNCTION public.evil_times(bigint, interval);
+REVOKE CREATE ON SCHEMA public FROM gw_mallory;
+DROP ROLE gw_mallory;

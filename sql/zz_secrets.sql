@@ -20,6 +20,9 @@ SELECT mock.fault('{"status": 200, "body": "{\"code\":\"Success\",\"echo\":\"GW-
 SELECT r->'data' AS data FROM gw_send_sms('secretive', '0712345678', 'hi') r;
 SELECT mock.fault('{"status": 400, "body": "{\"code\":\"Error\",\"statusDescription\":\"bad key GW-S3CRET-4242/key\"}"}');
 SELECT r->>'error' AS error FROM gw_send_sms('secretive', '0712345678', 'hi') r;
+-- echoed JSON-escaped, as PHP's json_encode writes "/"
+SELECT mock.fault('{"status": 200, "body": "{\"code\":\"Success\",\"echo\":\"GW-S3CRET-4242\\/key\"}"}');
+SELECT r->'data' AS data FROM gw_send_sms('secretive', '0712345678', 'hi') r;
 
 -- the key did reach the provider, where it belongs
 SELECT count(*) > 0 AS provider_got_key

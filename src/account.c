@@ -19,6 +19,7 @@
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
+#include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -122,7 +123,7 @@ gw_account_collect_secrets(GwAccount *acc)
 		if (tok != WJB_VALUE || v.type != jbvString || v.val.string.len < 4)
 			continue;
 		s = pnstrdup(v.val.string.val, v.val.string.len);
-		if (acc->nsecrets + 2 > cap)
+		if (acc->nsecrets + 4 > cap)
 		{
 			cap *= 2;
 			acc->secrets = repalloc(acc->secrets, sizeof(char *) * cap);
@@ -136,6 +137,29 @@ gw_account_collect_secrets(GwAccount *acc)
 			gw_http_append_escaped(&e, s);
 			if (strcmp(e.data, s) != 0)
 				acc->secrets[acc->nsecrets++] = e.data;
+		}
+		/* its JSON-escaped forms, as a provider might echo it ("\/" too) */
+		{
+			StringInfoData e;
+
+			initStringInfo(&e);
+			escape_json(&e, s);
+			e.data[e.len - 1] = '\0';	/* drop the quotes */
+			if (strcmp(e.data + 1, s) != 0)
+				acc->secrets[acc->nsecrets++] = pstrdup(e.data + 1);
+			if (strchr(s, '/') != NULL)
+			{
+				StringInfoData f;
+
+				initStringInfo(&f);
+				for (const char *p = e.data + 1; *p; p++)
+				{
+					if (*p == '/')
+						appendStringInfoChar(&f, '\\');
+					appendStringInfoChar(&f, *p);
+				}
+				acc->secrets[acc->nsecrets++] = f.data;
+			}
 		}
 	}
 }

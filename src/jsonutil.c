@@ -80,13 +80,67 @@ gw_jsonb_path_text(Jsonb *jb, const char *const *path)
 	return gw_jsonbvalue_text(v);
 }
 
+/*
+ * Whether jsonb_in can take this text without raising an ERROR that the
+ * grammar check does not catch: a number too large for numeric, or nesting
+ * deep enough to exhaust the stack.  No provider answers like that.
+ */
+static bool
+gw_json_within_limits(const char *s, int len)
+{
+	int			depth = 0;
+
+	for (int i = 0; i < len; i++)
+	{
+		char		c = s[i];
+
+		if (c == '"')
+		{
+			for (i++; i < len && s[i] != '"'; i++)
+				if (s[i] == '\\')
+					i++;
+		}
+		else if (c == '[' || c == '{')
+		{
+			if (++depth > 100)
+				return false;
+		}
+		else if (c == ']' || c == '}')
+			depth--;
+		else if (c == '-' || (c >= '0' && c <= '9'))
+		{
+			int			start = i;
+
+			while (i + 1 < len && strchr("0123456789+-.eE", s[i + 1]) != NULL)
+				i++;
+			if (i - start + 1 > 1000)
+				return false;
+			for (int j = start; j <= i; j++)
+			{
+				if (s[j] == 'e' || s[j] == 'E')
+				{
+					long		e = 0;
+
+					for (j++; j <= i && (s[j] == '+' || s[j] == '-'); j++)
+						;
+					for (; j <= i && s[j] >= '0' && s[j] <= '9'; j++)
+						if ((e = e * 10 + (s[j] - '0')) > 10000)
+							return false;
+					break;
+				}
+			}
+		}
+	}
+	return true;
+}
+
 Jsonb *
 gw_json_parse(char *text, int len)
 {
 	JsonLexContext *lex;
 
-	/* Check encoding and grammar first: jsonb_in would raise an ERROR. */
-	if (!pg_verifymbstr(text, len, true))
+	/* Check encoding, limits and grammar first: jsonb_in would raise an ERROR. */
+	if (!pg_verifymbstr(text, len, true) || !gw_json_within_limits(text, len))
 		return NULL;
 	lex = makeJsonLexContextCstringLen(text, len, GetDatabaseEncoding(), true);
 	if (pg_parse_json(lex, &nullSemAction) != JSON_SUCCESS)

@@ -13,6 +13,8 @@
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
@@ -372,11 +374,20 @@ gw_sms_trigger(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("gw_sms_trigger() must be called as a trigger")));
 	tg = td->tg_trigger;
-	if (!TRIGGER_FIRED_FOR_ROW(td->tg_event) || TRIGGER_FIRED_BY_DELETE(td->tg_event) ||
-		TRIGGER_FIRED_BY_TRUNCATE(td->tg_event))
+	if (!TRIGGER_FIRED_FOR_ROW(td->tg_event) || !TRIGGER_FIRED_AFTER(td->tg_event) ||
+		TRIGGER_FIRED_BY_DELETE(td->tg_event) || TRIGGER_FIRED_BY_TRUNCATE(td->tg_event))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("gw_sms_trigger() must fire FOR EACH ROW on INSERT or UPDATE")));
+				 errmsg("gw_sms_trigger() must fire AFTER INSERT or UPDATE FOR EACH ROW")));
+	/*
+	 * EXECUTE on a trigger function is checked when the trigger is created,
+	 * not when it fires: check that whoever inserts may queue.
+	 */
+	if (pg_proc_aclcheck(fcinfo->flinfo->fn_oid, GetUserId(), ACL_EXECUTE) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to queue SMS with gw_sms_trigger()"),
+				 errhint("SELECT gw_grant_sender(role) lets a role queue messages.")));
 	if (tg->tgnargs != 3)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

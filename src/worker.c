@@ -72,6 +72,9 @@ typedef struct GwItem
 	double		rate;
 	char	   *prep_error;		/* set when the request could not be built */
 	bool		refreshed;		/* prepared with a fresh token after a 401 */
+	bool		needs_auth;		/* the provider hands out tokens */
+	bool		has_key;		/* the operation carries our idempotency key */
+	TimestampTz created_at;
 	GwCall		call;
 	GwHttpRequest req;
 } GwItem;
@@ -102,6 +105,7 @@ static dlist_head gw_waiting = DLIST_STATIC_INIT(gw_waiting);	/* prepared, not s
 static int	gw_nwaiting = 0;
 static GwResults gw_res;
 static List *gw_refresh_accounts = NIL;	/* tokens refused with 401 */
+static Oid	gw_outbox_relid = InvalidOid;	/* the outbox this worker's state is for */
 static SPIPlanPtr gw_claim_plan = NULL;
 static SPIPlanPtr gw_flush_plan = NULL;
 
@@ -153,17 +157,30 @@ gw_xact_end(void)
 	pgstat_report_activity(STATE_IDLE, NULL);
 }
 
+/*
+ * Whether the extension is installed.  A worker that holds state (requests
+ * in flight, results to record) for an outbox that was dropped or created
+ * anew exits, to start over clean: its rows ids mean nothing any more.
+ */
 static bool
 gw_installed(void)
 {
-	bool		ok;
+	Oid			nsp;
+	Oid			relid = InvalidOid;
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
-	ok = OidIsValid(get_namespace_oid("gateway", true)) &&
-		OidIsValid(get_relname_relid("outbox", get_namespace_oid("gateway", true)));
+	nsp = get_namespace_oid("gateway", true);
+	if (OidIsValid(nsp))
+		relid = get_relname_relid("outbox", nsp);
 	CommitTransactionCommand();
-	return ok;
+	if (OidIsValid(gw_outbox_relid) && relid != gw_outbox_relid)
+	{
+		elog(LOG, "gateway worker %d: the outbox was dropped or created anew; restarting", gw_slot);
+		proc_exit(1);
+	}
+	gw_outbox_relid = relid;
+	return OidIsValid(relid);
 }
 
 /* Backoff before attempt n+1: exponential, capped, with jitter. */
@@ -302,6 +319,8 @@ gw_item_prepare(GwItem *it, const char *operation, Jsonb *row_params, const char
 
 		it->rate = acc->rate_limit;
 		it->can_reconcile = (op->reconcile_op != NULL);
+		it->has_key = (op->key_param != NULL);
+		it->needs_auth = (acc->provider->authorize != NULL);
 		if (it->reconcile)
 		{
 			Jsonb	   *q = gw_jsonb_set_text(NULL, op->reconcile_param, key);
@@ -316,6 +335,40 @@ gw_item_prepare(GwItem *it, const char *operation, Jsonb *row_params, const char
 				p = gw_jsonb_set_text(p, op->key_param, key);
 			gw_call_prepare(&it->call, acc, operation, p);
 		}
+		if (!it->needs_auth)
+			gw_call_request(&it->call, &it->req);
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *ed;
+
+		MemoryContextSwitchTo(it->cxt);
+		ed = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		it->prep_error = ed->message;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(oldcxt);
+	CurrentResourceOwner = oldowner;
+}
+
+/*
+ * Give a prepared request the provider's token.  Runs in a transaction of
+ * its own after the claim committed: a token may need an HTTP call, and no
+ * claimed row stays locked meanwhile.
+ */
+static void
+gw_item_authorize(GwItem *it)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(it->cxt);
+	PG_TRY();
+	{
 		/* a token refused with 401 is replaced before the next send */
 		it->refreshed = list_member(gw_refresh_accounts, makeString(it->account));
 		if (it->refreshed)
@@ -379,7 +432,7 @@ gw_claim(int n)
 			"        leased_by = $3, updated_at = pg_catalog.now()"
 			"   FROM c WHERE o.id OPERATOR(pg_catalog.=) c.id"
 			" RETURNING o.id, o.account, o.operation, o.params, o.idempotency_key,"
-			"           o.attempts, o.payment, c.was",
+			"           o.attempts, o.payment, c.was, o.created_at",
 			3, types);
 	}
 	args[0] = Int32GetDatum(n);
@@ -418,19 +471,40 @@ gw_claim(int n)
 
 			it->reconcile = (strcmp(was, "unknown") == 0);
 		}
+		it->created_at = DatumGetTimestampTz(SPI_getbinval(t, d, 9, &isnull));
 		MemoryContextSwitchTo(old);
 		items[i] = it;
 	}
 	for (int i = 0; i < got; i++)
+		gw_item_prepare(items[i], ops[i], params[i], keys[i]);
+	gw_xact_end();
+
+	/* tokens, outside the claim's transaction */
+	for (int i = 0; i < got; i++)
+	{
+		if (items[i]->needs_auth && items[i]->prep_error == NULL)
+		{
+			gw_xact_begin("gateway: fetching tokens");
+			for (int j = i; j < got; j++)
+				if (items[j]->needs_auth && items[j]->prep_error == NULL)
+					gw_item_authorize(items[j]);
+			gw_xact_end();
+			break;
+		}
+	}
+
+	for (int i = 0; i < got; i++)
 	{
 		GwItem	   *it = items[i];
 
-		gw_item_prepare(it, ops[i], params[i], keys[i]);
 		if (it->prep_error)
 		{
-			/* A row that cannot be built now never will be: failed. */
+			/*
+			 * A message that cannot be built now never will be: failed.  A
+			 * payment being reconciled is asked about again later.
+			 */
 			gw_result_add(it->id, it->reconcile ? "unknown" : "failed", NULL, NULL,
-						  it->prep_error, it->reconcile ? -1 : 0);
+						  it->prep_error, it->reconcile ? gw_backoff_ms(it->attempts + 1) : 0);
 			MemoryContextDelete(it->cxt);
 		}
 		else if (it->call.unsendable)
@@ -446,7 +520,6 @@ gw_claim(int n)
 			gw_nwaiting++;
 		}
 	}
-	gw_xact_end();
 	return got;
 }
 
@@ -478,30 +551,15 @@ gw_start(void)
 }
 
 /* Turn one finished request into its outbox outcome. */
-static void
-gw_collect_one(GwItem *it, GwHttpResponse *resp)
+/* The outbox status for a finished request, and the delay before the next
+ * attempt (-1: none; an operator or a callback decides). */
+static const char *
+gw_outcome(GwItem *it, GwHttpResponse *resp, const char *st, bool retryable,
+		   char **ref, int64 *delay)
 {
-	MemoryContext old = MemoryContextSwitchTo(it->cxt);
-	Jsonb	   *res;
-	char	   *st;
-	bool		retryable;
-	char	   *error;
-	char	   *ref;
-	const char *outcome;
-	int64		delay = 0;
-
-	it->call.resp = *resp;
-	res = gw_call_complete(&it->call);
-	st = gw_jsonb_get_text(res, "status");
-	retryable = (gw_jsonb_get(res, "retryable") != NULL &&
-				 gw_jsonb_get(res, "retryable")->val.boolean);
-	error = gw_jsonb_get_text(res, "error");
-	ref = gw_jsonb_get_text(res, "provider_ref");
-
-	if (resp->status == 429 || resp->status == 503)
-		gw_rate_pause(it->account, resp->retry_after_s > 0 ? resp->retry_after_s * 1000 : 1000);
-
-	if (resp->status == 401 && it->call.account->provider->authorize && !it->refreshed)
+	*delay = 0;
+	if (resp->status == 401 && it->call.account->provider->authorize && !it->refreshed &&
+		it->attempts < gw_max_attempts)
 	{
 		/* The provider refused its token: send once more with a fresh one. */
 		MemoryContext wc = MemoryContextSwitchTo(gw_worker_cxt);
@@ -509,54 +567,89 @@ gw_collect_one(GwItem *it, GwHttpResponse *resp)
 		if (!list_member(gw_refresh_accounts, makeString(it->account)))
 			gw_refresh_accounts = lappend(gw_refresh_accounts, makeString(pstrdup(it->account)));
 		MemoryContextSwitchTo(wc);
-		outcome = it->reconcile ? "unknown" : "queued";
-		delay = 0;
+		return it->reconcile ? "unknown" : "queued";
 	}
-	else if (it->reconcile)
+	if (it->reconcile)
 	{
-		/* What the provider says of a payment we could not be sure of. */
+		/*
+		 * What the provider says of a payment we could not be sure of.  Only
+		 * an answer settles it; nothing here ever sends the payment again.
+		 */
 		if (strcmp(st, "delivered") == 0)
-			outcome = "delivered";
-		else if (strcmp(st, "failed") == 0 && !retryable)
-			outcome = "failed";
-		else if (strcmp(st, "rejected") == 0)
-		{
-			/* the provider does not know the key: it never arrived */
-			outcome = "queued";
-			delay = 0;
-			ref = NULL;
-		}
-		else
-		{
-			outcome = "unknown";	/* pending or no answer: ask again later */
-			delay = gw_backoff_ms(it->attempts + 1);
-		}
+			return "delivered";
+		if (strcmp(st, "failed") == 0 && resp->status >= 200 && resp->status < 300)
+			return "failed";
+		/* pending, refused or no answer: ask again later, for a day at most */
+		*ref = NULL;
+		*delay = TimestampDifferenceExceeds(it->created_at, GetCurrentTimestamp(), 86400 * 1000)
+			? -1 : gw_backoff_ms(it->attempts + 1);
+		return "unknown";
 	}
-	else if (strcmp(st, "accepted") == 0 || strcmp(st, "pending") == 0)
-		outcome = "sent";
-	else if (strcmp(st, "delivered") == 0)
-		outcome = "delivered";
-	else if (strcmp(st, "unknown") == 0 && it->payment)
+	if (strcmp(st, "accepted") == 0 || strcmp(st, "pending") == 0)
+		return "sent";
+	if (strcmp(st, "delivered") == 0)
+		return "delivered";
+	if (strcmp(st, "unknown") == 0 && (it->payment || !it->has_key))
 	{
-		outcome = "unknown";
-		delay = it->can_reconcile ? gw_backoff_ms(1) : -1;
+		/*
+		 * The provider may have it.  A payment is reconciled; a message the
+		 * provider cannot recognize again by our key is not sent twice.
+		 */
+		*delay = (it->payment && it->can_reconcile) ? gw_backoff_ms(1) : -1;
+		return "unknown";
 	}
-	else if (retryable)
+	if (retryable)
 	{
 		if (it->attempts >= gw_max_attempts)
-			outcome = "dead";
-		else
-		{
-			outcome = "queued";
-			delay = gw_backoff_ms(it->attempts);
-			if (resp->retry_after_s > 0)
-				delay = Max(delay, (int64) resp->retry_after_s * 1000);
-		}
+			return "dead";
+		*delay = gw_backoff_ms(it->attempts);
+		if (resp->retry_after_s > 0)
+			*delay = Max(*delay, (int64) resp->retry_after_s * 1000);
+		return "queued";
 	}
-	else
-		outcome = "failed";
+	return "failed";
+}
 
-	gw_result_add(it->id, outcome, res, ref, error, delay);
+/* Turn one finished request into its outbox outcome.  Whatever the answer,
+ * the row gets an outcome and the worker goes on. */
+static void
+gw_collect_one(GwItem *it, GwHttpResponse *resp)
+{
+	MemoryContext old = MemoryContextSwitchTo(it->cxt);
+
+	if (resp->status == 429 || resp->status == 503)
+		gw_rate_pause(it->account, resp->retry_after_s > 0 ? resp->retry_after_s * 1000 : 1000);
+
+	PG_TRY();
+	{
+		Jsonb	   *res;
+		char	   *st;
+		bool		retryable;
+		char	   *ref;
+		const char *outcome;
+		int64		delay;
+
+		it->call.resp = *resp;
+		res = gw_call_complete(&it->call);
+		st = gw_jsonb_get_text(res, "status");
+		retryable = (gw_jsonb_get(res, "retryable") != NULL &&
+					 gw_jsonb_get(res, "retryable")->val.boolean);
+		ref = gw_jsonb_get_text(res, "provider_ref");
+		outcome = gw_outcome(it, resp, st, retryable, &ref, &delay);
+		gw_result_add(it->id, outcome, res, ref, gw_jsonb_get_text(res, "error"), delay);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *ed;
+
+		/* an answer we could not even take apart: its outcome is unknown */
+		MemoryContextSwitchTo(it->cxt);
+		ed = CopyErrorData();
+		FlushErrorState();
+		gw_result_add(it->id, "unknown", NULL, NULL,
+					  psprintf("the answer could not be read: %s", ed->message), -1);
+	}
+	PG_END_TRY();
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(it->cxt);
 }
@@ -578,32 +671,38 @@ gw_collect(void)
 	MemoryContextSwitchTo(old);
 }
 
-/* Take back rows leased by workers that are gone. */
+/*
+ * Take back rows leased by workers that are gone (killed, or the server
+ * crashed).  A live worker's leases are its own to finish, however long its
+ * rate limit makes them wait.
+ */
 static void
 gw_recover(void)
 {
 	int64		tokens[GW_MAX_WORKERS];
 	int			n = gw_shmem_live_tokens(tokens);
-	Datum	   *d = palloc(sizeof(Datum) * Max(n, 1));
-	Datum		args[1];
+	Datum	   *d;
+	Datum		args[2];
 	int			rc;
 
+	gw_xact_begin("gateway: recovering leases");
+	d = palloc(sizeof(Datum) * Max(n, 1));
 	for (int i = 0; i < n; i++)
 		d[i] = Int64GetDatum(tokens[i]);
-	gw_xact_begin("gateway: recovering leases");
 	args[0] = gw_array(d, NULL, n, INT8OID);
+	args[1] = Int32GetDatum(gw_max_attempts);
 	rc = SPI_execute_with_args(
 		"UPDATE gateway.outbox"
 		"   SET status = CASE WHEN payment THEN 'unknown'::gateway.outbox_status"
+		"                     WHEN attempts OPERATOR(pg_catalog.>=) $2 THEN 'dead'::gateway.outbox_status"
 		"                     ELSE 'queued'::gateway.outbox_status END,"
 		"       next_attempt_at = pg_catalog.now(), lease_until = NULL, leased_by = NULL,"
 		"       updated_at = pg_catalog.now(),"
-		"       last_error = 'the worker stopped while sending; taken again'"
-		" WHERE status = 'sending'"
-		"   AND (next_attempt_at < pg_catalog.now()"
-		"        OR (NOT leased_by OPERATOR(pg_catalog.=) ANY ($1)"
-		"            AND updated_at < pg_catalog.now() - interval '1 second'))",
-		1, (Oid[]) {INT8ARRAYOID}, args, NULL, false, 0);
+		"       last_error = 'the worker stopped while sending; taken back'"
+		" WHERE status OPERATOR(pg_catalog.=) 'sending'"
+		"   AND NOT leased_by OPERATOR(pg_catalog.=) ANY ($1)"
+		"   AND updated_at OPERATOR(pg_catalog.<) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '1 second')",
+		2, (Oid[]) {INT8ARRAYOID, INT4OID}, args, NULL, false, 0);
 	if (rc != SPI_OK_UPDATE)
 		elog(ERROR, "recovering leases failed: %s", SPI_result_code_string(rc));
 	if (SPI_processed > 0)
@@ -680,6 +779,9 @@ gw_worker_main(Datum arg)
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnection(gw_worker_database, NULL, 0);
+	/* Every name the worker uses is schema-qualified; nothing resolves
+	 * through a search_path a database owner could set or fill. */
+	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
 
 	gw_token = (int64) GetCurrentTimestamp() * GW_MAX_WORKERS + gw_slot;
 	gw_shmem_register_worker(gw_slot, gw_token);

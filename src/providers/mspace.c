@@ -270,7 +270,8 @@ mspace_parse_balance(GwCall *call)
 			ok = false;
 		appendStringInfoChar(&num, *p);
 	}
-	if (ok && digits && strchr(num.data, '.') == strrchr(num.data, '.') &&
+	/* a balance of more than 30 digits is no balance: numeric_in could fail */
+	if (ok && digits && num.len <= 30 && strchr(num.data, '.') == strrchr(num.data, '.') &&
 		isdigit((unsigned char) num.data[num.len - 1]))
 	{
 		Datum		n = DirectFunctionCall3(numeric_in, CStringGetDatum(num.data),
