@@ -14,7 +14,21 @@ as_pg() {
     if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
+# Whether nothing listens on 127.0.0.1:$1.
+gw_port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# The first free port from $1 on: another run on this machine (a second
+# checkout, CI beside a developer) must never talk to our mock or cluster.
+gw_free_port() {
+    local p=$1
+    while ! gw_port_free "$p"; do p=$((p + 1)); done
+    echo "$p"
+}
+
 gw_start() {
+    GW_MOCK_PORT=$(gw_free_port "$GW_MOCK_PORT")
+    GW_PGPORT=$(gw_free_port "$GW_PGPORT")
+    export GW_MOCK_PORT GW_PGPORT
     GW_WORK=$(mktemp -d /tmp/gateway.XXXXXX)
     export GW_WORK
     chmod 755 "$GW_WORK"

@@ -2,7 +2,7 @@
 # gw_operations() lists exactly the operations of ../shared/API.md's table
 # "Providers and operations" (the fixed interface), no more, no fewer.
 set -uo pipefail
-api="$(dirname "$0")/../../../shared/API.md"
+api="${GW_API_MD:-$(dirname "$0")/../../../shared/API.md}"
 [ -f "$api" ] || { echo "API.md not found at $api"; exit 1; }
 want=$(python3 - "$api" <<'PY'
 import re, sys
