@@ -17,6 +17,7 @@ OBJS = \
 	src/shmem.o \
 	src/outbox.o \
 	src/inbound.o \
+	src/optout.o \
 	src/worker.o \
 	src/msisdn.o \
 	src/smsinfo.o \
