@@ -16,6 +16,8 @@ OBJS = \
 	src/call.o \
 	src/shmem.o \
 	src/outbox.o \
+	src/inbound.o \
+	src/optout.o \
 	src/worker.o \
 	src/msisdn.o \
 	src/smsinfo.o \

@@ -269,6 +269,8 @@ BEGIN
                    '%1$I.gw_account_update(text, jsonb, text, jsonb), '
                    '%1$I.gw_account_drop(text), '
                    '%1$I.gw_requeue(bigint) TO %2$s', ext_schema, role);
+    EXECUTE format('GRANT EXECUTE ON FUNCTION %1$I.gw_ingest(text, text, jsonb) TO %2$s',
+                   ext_schema, role);
 END
 $$;
 
@@ -296,6 +298,8 @@ BEGIN
                    '%1$I.gw_requeue(bigint), '
                    '%1$I.gw_wait(bigint, interval), '
                    '%1$I.gw_sms_trigger() FROM %2$s', ext_schema, role);
+    EXECUTE format('REVOKE EXECUTE ON FUNCTION %1$I.gw_ingest(text, text, jsonb), '
+                   'gateway.ingest_text(text, text, text) FROM %2$s', ext_schema, role);
     EXECUTE format('REVOKE SELECT ON gateway.accounts, gateway.outbox, gateway.stats FROM %s', role);
     EXECUTE format('REVOKE USAGE ON SCHEMA gateway FROM %s', role);
 END
@@ -470,3 +474,307 @@ REVOKE ALL ON FUNCTION gw_sms_trigger() FROM PUBLIC;
 
 -- Wake the workers at commit so that they find the new outbox at once.
 SELECT gateway.wake();
+
+------------------------------------------------------------------------
+-- Inbound: delivery reports, payment results, subscriptions, incoming SMS
+-- and USSD (src/inbound.c)
+------------------------------------------------------------------------
+
+-- Every callback a provider sent, recorded before anything is done with it:
+-- payload when the body is JSON, raw when it is not.  outbox_id is the row
+-- it updated, note what came of it.  No foreign key: a callback outlives
+-- the account and the outbox row it speaks of.
+CREATE TABLE gateway.inbound (
+    id          bigserial PRIMARY KEY,
+    account     text NOT NULL,
+    kind        text NOT NULL,
+    received_at timestamptz NOT NULL DEFAULT now(),
+    payload     jsonb,
+    raw         text,
+    outbox_id   bigint,
+    note        text,
+    CHECK ((payload IS NULL) <> (raw IS NULL))
+);
+CREATE INDEX inbound_received ON gateway.inbound (account, received_at);
+COMMENT ON TABLE gateway.inbound IS 'every callback received (gw_ingest, the listener), before it was applied';
+
+CREATE FUNCTION gw_ingest(account text, kind text, payload jsonb)
+    RETURNS jsonb AS 'MODULE_PATHNAME', 'gw_ingest' LANGUAGE C VOLATILE;
+
+-- The listener's entry: the body as received, JSON or not.
+CREATE FUNCTION gateway.ingest_text(account text, kind text, body text)
+    RETURNS jsonb AS 'MODULE_PATHNAME', 'gw_ingest_text' LANGUAGE C VOLATILE;
+
+REVOKE ALL ON FUNCTION gw_ingest(text, text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION gateway.ingest_text(text, text, text) FROM PUBLIC;
+
+-- Numbers that sent STOP to an account: no SMS of that account reaches
+-- them (checked where every request is built, from a per-backend cache
+-- that this trigger invalidates).
+CREATE TABLE gateway.optouts (
+    account     text NOT NULL,
+    msisdn      text NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (account, msisdn)
+);
+COMMENT ON TABLE gateway.optouts IS 'numbers that sent STOP; sends to them end rejected';
+CREATE TRIGGER optout_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON gateway.optouts FOR EACH STATEMENT
+    EXECUTE FUNCTION gateway.invalidate_account_cache();
+
+-- The current subscription state per account, phone and premium product.
+CREATE TABLE gateway.subscriptions (
+    account       text NOT NULL,
+    msisdn        text NOT NULL,
+    product_id    text NOT NULL,
+    active        boolean NOT NULL,
+    service_name  text,
+    keyword       text,
+    campaign_id   text,
+    unique_id     text,
+    provider_date text,
+    inbound_id    bigint,
+    updated_at    timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (account, msisdn, product_id)
+);
+COMMENT ON TABLE gateway.subscriptions IS 'premium subscriptions as the provider last reported them';
+
+-- A payment's callback finds it by the checkout / transaction request id
+-- the push was answered with.  Payments only: the SMS rows stay out of it.
+CREATE INDEX outbox_payment_ref ON gateway.outbox
+    ((coalesce(result #>> '{data,data,CheckoutRequestID}', provider_ref))) WHERE payment;
+
+-- Apply one recorded callback (not USSD: src/inbound.c runs the handler);
+-- {"outbox_id", "status", "note"}.  A body it cannot take raises 22023.
+CREATE FUNCTION gateway.apply_inbound(inbound_id bigint, acc text, kind text,
+                                      p jsonb, country text)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    final constant gateway.outbox_status[] := '{delivered,undelivered}';
+    row_id bigint;
+    cur gateway.outbox_status;
+    new_status gateway.outbox_status;
+    cb jsonb;
+    note text;
+    key text;
+    corr text;
+    st text;
+    stk jsonb;
+    items jsonb;
+    ids text[];
+    code_text text;
+    code int;
+    descr text;
+    phone text;
+    txt text;
+BEGIN
+    IF kind = 'dlr' THEN
+        key := nullif(p->>'uniqueId', '');
+        corr := nullif(p->>'correlator', '');
+        st := coalesce(nullif(p->>'deliveryStatus', ''), p->>'deliveryState');
+        IF key IS NULL AND corr IS NULL THEN
+            RAISE EXCEPTION 'a delivery report needs uniqueId or correlator'
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        IF st IN ('DeliveredToNetwork', 'DeliveredToTerminal') THEN
+            new_status := 'delivered';
+        ELSIF st IN ('UserNotSubscribed', 'InsufficientFunds', 'MessageStatusIsOverdue',
+                     'NotSFCUser', 'UserNotExist', 'Invalid_Linkid', 'UserInBlacklist',
+                     'DeliveryImpossible', 'DeliveryUncertain', 'UnknownSubscriber',
+                     'DeliveryFailure', 'UserAbnormalState', 'TeleserviceNotProvisioned',
+                     'DeliveryNotificationNotSupported', 'QueueAuthorisationError',
+                     'InternalServerError', 'UnknownServerError') THEN
+            new_status := 'undelivered';
+        END IF;
+        -- gateway's own key carries the row id; a caller's is in the unique index
+        IF key ~ '^gw[0-9a-f]{8}-[0-9]{1,18}$' THEN
+            SELECT o.id, o.status INTO row_id, cur FROM gateway.outbox o
+             WHERE o.id = substring(key FROM '-([0-9]+)$')::bigint
+               AND o.account = acc AND o.idempotency_key = key AND NOT o.key_given
+               FOR UPDATE;
+        END IF;
+        IF row_id IS NULL AND key IS NOT NULL THEN
+            SELECT o.id, o.status INTO row_id, cur FROM gateway.outbox o
+             WHERE o.account = acc AND o.idempotency_key = key AND o.key_given
+               FOR UPDATE;
+        END IF;
+        IF row_id IS NULL AND corr IS NOT NULL THEN
+            SELECT o.id, o.status INTO row_id, cur FROM gateway.outbox o
+             WHERE o.provider_ref = corr AND o.account = acc AND NOT o.payment
+             ORDER BY o.id DESC LIMIT 1
+               FOR UPDATE;
+        END IF;
+        cb := jsonb_strip_nulls(jsonb_build_object(
+            'kind', 'dlr', 'inbound_id', inbound_id, 'delivery_status', p->>'deliveryStatus',
+            'delivery_state', p->>'deliveryState', 'correlator', corr,
+            'reference_id', p->>'referenceId', 'timestamp', p->>'timestamp'));
+        IF row_id IS NULL THEN
+            note := 'no outbox row has this uniqueId or correlator';
+        ELSIF new_status IS NULL THEN
+            note := format('delivery status %s recorded; the row is left %s', coalesce(st, 'missing'), cur);
+        END IF;
+
+    ELSIF kind = 'payment' THEN
+        IF jsonb_typeof(p->'Body') = 'object' THEN
+            -- M-Pesa's STK callback, as VasPro and Umeskia forward it
+            stk := p->'Body'->'stkCallback';
+            IF jsonb_typeof(stk) IS DISTINCT FROM 'object' THEN
+                RAISE EXCEPTION 'Body.stkCallback is missing'
+                    USING ERRCODE = 'invalid_parameter_value';
+            END IF;
+            ids := ARRAY[stk->>'CheckoutRequestID'];
+            code_text := stk->>'ResultCode';
+            descr := stk->>'ResultDesc';
+            SELECT jsonb_object_agg(i->>'Name', i->'Value') INTO items
+              FROM jsonb_array_elements(CASE WHEN jsonb_typeof(stk#>'{CallbackMetadata,Item}') = 'array'
+                                             THEN stk#>'{CallbackMetadata,Item}' ELSE '[]' END) i;
+            cb := jsonb_build_object('amount', items->'Amount',
+                                     'receipt', items->>'MpesaReceiptNumber',
+                                     'phone', items->>'PhoneNumber',
+                                     'transaction_date', items->>'TransactionDate');
+        ELSIF p ? 'TransactionStatus' THEN
+            -- Umeskia's transaction status body
+            ids := ARRAY[p->>'TransactionID'];
+            code_text := CASE p->>'TransactionStatus'
+                         WHEN 'Completed' THEN '0'
+                         WHEN 'Failed' THEN coalesce(nullif(p->>'TransactionCode', ''), '1')
+                         END;
+            descr := p->>'ResultDesc';
+            cb := jsonb_build_object('amount', p->'TransactionAmount',
+                                     'receipt', nullif(p->>'TransactionReceipt', ''),
+                                     'phone', p->>'Msisdn',
+                                     'transaction_date', nullif(p->>'TransactionDate', ''));
+        ELSIF p ? 'ResponseCode' THEN
+            -- Umeskia's callback dump
+            ids := ARRAY[p->>'TransactionID', p->>'CheckoutRequestID'];
+            code_text := p->>'ResponseCode';
+            descr := p->>'ResponseDescription';
+            cb := jsonb_build_object('amount', p->'TransactionAmount',
+                                     'receipt', p->>'TransactionReceipt',
+                                     'phone', p->>'Msisdn',
+                                     'transaction_date', p->>'TransactionDate');
+        ELSE
+            RAISE EXCEPTION 'not a payment result'
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Expected an M-Pesa STK callback (Body.stkCallback) or an Umeskia transaction status.';
+        END IF;
+        ids := array_remove(ids, NULL);
+        IF cardinality(ids) = 0 THEN
+            RAISE EXCEPTION 'the payment result names no checkout or transaction request id'
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        IF code_text IS NOT NULL AND code_text !~ '^\s*-?[0-9]{1,9}\s*$' THEN
+            RAISE EXCEPTION 'result code "%" is not a number', code_text
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        code := code_text::int;
+        IF code = 0 THEN
+            new_status := 'delivered';
+        ELSIF code IS NOT NULL THEN
+            new_status := 'undelivered';
+        END IF;
+        SELECT o.id, o.status INTO row_id, cur FROM gateway.outbox o
+         WHERE o.payment AND o.account = acc
+           AND coalesce(o.result #>> '{data,data,CheckoutRequestID}', o.provider_ref) = ANY (ids)
+         ORDER BY o.id DESC LIMIT 1
+           FOR UPDATE;
+        cb := jsonb_strip_nulls(jsonb_build_object(
+                  'kind', 'payment', 'inbound_id', inbound_id, 'paid', code = 0,
+                  'result_code', code, 'result_desc', descr) || cb);
+        IF row_id IS NULL THEN
+            note := 'no payment has this checkout or transaction request id';
+        ELSIF new_status IS NULL THEN
+            note := format('payment still pending; the row is left %s', cur);
+        END IF;
+
+    ELSIF kind = 'subscription' THEN
+        IF coalesce(p->>'msisdn', '') = '' OR coalesce(p->>'product_id', '') = '' THEN
+            RAISE EXCEPTION 'a subscription profile needs msisdn and product_id'
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        phone := @extschema@.gw_normalize_msisdn(p->>'msisdn', country);
+        INSERT INTO gateway.subscriptions AS s
+               (account, msisdn, product_id, active, service_name, keyword,
+                campaign_id, unique_id, provider_date, inbound_id)
+        VALUES (acc, phone, p->>'product_id', coalesce(p->>'stop_keyword', '') = '',
+                p->>'service_name',
+                coalesce(nullif(p->>'stop_keyword', ''), p->>'start_keyword'),
+                p->>'campaign_id', p->>'unique_id', p->>'date', inbound_id)
+        ON CONFLICT (account, msisdn, product_id) DO UPDATE
+           SET active = excluded.active, service_name = excluded.service_name,
+               keyword = excluded.keyword, campaign_id = excluded.campaign_id,
+               unique_id = excluded.unique_id, provider_date = excluded.provider_date,
+               inbound_id = excluded.inbound_id, updated_at = now();
+        note := format('%s %s product %s',
+                       phone, CASE WHEN coalesce(p->>'stop_keyword', '') = ''
+                                    THEN 'subscribed to' ELSE 'unsubscribed from' END,
+                       p->>'product_id');
+
+    ELSIF kind = 'mo' THEN
+        phone := coalesce(p->>'msisdn', p->>'from', p->>'phone');
+        txt := coalesce(p->>'message', p->>'text', p->>'sms');
+        IF coalesce(phone, '') = '' OR txt IS NULL THEN
+            RAISE EXCEPTION 'an incoming SMS needs msisdn and message'
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        phone := @extschema@.gw_normalize_msisdn(phone, country);
+        txt := upper(btrim(txt, E' \t\r\n'));
+        IF txt = 'STOP' THEN
+            INSERT INTO gateway.optouts (account, msisdn) VALUES (acc, phone)
+                ON CONFLICT DO NOTHING;
+            note := phone || ' opted out';
+        ELSIF txt = 'START' THEN
+            DELETE FROM gateway.optouts o WHERE o.account = acc AND o.msisdn = phone;
+            note := phone || ' opted in';
+        ELSE
+            note := 'message from ' || phone
+                    || coalesce(' (link_id ' || coalesce(p->>'link_id', p->>'linkId') || ')', '');
+        END IF;
+        RETURN jsonb_build_object('outbox_id', NULL, 'status', NULL, 'note', note);
+    END IF;
+
+    IF row_id IS NOT NULL AND new_status IS NOT NULL THEN
+        IF cur = ANY (final) THEN
+            note := format('the row is already %s: unchanged', cur);
+            new_status := NULL;
+        ELSE
+            -- A row still being sent keeps its lease: the worker's flush
+            -- then records the send's answer but keeps this status.
+            UPDATE gateway.outbox o
+               SET status = new_status,
+                   result = coalesce(o.result, '{}') || jsonb_build_object('callback', cb),
+                   sent_at = CASE WHEN new_status = 'delivered'
+                                  THEN coalesce(o.sent_at, now()) ELSE o.sent_at END,
+                   updated_at = now()
+             WHERE o.id = row_id;
+        END IF;
+    END IF;
+    IF row_id IS NULL THEN
+        new_status := NULL;
+    END IF;
+    RETURN jsonb_build_object('outbox_id', row_id, 'status', new_status, 'note', note);
+END
+$$;
+REVOKE ALL ON FUNCTION gateway.apply_inbound(bigint, text, text, jsonb, text) FROM PUBLIC;
+
+-- The listener's role (gateway.listen_role) may hand callbacks in and do
+-- nothing else; gw_grant_admin also lets a role call gw_ingest.
+CREATE FUNCTION gw_grant_listener(role regrole)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    ext_schema text := (SELECT n.nspname FROM pg_extension e
+                        JOIN pg_namespace n ON n.oid = e.extnamespace
+                        WHERE e.extname = 'gateway');
+BEGIN
+    EXECUTE format('GRANT USAGE ON SCHEMA gateway TO %s', role);
+    EXECUTE format('GRANT EXECUTE ON FUNCTION %1$I.gw_ingest(text, text, jsonb), '
+                   'gateway.ingest_text(text, text, text) TO %2$s', ext_schema, role);
+END
+$$;
+REVOKE ALL ON FUNCTION gw_grant_listener(regrole) FROM PUBLIC;

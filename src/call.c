@@ -12,6 +12,7 @@
 
 #include "account.h"
 #include "jsonutil.h"
+#include "outbox.h"
 #include "provider.h"
 #include "request.h"
 #include "util.h"
@@ -38,6 +39,16 @@ gw_shortcut_op(const char *account, const char *opname, const char *shortcut)
 	return opname;
 }
 
+/* Run a call now; a payment is also recorded for its callback. */
+static Jsonb *
+gw_call_sync(const char *account, const char *operation, Jsonb *params)
+{
+	Jsonb	   *result = gw_call_run(account, operation, params);
+
+	gw_outbox_record_sync(account, operation, params, result);
+	return result;
+}
+
 /* gw_call(account, operation, params) */
 Datum
 gw_call(PG_FUNCTION_ARGS)
@@ -47,8 +58,8 @@ gw_call(PG_FUNCTION_ARGS)
 
 	gw_require(account, "account");
 	gw_require(operation, "operation");
-	PG_RETURN_JSONB_P(gw_call_run(account, operation,
-								  PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2)));
+	PG_RETURN_JSONB_P(gw_call_sync(account, operation,
+								   PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2)));
 }
 
 /* gw_send_sms(account, recipient, message, sender_id) */
@@ -88,7 +99,7 @@ gw_stk_push(PG_FUNCTION_ARGS)
 	gw_require(vals[0], "phone");
 	gw_require(vals[1], "amount");
 	op = gw_shortcut_op(account, gw_account_get(account)->provider->stk_op, "gw_stk_push");
-	PG_RETURN_JSONB_P(gw_call_run(account, op, gw_jsonb_object(keys, vals, 4)));
+	PG_RETURN_JSONB_P(gw_call_sync(account, op, gw_jsonb_object(keys, vals, 4)));
 }
 
 /* gw_balance(account) */

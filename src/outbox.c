@@ -220,6 +220,65 @@ gw_outbox_enqueue(const char *account, const char *operation, Jsonb *params,
 	return id;
 }
 
+/*
+ * Keep a synchronous payment where its callback will look for it: a
+ * finished outbox row (sent, delivered, failed; unknown rows wait for the
+ * callback or an operator, never for the worker).  Only payments: the SMS
+ * path writes nothing.  In the caller's transaction, like a queued row.
+ */
+void
+gw_outbox_record_sync(const char *account, const char *operation, Jsonb *params,
+					  Jsonb *result)
+{
+	static SPIPlanPtr plan = NULL;
+	const GwAccount *acc = gw_account_get(account);
+	const GwOperation *op = gw_operation_lookup(acc->provider, operation);
+	char	   *st = gw_jsonb_get_text(result, "status");
+	char	   *ref = gw_jsonb_get_text(result, "provider_ref");
+	const char *status;
+	Datum		values[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+	Oid			save_userid;
+	int			save_sec;
+
+	if (!(op->flags & GW_OP_PAYMENT) || st == NULL)
+		return;
+	if (strcmp(st, "accepted") == 0 || strcmp(st, "pending") == 0)
+		status = "sent";
+	else if (strcmp(st, "delivered") == 0)
+		status = "delivered";
+	else if (strcmp(st, "unknown") == 0)
+		status = "unknown";
+	else
+		status = "failed";
+	if (params == NULL)
+		params = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")));
+	values[0] = CStringGetTextDatum(acc->name);
+	values[1] = CStringGetTextDatum(operation);
+	values[2] = JsonbPGetDatum(params);
+	values[3] = CStringGetTextDatum(status);
+	values[4] = ref ? CStringGetTextDatum(ref) : (Datum) 0;
+	nulls[4] = ref ? ' ' : 'n';
+	values[5] = JsonbPGetDatum(result);
+
+	gw_as_owner_begin(&save_userid, &save_sec);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (plan == NULL)
+		plan = gw_saved_plan(
+			"INSERT INTO gateway.outbox (account, operation, params, status, attempts,"
+			"                            provider_ref, result, last_error, payment,"
+			"                            next_attempt_at, sent_at)"
+			" VALUES ($1, $2, $3, $4::gateway.outbox_status, 1, $5, $6,"
+			"         $6 OPERATOR(pg_catalog.->>) 'error', true, 'infinity',"
+			"         CASE WHEN $4 IN ('sent', 'delivered') THEN pg_catalog.now() END)",
+			6, (Oid[]) {TEXTOID, TEXTOID, JSONBOID, TEXTOID, TEXTOID, JSONBOID});
+	if (SPI_execute_plan(plan, values, nulls, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "recording a payment failed");
+	SPI_finish();
+	gw_as_owner_end(save_userid, save_sec);
+}
+
 /* gw_enqueue(account, operation, params, send_at, idempotency_key) */
 Datum
 gw_enqueue(PG_FUNCTION_ARGS)

@@ -12,4 +12,8 @@
 extern int64 gw_outbox_enqueue(const char *account, const char *operation, Jsonb *params,
 							   Datum send_at, bool send_at_null, const char *key);
 
+/* Record a synchronous payment's outcome as a finished row (payments only). */
+extern void gw_outbox_record_sync(const char *account, const char *operation,
+								  Jsonb *params, Jsonb *result);
+
 #endif

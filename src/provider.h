@@ -89,6 +89,9 @@ typedef struct GwCall
 	bool		unsendable;		/* authorize could not get a token: send
 								 * nothing; resp holds the token call's
 								 * answer for the parser and the result */
+	const char *refused;		/* gateway refuses to send (every recipient
+								 * opted out): the result is rejected with
+								 * this error, nothing is sent */
 
 	/* answer */
 	GwHttpResponse resp;

@@ -8,6 +8,7 @@
 #include "utils/memutils.h"
 
 #include "jsonutil.h"
+#include "optout.h"
 #include "request.h"
 #include "result.h"
 
@@ -32,13 +33,15 @@ gw_call_prepare(GwCall *call, const GwAccount *acc, const char *operation, Jsonb
 	initStringInfo(&call->url);
 	initStringInfo(&call->body);
 	gw_params_check(call, params);
-	call->op->build(call);
+	gw_optout_filter(call);
+	if (call->refused == NULL)
+		call->op->build(call);
 }
 
 void
 gw_call_authorize(GwCall *call, bool refresh)
 {
-	if (call->account->provider->authorize)
+	if (call->account->provider->authorize && call->refused == NULL)
 		call->account->provider->authorize(call, refresh);
 }
 
@@ -78,7 +81,7 @@ gw_call_complete(GwCall *call)
 		explicit_bzero(secret, strlen(secret));
 	}
 
-	if (call->resp.net_error == GW_NET_OK)
+	if (call->resp.net_error == GW_NET_OK && call->refused == NULL)
 	{
 		if (gw_looks_like_json(call->resp.body))
 			call->json = gw_json_parse(call->resp.body, call->resp.body_len);
@@ -109,14 +112,14 @@ gw_call_run(const char *account, const char *operation, Jsonb *params)
 
 	gw_call_prepare(&call, acc, operation, params);
 	gw_call_authorize(&call, false);
-	if (!call.unsendable)
+	if (!call.unsendable && call.refused == NULL)
 	{
 		gw_call_request(&call, &req);
 		gw_http_perform(&req, &call.resp);
 	}
 
 	/* A provider whose token was refused gets one fresh token and one retry. */
-	if (!call.unsendable && call.resp.status == 401 && acc->provider->authorize)
+	if (!call.unsendable && call.refused == NULL && call.resp.status == 401 && acc->provider->authorize)
 	{
 		gw_call_authorize(&call, true);
 		if (!call.unsendable)

@@ -112,6 +112,13 @@ gw_classify(GwCall *call, GwStatus *status, bool *retryable, char **error)
 	long		code = r->status;
 
 	*error = call->error;
+	if (call->refused)
+	{
+		*status = GW_REJECTED;
+		*retryable = false;
+		*error = pstrdup(call->refused);
+		return;
+	}
 	switch (r->net_error)
 	{
 		case GW_NET_OK:

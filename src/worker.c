@@ -254,7 +254,12 @@ gw_array(Datum *v, bool *nulls, int n, Oid type)
 	return PointerGetDatum(construct_md_array(v, nulls, 1, dims, lbs, type, len, byval, align));
 }
 
-/* Record the queued outcomes in one UPDATE; only rows we still lease. */
+/*
+ * Record the queued outcomes in one UPDATE; only rows we still lease.  A
+ * delivery report or payment callback that came while the row was being
+ * sent (gateway.apply_inbound) has set a final status and left the lease:
+ * the send's answer is recorded, the callback's status and result stay.
+ */
 static void
 gw_flush(void)
 {
@@ -272,17 +277,23 @@ gw_flush(void)
 
 		gw_flush_plan = gw_saved_plan(
 			"UPDATE gateway.outbox o"
-			"   SET status = v.status::gateway.outbox_status, result = coalesce(v.result, o.result),"
+			"   SET status = CASE WHEN o.status OPERATOR(pg_catalog.=) 'sending'"
+			"            THEN v.status::gateway.outbox_status ELSE o.status END,"
+			"       result = CASE WHEN o.status OPERATOR(pg_catalog.=) 'sending'"
+			"            THEN coalesce(v.result, o.result)"
+			"            ELSE coalesce(v.result, '{}') OPERATOR(pg_catalog.||)"
+			"                 pg_catalog.jsonb_build_object('callback', o.result OPERATOR(pg_catalog.->) 'callback') END,"
 			"       provider_ref = coalesce(v.ref, o.provider_ref), last_error = v.error,"
 			"       next_attempt_at = CASE WHEN v.delay < 0 THEN 'infinity'::timestamptz"
 			"            ELSE pg_catalog.now() + v.delay * interval '1 millisecond' END,"
-			"       sent_at = CASE WHEN v.status IN ('sent', 'delivered')"
+			"       sent_at = CASE WHEN v.status IN ('sent', 'delivered') OR o.status = 'delivered'"
 			"            THEN coalesce(o.sent_at, pg_catalog.clock_timestamp()) ELSE o.sent_at END,"
 			"       updated_at = pg_catalog.now(), lease_until = NULL, leased_by = NULL"
 			"  FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3),"
 			"                 pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6))"
 			"       AS v(id, status, result, ref, error, delay)"
-			" WHERE o.id OPERATOR(pg_catalog.=) v.id AND o.status OPERATOR(pg_catalog.=) 'sending'"
+			" WHERE o.id OPERATOR(pg_catalog.=) v.id"
+			"   AND o.status IN ('sending', 'delivered', 'undelivered')"
 			"   AND o.leased_by OPERATOR(pg_catalog.=) $7",
 			7, types);
 	}
@@ -507,9 +518,9 @@ gw_claim(int n)
 						  it->prep_error, it->reconcile ? gw_backoff_ms(it->attempts + 1) : 0);
 			MemoryContextDelete(it->cxt);
 		}
-		else if (it->call.unsendable)
+		else if (it->call.unsendable || it->call.refused)
 		{
-			/* no token could be had: the token call's answer is the outcome */
+			/* no token could be had, or every recipient opted out: no request */
 			GwHttpResponse resp = it->call.resp;
 
 			gw_collect_one(it, &resp);
@@ -746,7 +757,8 @@ gw_purge(void)
 	return true;
 }
 
-/* Milliseconds until the next row is due (capped at max_ms). */
+/* Milliseconds until the next row is due (capped at max_ms); rows parked at
+ * 'infinity' (payments waiting for a callback or an operator) never are. */
 static long
 gw_next_due_ms(long max_ms)
 {
@@ -754,7 +766,8 @@ gw_next_due_ms(long max_ms)
 
 	gw_xact_begin("gateway: looking for due rows");
 	if (SPI_execute("SELECT GREATEST(0, EXTRACT(epoch FROM min(next_attempt_at) - pg_catalog.now()) * 1000)::int8"
-					"  FROM gateway.outbox WHERE status IN ('queued', 'unknown')",
+					"  FROM gateway.outbox WHERE status IN ('queued', 'unknown')"
+					"   AND next_attempt_at OPERATOR(pg_catalog.<) 'infinity'",
 					true, 1) == SPI_OK_SELECT && SPI_processed == 1)
 	{
 		bool		isnull;

@@ -1,0 +1,193 @@
+-- Callbacks: gw_ingest and gateway.ingest_text record every body in
+-- gateway.inbound first, then apply it.
+SELECT gw_account_create('inb', 'vaspro', '{"api_key": "inbound-key"}', mock.url('vaspro'),
+                         '{"sender_id": "GATEWAY"}');
+
+-- A body that is not JSON is recorded raw and answered as a bad request.
+SELECT gateway.ingest_text('inb', 'dlr', 'deliveryStatus=DeliveredToTerminal') - 'recorded';
+SELECT account, kind, payload, raw, outbox_id, note FROM gateway.inbound ORDER BY id DESC LIMIT 1;
+-- Unknown account or kind: 42704, nothing recorded.
+SELECT expect_error($$SELECT gw_ingest('nobody', 'dlr', '{}')$$);
+SELECT expect_error($$SELECT gw_ingest('inb', 'fax', '{}')$$);
+SELECT expect_error($$SELECT gateway.ingest_text('inb', 'fax', '{}')$$);
+SELECT count(*) FROM gateway.inbound;
+
+-- The mock's payment callback for a checkout / transaction request id.
+CREATE FUNCTION mock.callback(id text) RETURNS jsonb
+LANGUAGE sql AS $$ SELECT string_agg(line, '')::jsonb FROM mock.curl('{mock}/_mock/callback?id=' || id) AS line $$;
+
+------------------------------------------------------------------------
+-- Delivery reports (VasPro "View Delivery Report")
+------------------------------------------------------------------------
+SELECT gw_queue_sms('inb', '0712000001', 'Habari') AS sms1 \gset
+SELECT gw_wait(:sms1);
+SELECT idempotency_key ~ ('^gw[0-9a-f]{8}-' || id) AS gateway_key, provider_ref IS NOT NULL AS has_ref
+  FROM gateway.outbox WHERE id = :sms1;
+SELECT idempotency_key AS key1, provider_ref AS ref1 FROM gateway.outbox WHERE id = :sms1 \gset
+-- delivered
+SELECT gw_ingest('inb', 'dlr', jsonb_build_object(
+    'recepient', '254712000001', 'correlator', :'ref1', 'timestamp', '20191231T12:00:00',
+    'productId', '', 'campaignId', '', 'uniqueId', :'key1', 'referenceId', 'MNO-1',
+    'billing_type', 'AIRTIME_BILLING', 'deliveryState', '0',
+    'deliveryStatus', 'DeliveredToTerminal')) - 'recorded' - 'outbox_id';
+SELECT status, (result->'callback') - 'inbound_id' - 'correlator' AS callback, sent_at IS NOT NULL AS sent
+  FROM gateway.outbox WHERE id = :sms1;
+-- the same report again, then a late failure: the row stays delivered
+SELECT gw_ingest('inb', 'dlr', jsonb_build_object(
+    'recepient', '254712000001', 'correlator', :'ref1', 'timestamp', '20191231T12:00:00',
+    'productId', '', 'campaignId', '', 'uniqueId', :'key1', 'referenceId', 'MNO-1',
+    'billing_type', 'AIRTIME_BILLING', 'deliveryState', '0',
+    'deliveryStatus', 'DeliveredToTerminal')) - 'recorded' - 'outbox_id';
+SELECT gw_ingest('inb', 'dlr', jsonb_build_object(
+    'recepient', '254712000001', 'correlator', :'ref1', 'timestamp', '20191231T12:05:00',
+    'productId', '', 'campaignId', '', 'uniqueId', :'key1', 'referenceId', 'MNO-1',
+    'billing_type', 'AIRTIME_BILLING', 'deliveryState', '1',
+    'deliveryStatus', 'DeliveryImpossible')) - 'recorded' - 'outbox_id';
+SELECT status FROM gateway.outbox WHERE id = :sms1;
+-- a caller's key, a failure
+SELECT gw_queue_sms('inb', '0712000002', 'Habari', idempotency_key => 'order-42') AS sms2 \gset
+SELECT gw_wait(:sms2);
+SELECT gw_ingest('inb', 'dlr', jsonb_build_object(
+    'recepient', '254712000002', 'correlator', 'x', 'timestamp', '20191231T12:00:00',
+    'productId', '', 'campaignId', '', 'uniqueId', 'order-42', 'referenceId', 'MNO-2',
+    'billing_type', 'AIRTIME_BILLING', 'deliveryState', '1',
+    'deliveryStatus', 'UserInBlacklist')) - 'recorded' - 'outbox_id';
+SELECT status, result->'callback'->>'delivery_status' FROM gateway.outbox WHERE id = :sms2;
+-- found by correlator alone
+SELECT gw_queue_sms('inb', '0712000004', 'Habari') AS sms4 \gset
+SELECT gw_wait(:sms4);
+SELECT provider_ref AS ref4 FROM gateway.outbox WHERE id = :sms4 \gset
+SELECT (gw_ingest('inb', 'dlr', jsonb_build_object(
+    'recepient', '254712000004', 'correlator', :'ref4', 'deliveryState', '0',
+    'deliveryStatus', 'DeliveredToNetwork'))->>'outbox_id')::bigint = :sms4 AS found;
+SELECT status FROM gateway.outbox WHERE id = :sms4;
+-- a status the document does not list: recorded, row untouched
+SELECT gw_queue_sms('inb', '0712000005', 'Habari') AS sms5 \gset
+SELECT gw_wait(:sms5);
+SELECT idempotency_key AS key5 FROM gateway.outbox WHERE id = :sms5 \gset
+SELECT gw_ingest('inb', 'dlr', jsonb_build_object(
+    'uniqueId', :'key5', 'correlator', 'x', 'deliveryState', '7',
+    'deliveryStatus', 'MessageWaiting')) - 'recorded' - 'outbox_id';
+SELECT status FROM gateway.outbox WHERE id = :sms5;
+-- a report for nothing we sent: recorded with a note
+SELECT gw_ingest('inb', 'dlr', '{"recepient": "254712999999", "correlator": "nothing",
+    "timestamp": "20191231T12:00:00", "productId": "", "campaignId": "", "uniqueId": "gw00000000-999999",
+    "referenceId": "", "billing_type": "AIRTIME_BILLING", "deliveryState": "0",
+    "deliveryStatus": "DeliveredToTerminal"}') - 'recorded';
+SELECT kind, outbox_id, note FROM gateway.inbound ORDER BY id DESC LIMIT 1;
+-- a report without any key is a bad request, still recorded
+SELECT gw_ingest('inb', 'dlr', '{"deliveryStatus": "DeliveredToTerminal"}') - 'recorded';
+SELECT payload, note FROM gateway.inbound ORDER BY id DESC LIMIT 1;
+
+------------------------------------------------------------------------
+-- Payments: M-Pesa STK callbacks from the mock
+------------------------------------------------------------------------
+UPDATE gateway.account SET options = options || '{"paybill": "789789"}' WHERE name = 'inb';
+SELECT gw_stk_push('inb', '0712000006', 10, 'INV-1') AS push \gset
+SELECT :'push'::jsonb->>'status' AS status, :'push'::jsonb#>>'{data,data,CheckoutRequestID}' AS checkout \gset
+SELECT :'status';
+SELECT id AS pay1, status, payment FROM gateway.outbox
+ WHERE payment AND result#>>'{data,data,CheckoutRequestID}' = :'checkout' \gset
+SELECT :'status' AS was, :pay1 > :sms5 AS recorded_in_outbox;
+SELECT mock.callback(:'checkout')#>'{Body,stkCallback}' ? 'CallbackMetadata' AS paid_shape;
+SELECT gw_ingest('inb', 'payment', mock.callback(:'checkout')) - 'recorded' - 'outbox_id';
+SELECT status, (result->'callback') - 'inbound_id' - 'receipt' - 'transaction_date' AS callback,
+       result->'callback'->>'receipt' ~ '^[A-Z0-9]{10}$' AS receipt
+  FROM gateway.outbox WHERE id = :pay1;
+-- a queued payment, cancelled by the customer
+SELECT gw_enqueue('inb', 'payment.stk_push', '{"phone": "0700001032", "amount": 5}') AS pay2 \gset
+SELECT gw_wait(:pay2);
+SELECT result#>>'{data,data,CheckoutRequestID}' AS checkout2 FROM gateway.outbox WHERE id = :pay2 \gset
+SELECT (mock.callback(:'checkout2')#>'{Body,stkCallback}') - 'CheckoutRequestID' - 'MerchantRequestID' AS cancelled;
+SELECT gw_ingest('inb', 'payment', mock.callback(:'checkout2')) - 'recorded' - 'outbox_id';
+SELECT status, (result->'callback') - 'inbound_id' AS callback FROM gateway.outbox WHERE id = :pay2;
+-- a callback again after the final state: unchanged
+SELECT gw_ingest('inb', 'payment', mock.callback(:'checkout')) - 'recorded' - 'outbox_id';
+-- not a payment result
+SELECT gw_ingest('inb', 'payment', '{"hello": 1}') - 'recorded';
+
+------------------------------------------------------------------------
+-- Incoming SMS: STOP and START
+------------------------------------------------------------------------
+SELECT mock.reset();
+SELECT gw_ingest('inb', 'mo', '{"msisdn": "254712000003", "message": "  stop ", "link_id": "LNK-1"}') - 'recorded';
+SELECT account, msisdn FROM gateway.optouts;
+SELECT gw_send_sms('inb', '0712000003', 'Offer!') - 'elapsed_ms';
+SELECT gw_queue_sms('inb', '0712000003', 'Offer!') AS sms6 \gset
+SELECT gw_wait(:sms6);
+SELECT status, result->>'status' AS result_status, result->>'error' AS error FROM gateway.outbox WHERE id = :sms6;
+SELECT count(*) AS requests_at_provider FROM mock.requests();
+-- others still get theirs
+SELECT gw_send_sms('inb', '0712000001', 'Offer!')->>'status';
+SELECT gw_ingest('inb', 'mo', '{"msisdn": "0712000003", "message": "Start"}') - 'recorded';
+SELECT count(*) FROM gateway.optouts;
+SELECT gw_send_sms('inb', '0712000003', 'Offer!')->>'status';
+
+------------------------------------------------------------------------
+-- Subscriptions (VasPro "Receive Subscription Data")
+------------------------------------------------------------------------
+SELECT gw_ingest('inb', 'subscription', '{"token": "xxxx", "service_name": "Ufundi Subscription",
+    "start_keyword": "START123456", "msisdn": 254712000007, "product_id": 123456,
+    "campaign_id": "c-1", "unique_id": "u-1", "date": "20191231T12:00:00"}') - 'recorded';
+SELECT msisdn, product_id, active, service_name, keyword FROM gateway.subscriptions;
+SELECT gw_ingest('inb', 'subscription', '{"token": "xxxx", "service_name": "Ufundi Subscription",
+    "start_keyword": "START123456", "stop_keyword": "STOP123456", "msisdn": 254712000007,
+    "product_id": 123456, "campaign_id": "c-1", "unique_id": "u-2", "date": "20200101T12:00:00"}') - 'recorded';
+SELECT msisdn, product_id, active, service_name, keyword FROM gateway.subscriptions;
+
+------------------------------------------------------------------------
+-- USSD (VasPro "Receive USSD Requests"): a two-level menu
+------------------------------------------------------------------------
+CREATE FUNCTION public.ussd_menu(msisdn text, session_id text, input text, service_code text)
+RETURNS text LANGUAGE sql AS $$
+    SELECT CASE input
+        WHEN '' THEN E'CON Karibu\n1. Balance\n2. Exit'
+        WHEN '1' THEN 'END Your balance is KES 100'
+        ELSE 'END Kwaheri' END
+$$;
+CREATE FUNCTION public.ussd_broken(msisdn text, session_id text, input text, service_code text)
+RETURNS text LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'menu table is missing'; END $$;
+SELECT gw_account_update('inb', options => '{"sender_id": "GATEWAY", "ussd_handler": "public.ussd_menu"}');
+SELECT gw_ingest('inb', 'ussd', '{"tokenKey": "xxxx", "msisdn": "0712345678", "sessionID": "S1",
+    "expiryPeriod": "20190101", "input": "", "accessPoint": "*664*1114#"}')->>'reply';
+SELECT gw_ingest('inb', 'ussd', '{"tokenKey": "xxxx", "msisdn": "0712345678", "sessionID": "S1",
+    "expiryPeriod": "20190101", "input": "1", "accessPoint": "*664*1114#"}') - 'recorded';
+SELECT gw_account_update('inb', options => '{"sender_id": "GATEWAY", "ussd_handler": "public.ussd_broken"}');
+SELECT gw_ingest('inb', 'ussd', '{"tokenKey": "xxxx", "msisdn": "0712345678", "sessionID": "S2",
+    "expiryPeriod": "20190101", "input": "", "accessPoint": "*664*1114#"}') - 'recorded';
+SELECT note FROM gateway.inbound ORDER BY id DESC LIMIT 1;
+SELECT gw_account_update('inb', options => '{"sender_id": "GATEWAY", "ussd_handler": "public.nothing"}');
+SELECT gw_ingest('inb', 'ussd', '{"msisdn": "0712345678", "sessionID": "S3", "input": "",
+    "accessPoint": "*664*1114#"}') - 'recorded';
+
+------------------------------------------------------------------------
+-- NOTIFY gateway_inbound at commit, payload the inbound id: a second
+-- session listens and ingests
+------------------------------------------------------------------------
+CREATE TEMP TABLE notes (line text);
+DO $$
+BEGIN
+    EXECUTE format('COPY notes FROM PROGRAM %L',
+        format('psql -X -q -t -A -h %s -p %s -d %s -U postgres -c "LISTEN gateway_inbound" -c %s',
+               split_part(current_setting('unix_socket_directories'), ',', 1),
+               current_setting('port'), current_database(),
+               $q$'SELECT gw_ingest($a$inb$a$, $a$mo$a$, $a${"msisdn": "254712000008", "message": "hi"}$a$)->>$a$recorded$a$'$q$));
+END
+$$;
+SELECT regexp_replace(line, '[0-9]+', 'N', 'g') AS line FROM notes;
+SELECT count(DISTINCT line) = 1 AS same_id
+  FROM (SELECT substring(line FROM '[0-9]+') AS line FROM notes WHERE line ~ 'payload') a,
+       (SELECT line AS l2 FROM notes WHERE line ~ '^[0-9]+$') b WHERE a.line = b.l2;
+
+SELECT kind, count(*) FROM gateway.inbound GROUP BY kind ORDER BY kind;
+
+-- Privileges: the listener's role may ingest and nothing else
+CREATE ROLE inbound_listener;
+SELECT gw_grant_listener('inbound_listener');
+SET ROLE inbound_listener;
+SELECT gateway.ingest_text('inb', 'mo', '{"msisdn": "254712000009", "message": "hello"}') - 'recorded';
+SELECT expect_error($$SELECT gw_send_sms('inb', '0712000009', 'x')$$);
+SELECT expect_error($$SELECT * FROM gateway.inbound$$);
+RESET ROLE;
+SELECT gw_revoke('inbound_listener');
+DROP ROLE inbound_listener;

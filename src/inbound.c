@@ -1,0 +1,409 @@
+/*
+ * inbound.c: callbacks from providers (see inbound.h): gw_ingest and
+ * gateway.ingest_text, the listener's entry.
+ *
+ * A callback is recorded in gateway.inbound first, as the extension owner,
+ * then applied in a subtransaction: whatever goes wrong while applying it,
+ * the record stays, with what went wrong in its note.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_proc.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "parser/parse_func.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/regproc.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+
+#include "account.h"
+#include "inbound.h"
+#include "jsonutil.h"
+#include "util.h"
+
+PG_FUNCTION_INFO_V1(gw_ingest);
+PG_FUNCTION_INFO_V1(gw_ingest_text);
+
+static const char *const gw_inbound_kinds[] = {
+	"dlr", "payment", "subscription", "mo", "ussd", NULL
+};
+
+static SPIPlanPtr gw_record_plan = NULL;
+static SPIPlanPtr gw_note_plan = NULL;
+static SPIPlanPtr gw_apply_plan = NULL;
+
+/* What applying a callback did. */
+typedef struct GwApplied
+{
+	int64		outbox_id;
+	char	   *status;
+	char	   *note;
+	char	   *error;			/* the body cannot be taken */
+	char	   *reply;			/* ussd */
+} GwApplied;
+
+static void
+gw_inbound_check_kind(const char *kind)
+{
+	for (int i = 0; gw_inbound_kinds[i]; i++)
+		if (strcmp(kind, gw_inbound_kinds[i]) == 0)
+			return;
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_OBJECT),
+			 errmsg("unknown callback kind \"%s\"", kind),
+			 errhint("The kinds are dlr, payment, subscription, mo and ussd.")));
+}
+
+/* Insert the callback into gateway.inbound and NOTIFY (at commit); its id. */
+static int64
+gw_inbound_record(const char *account, const char *kind, Jsonb *payload, const char *raw)
+{
+	Datum		values[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
+	Oid			save_userid;
+	int			save_sec;
+	bool		isnull;
+	int64		id;
+
+	values[0] = CStringGetTextDatum(account);
+	values[1] = CStringGetTextDatum(kind);
+	values[2] = payload ? JsonbPGetDatum(payload) : (Datum) 0;
+	nulls[2] = payload ? ' ' : 'n';
+	values[3] = raw ? CStringGetTextDatum(raw) : (Datum) 0;
+	nulls[3] = raw ? ' ' : 'n';
+
+	gw_as_owner_begin(&save_userid, &save_sec);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (gw_record_plan == NULL)
+		gw_record_plan = gw_saved_plan(
+			"WITH i AS ("
+			"  INSERT INTO gateway.inbound (account, kind, payload, raw)"
+			"  VALUES ($1, $2, $3, $4) RETURNING id)"
+			" SELECT id, pg_catalog.pg_notify('gateway_inbound', id::text) FROM i",
+			4, (Oid[]) {TEXTOID, TEXTOID, JSONBOID, TEXTOID});
+	if (SPI_execute_plan(gw_record_plan, values, nulls, false, 0) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "recording a callback failed");
+	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_finish();
+	gw_as_owner_end(save_userid, save_sec);
+	return id;
+}
+
+/* Set what a recorded callback updated and what came of it. */
+static void
+gw_inbound_note(int64 id, int64 outbox_id, const char *note)
+{
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', ' '};
+	Oid			save_userid;
+	int			save_sec;
+
+	values[0] = Int64GetDatum(id);
+	values[1] = Int64GetDatum(outbox_id);
+	nulls[1] = outbox_id > 0 ? ' ' : 'n';
+	values[2] = note ? CStringGetTextDatum(note) : (Datum) 0;
+	nulls[2] = note ? ' ' : 'n';
+
+	gw_as_owner_begin(&save_userid, &save_sec);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (gw_note_plan == NULL)
+		gw_note_plan = gw_saved_plan(
+			"UPDATE gateway.inbound SET outbox_id = $2, note = $3"
+			" WHERE id OPERATOR(pg_catalog.=) $1",
+			3, (Oid[]) {INT8OID, INT8OID, TEXTOID});
+	if (SPI_execute_plan(gw_note_plan, values, nulls, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "noting a callback failed");
+	SPI_finish();
+	gw_as_owner_end(save_userid, save_sec);
+}
+
+/* The answer object (see inbound.h). */
+static Jsonb *
+gw_inbound_answer(int64 id, const char *kind, int64 outbox_id, const char *status,
+				  const char *note, const char *error, const char *reply)
+{
+	StringInfoData buf;
+	GwJsonWriter w;
+
+	initStringInfo(&buf);
+	gw_jw_begin(&w, &buf);
+	gw_jw_int(&w, "recorded", id);
+	gw_jw_str(&w, "kind", kind);
+	if (outbox_id > 0)
+		gw_jw_int(&w, "outbox_id", outbox_id);
+	else
+		gw_jw_raw(&w, "outbox_id", "null");
+	gw_jw_str(&w, "status", status);
+	gw_jw_str(&w, "note", note);
+	gw_jw_str(&w, "error", error);
+	if (reply)
+		gw_jw_str(&w, "reply", reply);
+	gw_jw_end(&w);
+	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
+}
+
+
+/* gateway.apply_inbound as the owner: dlr, payment, subscription, mo. */
+static void
+gw_inbound_apply_sql(GwApplied *out, int64 id, const GwAccount *acc, const char *kind,
+					 Jsonb *payload)
+{
+	Datum		values[5];
+	Oid			save_userid;
+	int			save_sec;
+	bool		isnull;
+	Datum		d;
+	MemoryContext cxt = CurrentMemoryContext;
+
+	values[0] = Int64GetDatum(id);
+	values[1] = CStringGetTextDatum(acc->name);
+	values[2] = CStringGetTextDatum(kind);
+	values[3] = JsonbPGetDatum(payload);
+	values[4] = CStringGetTextDatum(acc->country ? acc->country : "KE");
+	gw_as_owner_begin(&save_userid, &save_sec);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (gw_apply_plan == NULL)
+		gw_apply_plan = gw_saved_plan(
+			"SELECT gateway.apply_inbound($1, $2, $3, $4, $5)",
+			5, (Oid[]) {INT8OID, TEXTOID, TEXTOID, JSONBOID, TEXTOID});
+	if (SPI_execute_plan(gw_apply_plan, values, NULL, false, 0) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "applying a callback failed");
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (!isnull)
+	{
+		MemoryContext old = MemoryContextSwitchTo(cxt);
+		Jsonb	   *r = DatumGetJsonbPCopy(d);
+		char	   *oid = gw_jsonb_get_text(r, "outbox_id");
+
+		out->outbox_id = oid ? strtoll(oid, NULL, 10) : 0;
+		out->status = gw_jsonb_get_text(r, "status");
+		out->note = gw_jsonb_get_text(r, "note");
+		MemoryContextSwitchTo(old);
+	}
+	SPI_finish();
+	gw_as_owner_end(save_userid, save_sec);
+}
+
+/*
+ * The account's USSD handler: the function named in option ussd_handler with
+ * exactly (text, text, text, text) returning text.  Resolved and run as the
+ * calling role (the listener's gateway.listen_role), never as the owner.
+ */
+static Oid
+gw_ussd_handler(const GwAccount *acc)
+{
+	char	   *name = gw_account_option(acc, "ussd_handler");
+	Oid			argtypes[4] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	Oid			fn;
+
+	if (name == NULL || name[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("account \"%s\" has no ussd_handler option", acc->name)));
+	fn = LookupFuncName(stringToQualifiedNameList(name), 4, argtypes, true);
+	if (!OidIsValid(fn))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("ussd_handler %s(text, text, text, text) does not exist", name)));
+	if (get_func_rettype(fn) != TEXTOID || get_func_retset(fn))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_FUNCTION_DEFINITION),
+				 errmsg("ussd_handler %s must return text", name)));
+	if (pg_proc_aclcheck(fn, GetUserId(), ACL_EXECUTE) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for ussd_handler %s", name)));
+	return fn;
+}
+
+/* A field as text: the first of the names present. */
+static pg_noinline char *
+gw_field(Jsonb *payload, const char *a, const char *b)
+{
+	char	   *v = gw_jsonb_get_text(payload, a);
+
+	return (v == NULL && b) ? gw_jsonb_get_text(payload, b) : v;
+}
+
+/* Run the USSD handler; its reply, or "END" with an apology and the reason
+ * in out->note. */
+static void
+gw_inbound_ussd(GwApplied *out, const GwAccount *acc, Jsonb *payload)
+{
+	char	   *msisdn = gw_field(payload, "msisdn", NULL);
+	char	   *session = gw_field(payload, "sessionID", "sessionId");
+	char	   *input = gw_field(payload, "input", NULL);
+	char	   *code = gw_field(payload, "accessPoint", "serviceCode");
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	char	   *volatile reply = NULL;
+
+	if (msisdn == NULL || session == NULL)
+	{
+		out->error = "a USSD request needs msisdn and sessionID";
+		out->note = out->error;
+		return;
+	}
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		Oid			fn = gw_ussd_handler(acc);
+		LOCAL_FCINFO(fcinfo, 4);
+		FmgrInfo	flinfo;
+		Datum		r;
+		const char *args[4] = {msisdn, session, input ? input : "", code};
+
+		fmgr_info(fn, &flinfo);
+		InitFunctionCallInfoData(*fcinfo, &flinfo, 4, InvalidOid, NULL, NULL);
+		for (int i = 0; i < 4; i++)
+		{
+			fcinfo->args[i].value = args[i] ? CStringGetTextDatum(args[i]) : (Datum) 0;
+			fcinfo->args[i].isnull = (args[i] == NULL);
+		}
+		r = FunctionCallInvoke(fcinfo);
+		if (fcinfo->isnull)
+			out->note = "the ussd_handler returned NULL";
+		else
+		{
+			reply = TextDatumGetCString(r);
+			if (strncmp(reply, "CON ", 4) != 0 && strncmp(reply, "END ", 4) != 0)
+			{
+				out->note = psprintf("the ussd_handler's answer does not start with \"CON \" or \"END \": %.60s",
+									 reply);
+				reply = NULL;
+			}
+		}
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *ed;
+
+		MemoryContextSwitchTo(cxt);
+		ed = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		out->note = psprintf("the ussd_handler failed: %s", ed->message);
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+	out->reply = reply ? reply : "END Sorry, this service is not available right now. Please try again later.";
+}
+
+/* Apply a recorded callback; an ERROR while applying becomes out->error. */
+static void
+gw_inbound_apply(GwApplied *out, int64 id, const GwAccount *acc, const char *kind,
+				 Jsonb *payload)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		gw_inbound_apply_sql(out, id, acc, kind, payload);
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *ed;
+
+		MemoryContextSwitchTo(cxt);
+		ed = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		out->outbox_id = 0;
+		out->status = NULL;
+		out->error = ed->message;
+		out->note = ed->message;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+}
+
+Jsonb *
+gw_inbound_ingest(const char *account, const char *kind, const char *body, Jsonb *payload)
+{
+	const GwAccount *acc = gw_account_get(account);
+	int64		id;
+
+	gw_inbound_check_kind(kind);
+	if (payload == NULL && body != NULL)
+	{
+		char	   *copy = pstrdup(body);
+
+		payload = gw_json_parse(copy, strlen(copy));
+	}
+	id = gw_inbound_record(acc->name, kind, payload, payload ? NULL : body);
+	if (payload == NULL)
+	{
+		const char *error = "the body is not JSON";
+
+		gw_inbound_note(id, 0, error);
+		return gw_inbound_answer(id, kind, 0, NULL, error, error, NULL);
+	}
+	if (!JB_ROOT_IS_OBJECT(payload))
+	{
+		const char *error = "the body is not a JSON object";
+
+		gw_inbound_note(id, 0, error);
+		return gw_inbound_answer(id, kind, 0, NULL, error, error, NULL);
+	}
+	{
+		GwApplied	a = {0};
+
+		if (strcmp(kind, "ussd") == 0)
+			gw_inbound_ussd(&a, acc, payload);
+		else
+			gw_inbound_apply(&a, id, acc, kind, payload);
+		if (a.outbox_id > 0 || a.note)
+			gw_inbound_note(id, a.outbox_id, a.note);
+		return gw_inbound_answer(id, kind, a.outbox_id, a.status, a.note, a.error, a.reply);
+	}
+}
+
+/* gw_ingest(account, kind, payload) */
+Datum
+gw_ingest(PG_FUNCTION_ARGS)
+{
+	char	   *account = gw_arg_text(fcinfo, 0);
+	char	   *kind = gw_arg_text(fcinfo, 1);
+
+	gw_require(account, "account");
+	gw_require(kind, "kind");
+	if (PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("payload must not be null")));
+	PG_RETURN_JSONB_P(gw_inbound_ingest(account, kind, NULL, PG_GETARG_JSONB_P(2)));
+}
+
+/* gateway.ingest_text(account, kind, body): the body as received. */
+Datum
+gw_ingest_text(PG_FUNCTION_ARGS)
+{
+	char	   *account = gw_arg_text(fcinfo, 0);
+	char	   *kind = gw_arg_text(fcinfo, 1);
+	char	   *body = gw_arg_text(fcinfo, 2);
+
+	gw_require(account, "account");
+	gw_require(kind, "kind");
+	PG_RETURN_JSONB_P(gw_inbound_ingest(account, kind, body ? body : "", NULL));
+}
