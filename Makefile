@@ -16,6 +16,7 @@ OBJS = \
 	src/call.o \
 	src/shmem.o \
 	src/outbox.o \
+	src/inbound.o \
 	src/worker.o \
 	src/callback.o \
 	src/listener.o \

@@ -493,3 +493,36 @@ REVOKE ALL ON FUNCTION gateway.wake() FROM PUBLIC;
 
 -- Wake the workers at commit so that they find the new outbox at once.
 SELECT gateway.wake();
+
+------------------------------------------------------------------------
+-- Inbound: delivery reports, payment results, subscriptions, incoming SMS
+-- and USSD (src/inbound.c)
+------------------------------------------------------------------------
+
+-- Every callback a provider sent, recorded before anything is done with it:
+-- payload when the body is JSON, raw when it is not.  outbox_id is the row
+-- it updated, note what came of it.  No foreign key: a callback outlives
+-- the account and the outbox row it speaks of.
+CREATE TABLE gateway.inbound (
+    id          bigserial PRIMARY KEY,
+    account     text NOT NULL,
+    kind        text NOT NULL,
+    received_at timestamptz NOT NULL DEFAULT now(),
+    payload     jsonb,
+    raw         text,
+    outbox_id   bigint,
+    note        text,
+    CHECK ((payload IS NULL) <> (raw IS NULL))
+);
+CREATE INDEX inbound_received ON gateway.inbound (account, received_at);
+COMMENT ON TABLE gateway.inbound IS 'every callback received (gw_ingest, the listener), before it was applied';
+
+CREATE FUNCTION gw_ingest(account text, kind text, payload jsonb)
+    RETURNS jsonb AS 'MODULE_PATHNAME', 'gw_ingest' LANGUAGE C VOLATILE;
+
+-- The listener's entry: the body as received, JSON or not.
+CREATE FUNCTION gateway.ingest_text(account text, kind text, body text)
+    RETURNS jsonb AS 'MODULE_PATHNAME', 'gw_ingest_text' LANGUAGE C VOLATILE;
+
+REVOKE ALL ON FUNCTION gw_ingest(text, text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION gateway.ingest_text(text, text, text) FROM PUBLIC;

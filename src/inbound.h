@@ -1,0 +1,36 @@
+/*
+ * inbound.h: callbacks from providers: delivery reports, payment results,
+ * subscription profiles, incoming SMS and USSD requests.
+ *
+ * Every callback is first recorded in gateway.inbound (and announced with
+ * NOTIFY gateway_inbound, payload the inbound id, at commit), then applied.
+ *
+ * The answer, as jsonb, is one object:
+ *
+ *   {"recorded": <gateway.inbound id>, "kind": "dlr", "outbox_id": <row> | null,
+ *    "status": <the status it set> | null, "note": <what came of it> | null,
+ *    "error": null | "<why the body cannot be taken>",
+ *    "reply": "CON ..." | "END ..."          -- kind ussd only}
+ *
+ * How the listener answers it:
+ *   - ERROR with SQLSTATE 42704 (undefined_object): unknown account or kind,
+ *     nothing recorded: 404;
+ *   - "error" not null: the body was recorded but cannot be taken (not JSON,
+ *     not an object, a required field missing): 400;
+ *   - otherwise 200, with "reply" as the text/plain body for kind ussd.  A
+ *     callback that refers to nothing we know is a 200 too (recorded, with a
+ *     note): the provider must not send it again.
+ */
+#ifndef GW_INBOUND_H
+#define GW_INBOUND_H
+
+#include "postgres.h"
+#include "utils/jsonb.h"
+
+/* Record and apply one callback; body is the raw text as received (payload
+ * NULL), or payload the parsed JSON (body NULL).  Raises 42704 for an
+ * unknown account or kind.  Runs in the caller's transaction. */
+extern Jsonb *gw_inbound_ingest(const char *account, const char *kind,
+								const char *body, Jsonb *payload);
+
+#endif
