@@ -11,7 +11,7 @@ SELECT r - 'elapsed_ms' - 'data' - 'provider_ref' AS result,
   FROM gw_send_sms('acme', '0712 345 678', 'Karibu ACME!') AS r;
 SELECT m->>'method' AS method, m->>'path' AS path,
        m->'headers'->>'content-type' AS content_type,
-       m->'json' - 'callbackURL' AS body,
+       (m->'json') - 'callbackURL' AS body,
        m->'json'->>'callbackURL' = gw_callback_url('acme', 'dlr') AS listener_callback
   FROM mock.last() m;
 

@@ -22,9 +22,13 @@
 #include <sys/socket.h>
 #include <microhttpd.h>
 
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/pg_database.h"
 #include "catalog/namespace.h"
-#include "commands/dbcommands.h"
 #include "executor/spi.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
@@ -110,13 +114,23 @@ gw_listen_sleep(long ms)
 	}
 }
 
+/* Whether the database exists: a plain scan, as no database is selected. */
 static bool
 gw_database_exists(const char *name)
 {
-	bool		found;
+	bool		found = false;
+	Relation	rel;
+	TableScanDesc scan;
+	HeapTuple	tup;
 
 	StartTransactionCommand();
-	found = OidIsValid(get_database_oid(name, true));
+	(void) GetTransactionSnapshot();
+	rel = table_open(DatabaseRelationId, AccessShareLock);
+	scan = table_beginscan_catalog(rel, 0, NULL);
+	while (!found && HeapTupleIsValid(tup = heap_getnext(scan, ForwardScanDirection)))
+		found = (strcmp(NameStr(((Form_pg_database) GETSTRUCT(tup))->datname), name) == 0);
+	table_endscan(scan);
+	table_close(rel, AccessShareLock);
 	CommitTransactionCommand();
 	return found;
 }

@@ -17,27 +17,6 @@ check() {   # check <what> <expected> <actual>
 code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 inbound() { q "SELECT count(*) FROM gateway.inbound WHERE account = 'lst'"; }
 
-# INTERIM until branch inbound is merged: a stand-in for gateway.ingest_text.
-if [ "$(q "SELECT to_regprocedure('gateway.ingest_text(text,text,text)') IS NULL")" = t ]; then
-    q "CREATE TABLE gateway.inbound (id bigserial PRIMARY KEY, account text, kind text, payload jsonb, raw text);
-       CREATE FUNCTION gateway.ingest_text(account text, kind text, body text) RETURNS jsonb
-       LANGUAGE plpgsql SECURITY DEFINER AS \$f\$
-       DECLARE j jsonb; id bigint; r text;
-       BEGIN
-           IF NOT EXISTS (SELECT 1 FROM gateway.account a WHERE a.name = account) THEN
-               RAISE EXCEPTION 'no account' USING ERRCODE = 'undefined_object';
-           END IF;
-           BEGIN j := body::jsonb; EXCEPTION WHEN others THEN j := NULL; END;
-           INSERT INTO gateway.inbound (account, kind, payload, raw) VALUES (account, kind, j, body) RETURNING inbound.id INTO id;
-           IF kind = 'ussd' THEN
-               SELECT public.lst_menu((regexp_match(body, 'phoneNumber=([^&]*)'))[1], (regexp_match(body, 'sessionId=([^&]*)'))[1],
-                                      coalesce((regexp_match(body, 'text=([^&]*)'))[1], ''), '') INTO r;
-               RETURN jsonb_build_object('recorded', id, 'reply', r, 'error', NULL);
-           END IF;
-           RETURN jsonb_build_object('recorded', id, 'error', CASE WHEN j IS NULL THEN 'not JSON' END);
-       END \$f\$;" >/dev/null
-fi
-
 q "DO \$\$ BEGIN
      IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'gw_listener') THEN
          CREATE ROLE gw_listener NOLOGIN;
