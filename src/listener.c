@@ -570,6 +570,7 @@ gw_listener_main(Datum arg)
 	struct MHD_Daemon *d;
 	const union MHD_DaemonInfo *info;
 	WaitEventSet *wes;
+	MemoryContext loop_cxt;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
@@ -593,6 +594,9 @@ gw_listener_main(Datum arg)
 			(errmsg("gateway listener on %s for database \"%s\", handlers run as \"%s\"",
 					gw_listen_address, gw_worker_database, gw_listen_role)));
 	pgstat_report_activity(STATE_IDLE, NULL);
+	/* for the answers made before a request has a context of its own */
+	loop_cxt = AllocSetContextCreate(gw_listen_cxt, "gateway listener loop",
+									 ALLOCSET_DEFAULT_SIZES);
 
 	for (;;)
 	{
@@ -610,6 +614,9 @@ gw_listener_main(Datum arg)
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
 		}
+		MemoryContextSwitchTo(loop_cxt);
 		MHD_run(d);
+		MemoryContextSwitchTo(TopMemoryContext);
+		MemoryContextReset(loop_cxt);
 	}
 }
