@@ -19,6 +19,8 @@ OBJS = \
 	src/inbound.o \
 	src/optout.o \
 	src/worker.o \
+	src/callback.o \
+	src/listener.o \
 	src/msisdn.o \
 	src/smsinfo.o \
 	src/providers/vaspro.o \
@@ -37,7 +39,7 @@ REGRESS_OPTS = --inputdir=. --dbname=contrib_regression
 PG_CPPFLAGS = -I$(srcdir)/src -DGW_VERSION=\"$(EXTVERSION)\"
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare \
 	-MMD -MP
-SHLIB_LINK = -lcurl
+SHLIB_LINK = -lcurl -lmicrohttpd
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)

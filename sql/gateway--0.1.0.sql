@@ -21,10 +21,18 @@ CREATE TABLE gateway.account (
 );
 COMMENT ON TABLE gateway.account IS 'provider accounts; credentials are kept apart in gateway.account_secret';
 
+-- 32 random bytes from pg_strong_random, as 64 hex digits.
+CREATE FUNCTION gateway.random_token() RETURNS text
+    AS 'MODULE_PATHNAME', 'gw_random_token' LANGUAGE C VOLATILE STRICT;
+
 -- Readable by the extension owner only: no grant is ever made on this table.
+-- callback_token is the secret in the URLs the listener answers
+-- (gw_callback_url), made with the account, changed by
+-- gw_callback_token_rotate().
 CREATE TABLE gateway.account_secret (
     account     text PRIMARY KEY REFERENCES gateway.account (name) ON DELETE CASCADE,
-    credentials jsonb NOT NULL CHECK (jsonb_typeof(credentials) = 'object')
+    credentials jsonb NOT NULL CHECK (jsonb_typeof(credentials) = 'object'),
+    callback_token text NOT NULL DEFAULT gateway.random_token()
 );
 REVOKE ALL ON gateway.account_secret FROM PUBLIC;
 COMMENT ON TABLE gateway.account_secret IS 'account credentials; readable by the extension owner only';
@@ -157,6 +165,31 @@ BEGIN
 END
 $$;
 
+-- A new callback token for the account: the URLs given out so far stop
+-- working at commit.  gw_callback_url() gives the new ones.
+CREATE FUNCTION gw_callback_token_rotate(account text)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    UPDATE gateway.account_secret s SET callback_token = gateway.random_token()
+     WHERE s.account = gw_callback_token_rotate.account;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'account "%" does not exist', account
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'gateway.accounts lists the accounts.';
+    END IF;
+END
+$$;
+
+-- The URL to give a provider for callbacks of one kind to this account.
+-- It carries the callback token: owner and admins only.
+CREATE FUNCTION gw_callback_url(account text, kind text)
+    RETURNS text AS 'MODULE_PATHNAME', 'gw_callback_url'
+    LANGUAGE C STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+
 CREATE FUNCTION gw_account_drop(name text)
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
@@ -220,6 +253,9 @@ CREATE FUNCTION gw_sms_info(message text)
 REVOKE ALL ON FUNCTION gw_account_create(text, text, jsonb, text, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION gw_account_update(text, jsonb, text, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION gw_account_drop(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION gw_callback_token_rotate(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION gw_callback_url(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION gateway.random_token() FROM PUBLIC;
 REVOKE ALL ON FUNCTION gw_call(text, text, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION gw_send_sms(text, text, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION gw_stk_push(text, text, numeric, text, text) FROM PUBLIC;
@@ -268,6 +304,8 @@ BEGIN
                    '%1$I.gw_account_create(text, text, jsonb, text, jsonb), '
                    '%1$I.gw_account_update(text, jsonb, text, jsonb), '
                    '%1$I.gw_account_drop(text), '
+                   '%1$I.gw_callback_token_rotate(text), '
+                   '%1$I.gw_callback_url(text, text), '
                    '%1$I.gw_requeue(bigint) TO %2$s', ext_schema, role);
     EXECUTE format('GRANT EXECUTE ON FUNCTION %1$I.gw_ingest(text, text, jsonb) TO %2$s',
                    ext_schema, role);
@@ -288,6 +326,8 @@ BEGIN
                    '%1$I.gw_account_create(text, text, jsonb, text, jsonb), '
                    '%1$I.gw_account_update(text, jsonb, text, jsonb), '
                    '%1$I.gw_account_drop(text), '
+                   '%1$I.gw_callback_token_rotate(text), '
+                   '%1$I.gw_callback_url(text, text), '
                    '%1$I.gw_call(text, text, jsonb), '
                    '%1$I.gw_send_sms(text, text, text, text), '
                    '%1$I.gw_stk_push(text, text, numeric, text, text), '

@@ -11,7 +11,8 @@ SELECT r - 'elapsed_ms' - 'data' - 'provider_ref' AS result,
   FROM gw_send_sms('acme', '0712 345 678', 'Karibu ACME!') AS r;
 SELECT m->>'method' AS method, m->>'path' AS path,
        m->'headers'->>'content-type' AS content_type,
-       m->'json' AS body
+       (m->'json') - 'callbackURL' AS body,
+       m->'json'->>'callbackURL' = gw_callback_url('acme', 'dlr') AS listener_callback
   FROM mock.last() m;
 
 -- the sender id argument wins over the account option
@@ -27,7 +28,9 @@ SELECT m->'json' AS body FROM mock.last() m;
 SELECT r->>'ok' AS ok, r->>'status' AS status, r->>'http_status' AS http,
        r->>'provider_ref' = r->'data'->'data'->>'correlator' AS ref_is_correlator
   FROM gw_call('acme', 'sms.bulk', '{"recipients": ["0712345678", "0722 000 111"], "message": "Sale today", "unique_id": "bulk-001"}') r;
-SELECT m->>'path' AS path, (m->'json') - 'apiKey'::text AS body FROM mock.last() m;
+SELECT m->>'path' AS path, (m->'json') - 'apiKey'::text - 'callbackURL' AS body,
+       m->'json'->>'callbackURL' = gw_callback_url('acme', 'dlr') AS listener_callback
+  FROM mock.last() m;
 SELECT r->>'ok' AS ok, r->>'status' AS status
   FROM gw_call('acme', 'sms.bulk', '{"recipients": "0712345678,0733000111", "message": "Tomorrow", "unique_id": "bulk-002", "schedule_date": "2026-12-01", "schedule_time": "08:30"}') r;
 SELECT m->'json'->'isScheduled' AS is_scheduled, m->'json'->>'scheduleDate' AS date,

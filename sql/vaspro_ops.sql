@@ -48,7 +48,8 @@ SELECT body - 'token' AS body FROM vp_last();
 -- broadcast: origin API_MT, unique_id generated, sent now
 SELECT r->>'ok' AS ok, r->>'status' AS status, r->'data'->'data'->>'campaign_id' ~ '^CMP' AS campaign
   FROM gw_call('vp', 'subscription.broadcast', '{"message": "Tip of the day", "product_id": "123456", "campaign_name": "tips"}') r;
-SELECT body - 'unique_id' AS body, body->>'unique_id' ~ '^gw[0-9a-f]{20}$' AS generated FROM vp_last();
+SELECT body - 'unique_id' - 'callback_url' AS body, body->>'unique_id' ~ '^gw[0-9a-f]{20}$' AS generated,
+       body->>'callback_url' = gw_callback_url('vp', 'dlr') AS listener_callback FROM vp_last();
 -- broadcast scheduled, with retries and a callback
 SELECT (gw_call('vp', 'subscription.broadcast', '{"message": "Tomorrow", "product_id": "123456", "campaign_name": "tips-2",
        "unique_id": "bc-1", "schedule_date": "2026-12-01", "schedule_time": "08:30", "retries": 2,
@@ -101,7 +102,7 @@ SELECT r - 'elapsed_ms' - 'data' - 'provider_ref' AS result, r->'data'->'data'->
        "unique_id": "kplc-1", "callback_url": "https://example.com/kplc"}') r;
 SELECT * FROM vp_last();
 SELECT (gw_call('vp', 'rewards.electricity', '{"phone": "0712345678", "amount": 200, "bill_reference": "14256789012", "unique_id": "kplc-2", "account_type": 1}'))->>'status';
-SELECT body->'account_type' AS account_type, body ? 'callback' AS has_callback FROM vp_last();
+SELECT body->'account_type' AS account_type, body->>'callback' = gw_callback_url('vp', 'payment') AS listener_callback FROM vp_last();
 -- postpaid is documented as unavailable: 404
 SELECT r - 'elapsed_ms' - 'data' FROM gw_call('vp', 'rewards.electricity', '{"phone": "0712345678", "amount": 200, "bill_reference": "2000111", "unique_id": "kplc-3", "account_type": 2}') r;
 -- bulk: utilityID, enqueue 1, payload entries phone/account/uniqueId/amount

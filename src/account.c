@@ -115,6 +115,8 @@ gw_account_collect_secrets(GwAccount *acc)
 
 	acc->secrets = palloc(sizeof(char *) * cap);
 	acc->nsecrets = 0;
+	if (acc->callback_token)
+		acc->secrets[acc->nsecrets++] = pstrdup(acc->callback_token);
 	it = JsonbIteratorInit(&acc->credentials->root);
 	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
 	{
@@ -184,7 +186,8 @@ gw_account_load(GwAccount *acc, const char *name)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	if (gw_lookup_plan == NULL)
-		gw_lookup_plan = gw_saved_plan("SELECT a.provider, a.base_url, a.options, s.credentials"
+		gw_lookup_plan = gw_saved_plan("SELECT a.provider, a.base_url, a.options, s.credentials,"
+									   "       s.callback_token"
 									   "  FROM gateway.account a"
 									   "  JOIN gateway.account_secret s"
 									   "    ON s.account OPERATOR(pg_catalog.=) a.name"
@@ -207,6 +210,7 @@ gw_account_load(GwAccount *acc, const char *name)
 											   SPI_tuptable->tupdesc, 3, &isnull));
 	credentials = DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[0],
 												   SPI_tuptable->tupdesc, 4, &isnull));
+	acc->callback_token = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5);
 
 	acc->provider = gw_provider_find(provider);
 	if (acc->provider == NULL)
@@ -312,6 +316,7 @@ gw_account_copy(const GwAccount *acc)
 	c->credentials = palloc(VARSIZE(acc->credentials));
 	memcpy(c->credentials, acc->credentials, VARSIZE(acc->credentials));
 	c->country = pstrdup(acc->country);
+	c->callback_token = acc->callback_token ? pstrdup(acc->callback_token) : NULL;
 	c->secrets = palloc(sizeof(char *) * Max(acc->nsecrets, 1));
 	for (int i = 0; i < acc->nsecrets; i++)
 		c->secrets[i] = pstrdup(acc->secrets[i]);

@@ -16,7 +16,9 @@ typedef struct GwAccount
 	char	   *base_url;		/* effective, without a trailing '/' */
 	Jsonb	   *options;
 	Jsonb	   *credentials;
-	char	  **secrets;		/* credential values, to redact */
+	char	   *callback_token;	/* the secret of gw_callback_url's URLs */
+	char	  **secrets;		/* credential values and the callback
+								 * token, to redact */
 	int			nsecrets;
 	char	   *country;		/* option country, default KE */
 	double		rate_limit;		/* messages per second; 0: none */

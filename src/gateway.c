@@ -9,7 +9,9 @@
 #include "miscadmin.h"
 #include "utils/guc.h"
 
+#include "callback.h"
 #include "http.h"
+#include "listener.h"
 #include "shmem.h"
 #include "worker.h"
 
@@ -114,10 +116,56 @@ _PG_init(void)
 							PGC_SIGHUP, GUC_UNIT_S,
 							NULL, NULL, NULL);
 
+	/* The callback listener: only when loaded by shared_preload_libraries. */
+	DefineCustomStringVariable("gateway.listen_address",
+							   gettext_noop("Address (host:port) the callback listener serves; empty: no listener."),
+							   NULL,
+							   &gw_listen_address,
+							   "",
+							   PGC_POSTMASTER, 0,
+							   NULL, NULL, NULL);
+	DefineCustomStringVariable("gateway.listen_role",
+							   gettext_noop("Role the listener runs callback handlers as; never a superuser."),
+							   NULL,
+							   &gw_listen_role,
+							   "",
+							   PGC_SIGHUP, 0,
+							   NULL, NULL, NULL);
+	DefineCustomIntVariable("gateway.listen_max_body",
+							gettext_noop("Largest callback body the listener accepts."),
+							NULL,
+							&gw_listen_max_body,
+							64 * 1024, 1024, 64 * 1024 * 1024,
+							PGC_SIGHUP, GUC_UNIT_BYTE,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("gateway.listen_max_connections",
+							gettext_noop("Connections the listener keeps open at once."),
+							NULL,
+							&gw_listen_max_connections,
+							1000, 1, 100000,
+							PGC_POSTMASTER, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("gateway.listen_timeout",
+							gettext_noop("Idle time after which the listener closes a connection."),
+							NULL,
+							&gw_listen_timeout_s,
+							10, 1, 3600,
+							PGC_POSTMASTER, GUC_UNIT_S,
+							NULL, NULL, NULL);
+	DefineCustomStringVariable("gateway.callback_base_url",
+							   gettext_noop("Scheme, host and path prefix providers reach the listener by; empty: http://<listen_address>."),
+							   NULL,
+							   &gw_callback_base_url,
+							   "",
+							   PGC_SIGHUP, 0,
+							   NULL, NULL, NULL);
+
 	MarkGUCPrefixReserved("gateway");
 
 	if (!process_shared_preload_libraries_in_progress || IsBinaryUpgrade)
 		return;
 	gw_shmem_init();
 	gw_worker_register();
+	if (gw_listen_address[0] != '\0')
+		gw_listener_register();
 }

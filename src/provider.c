@@ -11,6 +11,7 @@
 #include "utils/jsonb.h"
 
 #include "account.h"
+#include "callback.h"
 #include "jsonutil.h"
 #include "msisdn.h"
 #include "provider.h"
@@ -347,13 +348,22 @@ gw_default_sender(GwCall *call, const char *fallback)
 	return s ? s : (char *) fallback;
 }
 
-/* The callback URL: the param, else the account option, else NULL. */
+/*
+ * The callback URL: the param, else the account option callback_url, else
+ * the listener's URL for the operation's kind (payment or dlr), else NULL.
+ */
 char *
 gw_callback(GwCall *call)
 {
 	char	   *s = gw_param(call, "callback_url");
 
-	return s ? s : gw_account_option(call->account, "callback_url");
+	if (s == NULL)
+		s = gw_account_option(call->account, "callback_url");
+	/* else the listener's URL for this kind, when the listener is on */
+	if (s == NULL)
+		s = gw_callback_url_for(call->account,
+								(call->op->flags & GW_OP_PAYMENT) ? "payment" : "dlr");
+	return s;
 }
 
 /* Write every given param that has a provider field into the JSON body. */
