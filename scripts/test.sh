@@ -21,7 +21,8 @@ finish() {
 # (its role is made by test/t/listener.sh) and pg_cron; retries are quick so
 # that retry tests take moments.
 export GW_DB=contrib_regression
-export GW_LISTEN_PORT=${GW_LISTEN_PORT:-18787}
+GW_LISTEN_PORT=$(gw_free_port "${GW_LISTEN_PORT:-18787}")
+export GW_LISTEN_PORT
 export GW_EXTRA_CONF="shared_preload_libraries = 'gateway,pg_cron'
 cron.database_name = 'contrib_regression'
 cron.use_background_workers = on
