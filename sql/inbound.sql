@@ -126,11 +126,11 @@ SELECT gw_send_sms('inb', '0712000003', 'Offer!')->>'status';
 ------------------------------------------------------------------------
 -- Subscriptions (VasPro "Receive Subscription Data")
 ------------------------------------------------------------------------
-SELECT gw_ingest('inb', 'subscription', '{"token": "xxxx", "service_name": "Ufundi Subscription",
+SELECT gw_ingest('inb', 'subscription', '{"token": "vp-token-1", "service_name": "Ufundi Subscription",
     "start_keyword": "START123456", "msisdn": 254712000007, "product_id": 123456,
     "campaign_id": "c-1", "unique_id": "u-1", "date": "20191231T12:00:00"}') - 'recorded';
 SELECT msisdn, product_id, active, service_name, keyword FROM gateway.subscriptions;
-SELECT gw_ingest('inb', 'subscription', '{"token": "xxxx", "service_name": "Ufundi Subscription",
+SELECT gw_ingest('inb', 'subscription', '{"token": "vp-token-1", "service_name": "Ufundi Subscription",
     "start_keyword": "START123456", "stop_keyword": "STOP123456", "msisdn": 254712000007,
     "product_id": 123456, "campaign_id": "c-1", "unique_id": "u-2", "date": "20200101T12:00:00"}') - 'recorded';
 SELECT msisdn, product_id, active, service_name, keyword FROM gateway.subscriptions;
@@ -148,12 +148,12 @@ $$;
 CREATE FUNCTION public.ussd_broken(msisdn text, session_id text, input text, service_code text)
 RETURNS text LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'menu table is missing'; END $$;
 SELECT gw_account_update('inb', options => '{"sender_id": "GATEWAY", "ussd_handler": "public.ussd_menu"}');
-SELECT gw_ingest('inb', 'ussd', '{"tokenKey": "xxxx", "msisdn": "0712345678", "sessionID": "S1",
+SELECT gw_ingest('inb', 'ussd', '{"tokenKey": "vp-token-1", "msisdn": "0712345678", "sessionID": "S1",
     "expiryPeriod": "20190101", "input": "", "accessPoint": "*664*1114#"}')->>'reply';
-SELECT gw_ingest('inb', 'ussd', '{"tokenKey": "xxxx", "msisdn": "0712345678", "sessionID": "S1",
+SELECT gw_ingest('inb', 'ussd', '{"tokenKey": "vp-token-1", "msisdn": "0712345678", "sessionID": "S1",
     "expiryPeriod": "20190101", "input": "1", "accessPoint": "*664*1114#"}') - 'recorded';
 SELECT gw_account_update('inb', options => '{"sender_id": "GATEWAY", "ussd_handler": "public.ussd_broken"}');
-SELECT gw_ingest('inb', 'ussd', '{"tokenKey": "xxxx", "msisdn": "0712345678", "sessionID": "S2",
+SELECT gw_ingest('inb', 'ussd', '{"tokenKey": "vp-token-1", "msisdn": "0712345678", "sessionID": "S2",
     "expiryPeriod": "20190101", "input": "", "accessPoint": "*664*1114#"}') - 'recorded';
 SELECT note FROM gateway.inbound ORDER BY id DESC LIMIT 1;
 SELECT gw_account_update('inb', options => '{"sender_id": "GATEWAY", "ussd_handler": "public.nothing"}');
