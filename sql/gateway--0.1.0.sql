@@ -127,7 +127,8 @@ $$;
 
 CREATE FUNCTION gw_account_update(name text, credentials jsonb DEFAULT NULL,
                                   base_url text DEFAULT NULL,
-                                  options jsonb DEFAULT NULL)
+                                  options jsonb DEFAULT NULL,
+                                  rotate_callback_token boolean DEFAULT false)
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -160,6 +161,11 @@ BEGIN
      WHERE a.name = gw_account_update.name;
     IF credentials IS NOT NULL THEN
         UPDATE gateway.account_secret s SET credentials = gw_account_update.credentials
+         WHERE s.account = gw_account_update.name;
+    END IF;
+    -- a new callback token: the URLs given out so far stop working at commit
+    IF rotate_callback_token THEN
+        UPDATE gateway.account_secret s SET callback_token = gateway.random_token()
          WHERE s.account = gw_account_update.name;
     END IF;
 END
@@ -251,7 +257,7 @@ CREATE FUNCTION gw_sms_info(message text)
 ------------------------------------------------------------------------
 
 REVOKE ALL ON FUNCTION gw_account_create(text, text, jsonb, text, jsonb) FROM PUBLIC;
-REVOKE ALL ON FUNCTION gw_account_update(text, jsonb, text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION gw_account_update(text, jsonb, text, jsonb, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION gw_account_drop(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION gw_callback_token_rotate(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION gw_callback_url(text, text) FROM PUBLIC;
@@ -302,7 +308,7 @@ BEGIN
     EXECUTE format('SELECT %I.gw_grant_sender(%L)', ext_schema, role);
     EXECUTE format('GRANT EXECUTE ON FUNCTION '
                    '%1$I.gw_account_create(text, text, jsonb, text, jsonb), '
-                   '%1$I.gw_account_update(text, jsonb, text, jsonb), '
+                   '%1$I.gw_account_update(text, jsonb, text, jsonb, boolean), '
                    '%1$I.gw_account_drop(text), '
                    '%1$I.gw_callback_token_rotate(text), '
                    '%1$I.gw_callback_url(text, text), '
@@ -324,7 +330,7 @@ DECLARE
 BEGIN
     EXECUTE format('REVOKE EXECUTE ON FUNCTION '
                    '%1$I.gw_account_create(text, text, jsonb, text, jsonb), '
-                   '%1$I.gw_account_update(text, jsonb, text, jsonb), '
+                   '%1$I.gw_account_update(text, jsonb, text, jsonb, boolean), '
                    '%1$I.gw_account_drop(text), '
                    '%1$I.gw_callback_token_rotate(text), '
                    '%1$I.gw_callback_url(text, text), '

@@ -98,6 +98,11 @@ q "SELECT gw_callback_token_rotate('lst')" >/dev/null
 check "403 with the token before rotation" 403 "$(code -X POST --data '{}' "$url")"
 url2=$(q "SELECT gw_callback_url('lst', 'dlr')")
 check "200 with the new token" 200 "$(code -X POST --data '{"uniqueId": "lst-r"}' "$url2")"
+# the same rotation is one gw_account_update
+q "SELECT gw_account_update('lst', rotate_callback_token => true)" >/dev/null
+check "403 after gw_account_update rotated the token" 403 "$(code -X POST --data '{}' "$url2")"
+url2=$(q "SELECT gw_callback_url('lst', 'dlr')")
+check "200 with the token gw_account_update made" 200 "$(code -X POST --data '{"uniqueId": "lst-r2"}' "$url2")"
 
 # A superuser as listen_role: the listener refuses to start, and starts once
 # the setting is right again.
