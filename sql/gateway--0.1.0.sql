@@ -270,15 +270,23 @@ REVOKE ALL ON FUNCTION gateway.check_account(text, jsonb, jsonb, text) FROM PUBL
 REVOKE ALL ON FUNCTION gateway.invalidate_account_cache() FROM PUBLIC;
 REVOKE ALL ON FUNCTION gateway.forget_account_token() FROM PUBLIC;
 
+-- The schema the extension's gw_* functions live in.
+CREATE FUNCTION gateway.ext_schema() RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT n.nspname FROM pg_extension e
+      JOIN pg_namespace n ON n.oid = e.extnamespace
+     WHERE e.extname = 'gateway'
+$$;
+
 CREATE FUNCTION gw_grant_sender(role regrole)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    ext_schema text := (SELECT n.nspname FROM pg_extension e
-                        JOIN pg_namespace n ON n.oid = e.extnamespace
-                        WHERE e.extname = 'gateway');
+    ext_schema text := gateway.ext_schema();
 BEGIN
     EXECUTE format('GRANT USAGE ON SCHEMA gateway TO %s', role);
     EXECUTE format('GRANT SELECT ON gateway.accounts TO %s', role);
@@ -301,9 +309,7 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    ext_schema text := (SELECT n.nspname FROM pg_extension e
-                        JOIN pg_namespace n ON n.oid = e.extnamespace
-                        WHERE e.extname = 'gateway');
+    ext_schema text := gateway.ext_schema();
 BEGIN
     EXECUTE format('SELECT %I.gw_grant_sender(%L)', ext_schema, role);
     EXECUTE format('GRANT EXECUTE ON FUNCTION '
@@ -324,9 +330,7 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    ext_schema text := (SELECT n.nspname FROM pg_extension e
-                        JOIN pg_namespace n ON n.oid = e.extnamespace
-                        WHERE e.extname = 'gateway');
+    ext_schema text := gateway.ext_schema();
 BEGIN
     EXECUTE format('REVOKE EXECUTE ON FUNCTION '
                    '%1$I.gw_account_create(text, text, jsonb, text, jsonb), '
@@ -814,9 +818,7 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    ext_schema text := (SELECT n.nspname FROM pg_extension e
-                        JOIN pg_namespace n ON n.oid = e.extnamespace
-                        WHERE e.extname = 'gateway');
+    ext_schema text := gateway.ext_schema();
 BEGIN
     EXECUTE format('GRANT USAGE ON SCHEMA gateway TO %s', role);
     EXECUTE format('GRANT EXECUTE ON FUNCTION %1$I.gw_ingest(text, text, jsonb), '

@@ -305,37 +305,38 @@ gw_inbound_ussd(GwApplied *out, const GwAccount *acc, Jsonb *payload)
 	out->reply = reply ? reply : "END Sorry, this service is not available right now. Please try again later.";
 }
 
+typedef struct GwApplyArgs
+{
+	GwApplied  *out;
+	int64		id;
+	const GwAccount *acc;
+	const char *kind;
+	Jsonb	   *payload;
+} GwApplyArgs;
+
+static void
+gw_inbound_apply_step(void *arg)
+{
+	GwApplyArgs *a = (GwApplyArgs *) arg;
+
+	gw_inbound_apply_sql(a->out, a->id, a->acc, a->kind, a->payload);
+}
+
 /* Apply a recorded callback; an ERROR while applying becomes out->error. */
 static void
 gw_inbound_apply(GwApplied *out, int64 id, const GwAccount *acc, const char *kind,
 				 Jsonb *payload)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
+	GwApplyArgs a = {out, id, acc, kind, payload};
+	char	   *error = gw_try_subxact(gw_inbound_apply_step, &a, CurrentMemoryContext);
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
+	if (error)
 	{
-		gw_inbound_apply_sql(out, id, acc, kind, payload);
-		ReleaseCurrentSubTransaction();
-	}
-	PG_CATCH();
-	{
-		ErrorData  *ed;
-
-		MemoryContextSwitchTo(cxt);
-		ed = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
 		out->outbox_id = 0;
 		out->status = NULL;
-		out->error = ed->message;
-		out->note = ed->message;
+		out->error = error;
+		out->note = error;
 	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(cxt);
-	CurrentResourceOwner = owner;
 }
 
 Jsonb *

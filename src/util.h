@@ -17,4 +17,12 @@ extern void gw_require(const char *val, const char *what);
 /* Prepare and keep an SPI plan for the life of the backend. */
 extern SPIPlanPtr gw_saved_plan(const char *sql, int nargs, Oid *types);
 
+/*
+ * Run fn(arg) in a subtransaction.  NULL when it succeeded; else the ERROR's
+ * message (in cxt), the subtransaction rolled back and the error cleared.
+ * Memory context and resource owner are cxt and the caller's afterwards.
+ */
+typedef void (*GwSubxactFn) (void *arg);
+extern char *gw_try_subxact(GwSubxactFn fn, void *arg, MemoryContext cxt);
+
 #endif

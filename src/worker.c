@@ -313,56 +313,65 @@ gw_flush(void)
 	r->cap = 0;
 }
 
-/* Build one claimed row's request, in its own memory; false if it cannot be. */
+typedef struct GwPrepareArgs
+{
+	GwItem	   *it;
+	const char *operation;
+	Jsonb	   *params;
+	const char *key;
+} GwPrepareArgs;
+
 static void
-gw_item_prepare(GwItem *it, const char *operation, Jsonb *row_params, const char *key)
+gw_item_prepare_step(void *arg)
+{
+	GwPrepareArgs *a = (GwPrepareArgs *) arg;
+	GwItem	   *it = a->it;
+	GwAccount  *acc = gw_account_copy(gw_account_get(it->account));
+	const GwOperation *op = gw_operation_lookup(acc->provider, a->operation);
+
+	it->rate = acc->rate_limit;
+	it->can_reconcile = (op->reconcile_op != NULL);
+	it->has_key = (op->key_param != NULL);
+	it->needs_auth = (acc->provider->authorize != NULL);
+	if (it->reconcile)
+		gw_call_prepare(&it->call, acc, op->reconcile_op,
+						gw_jsonb_set_text(NULL, op->reconcile_param, a->key));
+	else
+		gw_call_prepare(&it->call, acc, a->operation,
+						op->key_param ? gw_jsonb_set_text(a->params, op->key_param, a->key)
+						: a->params);
+	if (!it->needs_auth)
+		gw_call_request(&it->call, &it->req);
+}
+
+/* Build one claimed row's request, in its own memory; a row that cannot be
+ * built gets prep_error. */
+static void
+gw_item_prepare(GwItem *it, const char *operation, Jsonb *params, const char *key)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
-	Jsonb	   *volatile params = row_params;
+	GwPrepareArgs a = {it, operation, params, key};
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(it->cxt);
-	PG_TRY();
-	{
-		GwAccount  *acc = gw_account_copy(gw_account_get(it->account));
-		const GwOperation *op = gw_operation_lookup(acc->provider, operation);
-
-		it->rate = acc->rate_limit;
-		it->can_reconcile = (op->reconcile_op != NULL);
-		it->has_key = (op->key_param != NULL);
-		it->needs_auth = (acc->provider->authorize != NULL);
-		if (it->reconcile)
-		{
-			Jsonb	   *q = gw_jsonb_set_text(NULL, op->reconcile_param, key);
-
-			gw_call_prepare(&it->call, acc, op->reconcile_op, q);
-		}
-		else
-		{
-			Jsonb	   *p = params;
-
-			if (op->key_param)
-				p = gw_jsonb_set_text(p, op->key_param, key);
-			gw_call_prepare(&it->call, acc, operation, p);
-		}
-		if (!it->needs_auth)
-			gw_call_request(&it->call, &it->req);
-		ReleaseCurrentSubTransaction();
-	}
-	PG_CATCH();
-	{
-		ErrorData  *ed;
-
-		MemoryContextSwitchTo(it->cxt);
-		ed = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		it->prep_error = ed->message;
-	}
-	PG_END_TRY();
+	it->prep_error = gw_try_subxact(gw_item_prepare_step, &a, it->cxt);
 	MemoryContextSwitchTo(oldcxt);
-	CurrentResourceOwner = oldowner;
+}
+
+static void
+gw_item_authorize_step(void *arg)
+{
+	GwItem	   *it = (GwItem *) arg;
+
+	/* a token refused with 401 is replaced before the next send */
+	it->refreshed = list_member(gw_refresh_accounts, makeString(it->account));
+	if (it->refreshed)
+	{
+		MemoryContext wc = MemoryContextSwitchTo(gw_worker_cxt);
+
+		gw_refresh_accounts = list_delete(gw_refresh_accounts, makeString(it->account));
+		MemoryContextSwitchTo(wc);
+	}
+	gw_call_authorize(&it->call, it->refreshed);
+	gw_call_request(&it->call, &it->req);
 }
 
 /*
@@ -374,38 +383,9 @@ static void
 gw_item_authorize(GwItem *it)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(it->cxt);
-	PG_TRY();
-	{
-		/* a token refused with 401 is replaced before the next send */
-		it->refreshed = list_member(gw_refresh_accounts, makeString(it->account));
-		if (it->refreshed)
-		{
-			MemoryContext wc = MemoryContextSwitchTo(gw_worker_cxt);
-
-			gw_refresh_accounts = list_delete(gw_refresh_accounts, makeString(it->account));
-			MemoryContextSwitchTo(wc);
-		}
-		gw_call_authorize(&it->call, it->refreshed);
-		gw_call_request(&it->call, &it->req);
-		ReleaseCurrentSubTransaction();
-	}
-	PG_CATCH();
-	{
-		ErrorData  *ed;
-
-		MemoryContextSwitchTo(it->cxt);
-		ed = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		it->prep_error = ed->message;
-	}
-	PG_END_TRY();
+	it->prep_error = gw_try_subxact(gw_item_authorize_step, it, it->cxt);
 	MemoryContextSwitchTo(oldcxt);
-	CurrentResourceOwner = oldowner;
 }
 
 static void gw_collect_one(GwItem *it, GwHttpResponse *resp);
