@@ -78,6 +78,35 @@ SELECT kind, outbox_id, note FROM gateway.inbound ORDER BY id DESC LIMIT 1;
 -- a report without any key is a bad request, still recorded
 SELECT gw_ingest('inb', 'dlr', '{"deliveryStatus": "DeliveredToTerminal"}') - 'recorded';
 SELECT payload, note FROM gateway.inbound ORDER BY id DESC LIMIT 1;
+-- A report that arrives while its row is still 'sending' (the provider is
+-- slow to answer the send): the row becomes delivered at once; when the send's
+-- answer comes, the worker records it and the row stays delivered.
+SELECT mock.fault('{"prefix": "/vaspro/", "delay_ms": 1500}');
+SELECT gw_queue_sms('inb', '0712000009', 'Habari') AS sms9 \gset
+DO $$
+BEGIN
+    FOR i IN 1..200 LOOP
+        EXIT WHEN (SELECT status FROM gateway.outbox WHERE id = currval('gateway.outbox_id_seq')) = 'sending';
+        PERFORM pg_sleep(0.02);
+    END LOOP;
+END $$;
+SELECT status, provider_ref IS NULL AS no_answer_yet, idempotency_key AS key9
+  FROM gateway.outbox WHERE id = :sms9 \gset
+SELECT :'status' AS status, :'no_answer_yet' AS no_answer_yet;
+SELECT gw_ingest('inb', 'dlr', jsonb_build_object(
+    'uniqueId', :'key9', 'deliveryState', '0', 'deliveryStatus', 'DeliveredToTerminal'))
+    - 'recorded' - 'outbox_id';
+SELECT status FROM gateway.outbox WHERE id = :sms9;
+DO $$
+BEGIN
+    FOR i IN 1..300 LOOP
+        EXIT WHEN (SELECT provider_ref IS NOT NULL FROM gateway.outbox WHERE id = currval('gateway.outbox_id_seq'));
+        PERFORM pg_sleep(0.02);
+    END LOOP;
+END $$;
+SELECT status, attempts, provider_ref IS NOT NULL AS answer_recorded,
+       result->'callback'->>'delivery_status' AS callback, lease_until IS NULL AS lease_released
+  FROM gateway.outbox WHERE id = :sms9;
 
 ------------------------------------------------------------------------
 -- Payments: M-Pesa STK callbacks from the mock
@@ -105,6 +134,54 @@ SELECT status, (result->'callback') - 'inbound_id' AS callback FROM gateway.outb
 SELECT gw_ingest('inb', 'payment', mock.callback(:'checkout')) - 'recorded' - 'outbox_id';
 -- not a payment result
 SELECT gw_ingest('inb', 'payment', '{"hello": 1}') - 'recorded';
+
+-- Umeskia (UMS Pay): its callback dump and its transaction status body, for a
+-- synchronous and a queued push, correlated by Umeskia's transaction id.
+SELECT gw_account_create('inb_ums', 'umeskia', '{"api_key": "inb-ums-key-01", "email": "ops@example.com"}',
+                         mock.url('umeskia'), '{"account_id": "UMPAY123456789"}');
+SELECT r->>'status' AS status, r->>'provider_ref' AS ums_ref
+  FROM gw_stk_push('inb_ums', '0712000016', 10, 'INV-U1') r \gset
+SELECT :'status';
+SELECT id AS upay1 FROM gateway.outbox WHERE account = 'inb_ums' AND provider_ref = :'ums_ref' \gset
+SELECT (mock.callback(:'ums_ref')) ?& '{ResponseCode,TransactionID,TransactionReceipt}' AS dump_shape;
+SELECT gw_ingest('inb_ums', 'payment', mock.callback(:'ums_ref')) - 'recorded' - 'outbox_id';
+SELECT status, (result->'callback') - 'inbound_id' - 'receipt' - 'transaction_date' AS callback,
+       result->'callback'->>'receipt' ~ '^[A-Z0-9]{10}$' AS receipt
+  FROM gateway.outbox WHERE id = :upay1;
+-- queued, and cancelled by the customer (ResponseCode 1032)
+SELECT gw_enqueue('inb_ums', 'payment.stk_push', '{"phone": "0700001032", "amount": 5}') AS upay2 \gset
+SELECT gw_wait(:upay2);
+SELECT provider_ref AS ums_ref2 FROM gateway.outbox WHERE id = :upay2 \gset
+SELECT gw_ingest('inb_ums', 'payment', mock.callback(:'ums_ref2')) - 'recorded' - 'outbox_id';
+SELECT status, (result->'callback') - 'inbound_id' AS callback FROM gateway.outbox WHERE id = :upay2;
+-- the transaction status body, as the document shows it: Pending leaves the
+-- row alone; Completed makes it paid; a late Failed changes nothing
+SELECT r->>'provider_ref' AS ums_ref3 FROM gw_stk_push('inb_ums', '0712000017', 10, 'INV-U3') r \gset
+SELECT id AS upay3 FROM gateway.outbox WHERE account = 'inb_ums' AND provider_ref = :'ums_ref3' \gset
+SELECT gw_ingest('inb_ums', 'payment', jsonb_build_object(
+    'ResultCode', '200', 'ResultDesc', 'Success. Request accepted for processing',
+    'TransactionID', :'ums_ref3', 'TransactionStatus', 'Pending', 'TransactionCode', '',
+    'TransactionReceipt', '', 'TransactionAmount', '10', 'Msisdn', '254712000017',
+    'TransactionDate', '', 'TransactionReference', 'INV-U3')) - 'recorded' - 'outbox_id';
+SELECT status FROM gateway.outbox WHERE id = :upay3;
+SELECT gw_ingest('inb_ums', 'payment', jsonb_build_object(
+    'ResultCode', '200', 'ResultDesc', 'Success. Request accepted for processing',
+    'TransactionID', :'ums_ref3', 'TransactionStatus', 'Completed', 'TransactionCode', '0',
+    'TransactionReceipt', 'SAQ34ZOVL3', 'TransactionAmount', '10', 'Msisdn', '254712000017',
+    'TransactionDate', '20240126103722', 'TransactionReference', 'INV-U3')) - 'recorded' - 'outbox_id';
+SELECT status, (result->'callback') - 'inbound_id' AS callback FROM gateway.outbox WHERE id = :upay3;
+SELECT gw_ingest('inb_ums', 'payment', jsonb_build_object(
+    'ResultCode', '200', 'TransactionID', :'ums_ref3', 'TransactionStatus', 'Failed',
+    'TransactionCode', '1037', 'Msisdn', '254712000017')) - 'recorded' - 'outbox_id';
+SELECT status FROM gateway.outbox WHERE id = :upay3;
+-- a failed transaction status for a push of its own
+SELECT r->>'provider_ref' AS ums_ref4 FROM gw_stk_push('inb_ums', '0712000018', 10) r \gset
+SELECT gw_ingest('inb_ums', 'payment', jsonb_build_object(
+    'ResultCode', '200', 'TransactionID', :'ums_ref4', 'TransactionStatus', 'Failed',
+    'TransactionCode', '1037', 'ResultDesc', 'DS timeout user cannot be reached',
+    'Msisdn', '254712000018')) - 'recorded' - 'outbox_id';
+SELECT status, (result->'callback') - 'inbound_id' AS callback FROM gateway.outbox
+ WHERE account = 'inb_ums' AND provider_ref = :'ums_ref4';
 
 ------------------------------------------------------------------------
 -- Incoming SMS: STOP and START

@@ -4,7 +4,10 @@
  * Providers POST delivery reports, payment results, subscriptions, incoming
  * SMS and USSD sessions to /<account>/<kind>?token=<account's token>.  The
  * listener checks the token, then hands the body to gateway.ingest_text as
- * gateway.listen_role, one transaction per request.
+ * gateway.listen_role.  The requests one MHD_run() completes are applied
+ * together, in one transaction with a subtransaction each, and answered
+ * after it commits: one WAL flush for many callbacks.  USSD is answered at
+ * once, in a transaction of its own.
  *
  * A backend is single-threaded, and palloc, SPI and ereport belong to its one
  * thread: libmicrohttpd runs without threads of its own, in external mode
@@ -43,6 +46,7 @@
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/resowner.h"
 #include "utils/snapmgr.h"
 #include "utils/timeout.h"
 
@@ -64,14 +68,6 @@ int			gw_listen_timeout_s = 10;
 PGDLLEXPORT void gw_listener_launcher_main(Datum arg);
 PGDLLEXPORT void gw_listener_main(Datum arg);
 
-/* One request on its way: lives from its headers to its answer. */
-typedef struct GwListenReq
-{
-	MemoryContext cxt;
-	StringInfoData body;
-	bool		too_big;
-} GwListenReq;
-
 /* The answer to one request. */
 typedef struct GwAnswer
 {
@@ -80,8 +76,36 @@ typedef struct GwAnswer
 	char	   *body;
 } GwAnswer;
 
+/*
+ * One request on its way: lives from its headers to its answer.  A complete
+ * request waits, its connection suspended, in the pending list until its
+ * batch commits; then it is resumed and answered.
+ */
+typedef struct GwListenReq
+{
+	MemoryContext cxt;
+	StringInfoData body;
+	bool		too_big;
+	struct MHD_Connection *conn;
+	char	   *account;
+	char	   *kind;
+	char	   *token;
+	bool		answered;
+	GwAnswer	answer;
+	struct GwListenReq *next;
+} GwListenReq;
+
+/*
+ * Callbacks applied in one transaction: one commit (one WAL flush) carries
+ * many of them; each runs in a subtransaction of its own, so one callback's
+ * ERROR is its answer alone.
+ */
+#define GW_LISTEN_BATCH_MAX 64
+
 static MemoryContext gw_listen_cxt;
 static SPIPlanPtr gw_ingest_plan = NULL;
+static GwListenReq *gw_pending = NULL;
+static GwListenReq **gw_pending_tail = &gw_pending;
 
 void
 gw_listener_register(void)
@@ -289,59 +313,65 @@ gw_answer_from_result(GwAnswer *a, const char *kind, Jsonb *res)
 	}
 }
 
+/* The answer to a request whose ingest raised e. */
+static void
+gw_answer_from_error(GwAnswer *a, ErrorData *e, bool ingesting, bool *drop_plan)
+{
+	if (!ingesting && e->sqlerrcode == ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION)
+		gw_answer_set(a, MHD_HTTP_FORBIDDEN, "forbidden");
+	else if (e->sqlerrcode == ERRCODE_UNDEFINED_OBJECT)
+		gw_answer_set(a, MHD_HTTP_NOT_FOUND, "not found");
+	else if (ingesting && ERRCODE_TO_CATEGORY(e->sqlerrcode) == ERRCODE_DATA_EXCEPTION)
+		gw_answer_set(a, MHD_HTTP_BAD_REQUEST, "bad request");
+	else
+	{
+		if (e->sqlerrcode == ERRCODE_QUERY_CANCELED)
+			gw_answer_set(a, MHD_HTTP_SERVICE_UNAVAILABLE, "timed out");
+		else
+			gw_answer_set(a, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error");
+		/* the plan may be what failed (the extension was dropped) */
+		*drop_plan = true;
+	}
+}
+
 /*
- * Check the token and ingest the body, in a transaction of its own; the
- * answer in the request's memory context.
+ * Check one request's token and ingest its body as gateway.listen_role, in a
+ * subtransaction; its answer in its own memory context.
  */
 static void
-gw_listen_handle(GwListenReq *r, const char *account, const char *kind,
-				 const char *token, GwAnswer *a)
+gw_listen_item(GwListenReq *r, Oid role, bool *drop_plan)
 {
 	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
 	volatile bool ingesting = false;
-	volatile bool ussd = (strcmp(kind, "ussd") == 0);
+	volatile bool ussd = (strcmp(r->kind, "ussd") == 0);
+	Oid			save_userid;
+	int			save_sec;
 
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
 	PG_TRY();
 	{
 		const GwAccount *acc;
-		Oid			role;
-		Oid			save_userid;
-		int			save_sec;
 		Datum		args[3];
 		bool		isnull;
 		Datum		d;
 		int			rc;
 
-		SetCurrentStatementStartTimestamp();
-		StartTransactionCommand();
-		PushActiveSnapshot(GetTransactionSnapshot());
-		pgstat_report_activity(STATE_RUNNING, psprintf("gateway listener: %s callback", kind));
-
-		acc = gw_account_get(account);
-		if (token == NULL || acc->callback_token == NULL ||
-			!gw_token_equal(token, acc->callback_token))
+		acc = gw_account_get(r->account);
+		if (r->token == NULL || acc->callback_token == NULL ||
+			!gw_token_equal(r->token, acc->callback_token))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
 					 errmsg("wrong callback token")));
 
-		role = get_role_oid(gw_listen_role, true);
-		if (!OidIsValid(role) || superuser_arg(role))
-			ereport(ERROR,
-					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("gateway.listen_role \"%s\" does not exist or is a superuser", gw_listen_role)));
-
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		if (gw_ingest_plan == NULL)
-			gw_ingest_plan = gw_saved_plan("SELECT gateway.ingest_text($1, $2, $3)",
-										   3, (Oid[]) {TEXTOID, TEXTOID, TEXTOID});
-		args[0] = CStringGetTextDatum(account);
-		args[1] = CStringGetTextDatum(kind);
+		args[0] = CStringGetTextDatum(r->account);
+		args[1] = CStringGetTextDatum(r->kind);
 		args[2] = PointerGetDatum(cstring_to_text_with_len(r->body.data, r->body.len));
 
 		/* the handlers run as gateway.listen_role */
 		ingesting = true;
-		GetUserIdAndSecContext(&save_userid, &save_sec);
 		SetUserIdAndSecContext(role, save_sec | SECURITY_LOCAL_USERID_CHANGE);
 		if (ussd)
 			enable_timeout_after(STATEMENT_TIMEOUT, GW_USSD_TIMEOUT_MS);
@@ -352,57 +382,138 @@ gw_listen_handle(GwListenReq *r, const char *account, const char *kind,
 		if (rc != SPI_OK_SELECT || SPI_processed != 1)
 			elog(ERROR, "gateway.ingest_text failed: %s", SPI_result_code_string(rc));
 		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-		{
-			MemoryContext old = MemoryContextSwitchTo(cxt);
+		MemoryContextSwitchTo(r->cxt);
+		if (isnull)
+			gw_answer_set(&r->answer, MHD_HTTP_OK, "ok");
+		else
+			gw_answer_from_result(&r->answer, r->kind, DatumGetJsonbPCopy(d));
+		MemoryContextSwitchTo(cxt);
+		SPI_freetuptable(SPI_tuptable);
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *e;
 
-			if (isnull)
-				gw_answer_set(a, MHD_HTTP_OK, "ok");
-			else
-				gw_answer_from_result(a, kind, DatumGetJsonbPCopy(d));
-			MemoryContextSwitchTo(old);
-		}
+		if (ussd)
+			disable_timeout(STATEMENT_TIMEOUT, false);
+		SetUserIdAndSecContext(save_userid, save_sec);
+		MemoryContextSwitchTo(r->cxt);
+		e = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		gw_answer_from_error(&r->answer, e, ingesting, drop_plan);
+		if (r->answer.status >= 500)
+			ereport(LOG,
+					(errmsg("gateway listener: %s callback for account \"%s\" failed: %s",
+							r->kind, r->account, e->message)));
+		FreeErrorData(e);
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+	r->answered = true;
+}
+
+/*
+ * Ingest a list of requests in one transaction.  Every request is answered:
+ * with what its own ingest gave when the transaction commits, with 500 (the
+ * provider sends it again) when the commit or the batch itself fails.
+ */
+static void
+gw_listen_batch(GwListenReq *list)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	bool		drop_plan = false;
+
+	for (GwListenReq *r = list; r; r = r->next)
+		r->answered = false;
+	PG_TRY();
+	{
+		Oid			role;
+
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		pgstat_report_activity(STATE_RUNNING, "gateway listener: callbacks");
+
+		role = get_role_oid(gw_listen_role, true);
+		if (!OidIsValid(role) || superuser_arg(role))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("gateway.listen_role \"%s\" does not exist or is a superuser", gw_listen_role)));
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		if (gw_ingest_plan == NULL)
+			gw_ingest_plan = gw_saved_plan("SELECT gateway.ingest_text($1, $2, $3)",
+										   3, (Oid[]) {TEXTOID, TEXTOID, TEXTOID});
+		for (GwListenReq *r = list; r; r = r->next)
+			gw_listen_item(r, role, &drop_plan);
 		SPI_finish();
 		PopActiveSnapshot();
 		CommitTransactionCommand();
-		pgstat_report_activity(STATE_IDLE, NULL);
 	}
 	PG_CATCH();
 	{
 		ErrorData  *e;
 
 		MemoryContextSwitchTo(cxt);
-		if (ussd)
-			disable_timeout(STATEMENT_TIMEOUT, false);
 		e = CopyErrorData();
 		FlushErrorState();
 		AbortCurrentTransaction();
-		pgstat_report_activity(STATE_IDLE, NULL);
-
-		if (!ingesting && e->sqlerrcode == ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION)
-			gw_answer_set(a, MHD_HTTP_FORBIDDEN, "forbidden");
-		else if (e->sqlerrcode == ERRCODE_UNDEFINED_OBJECT)
-			gw_answer_set(a, MHD_HTTP_NOT_FOUND, "not found");
-		else if (ingesting && ERRCODE_TO_CATEGORY(e->sqlerrcode) == ERRCODE_DATA_EXCEPTION)
-			gw_answer_set(a, MHD_HTTP_BAD_REQUEST, "bad request");
-		else
-		{
-			if (e->sqlerrcode == ERRCODE_QUERY_CANCELED)
-				gw_answer_set(a, MHD_HTTP_SERVICE_UNAVAILABLE, "timed out");
-			else
-				gw_answer_set(a, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error");
-			/* the plan may be what failed (the extension was dropped) */
-			if (gw_ingest_plan)
-			{
-				SPI_freeplan(gw_ingest_plan);
-				gw_ingest_plan = NULL;
-			}
-			ereport(LOG,
-					(errmsg("gateway listener: %s callback for account \"%s\" failed: %s",
-							kind, account, e->message)));
-		}
+		ereport(LOG,
+				(errmsg("gateway listener: a batch of callbacks failed: %s", e->message)));
 		FreeErrorData(e);
+		/* nothing was kept: every request of the batch is to be sent again */
+		for (GwListenReq *r = list; r; r = r->next)
+		{
+			MemoryContextSwitchTo(r->cxt);
+			gw_answer_set(&r->answer, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error");
+			r->answered = true;
+		}
+		drop_plan = true;
 	}
 	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	pgstat_report_activity(STATE_IDLE, NULL);
+	if (drop_plan && gw_ingest_plan)
+	{
+		SPI_freeplan(gw_ingest_plan);
+		gw_ingest_plan = NULL;
+	}
+}
+
+/*
+ * Apply the pending requests, a batch at a time, and resume their
+ * connections: the next MHD_run() sends their answers.
+ */
+static void
+gw_listen_flush(void)
+{
+	while (gw_pending)
+	{
+		GwListenReq *batch = gw_pending;
+		GwListenReq *last = batch;
+		int			n = 1;
+
+		while (last->next && n < GW_LISTEN_BATCH_MAX)
+		{
+			last = last->next;
+			n++;
+		}
+		gw_pending = last->next;
+		if (gw_pending == NULL)
+			gw_pending_tail = &gw_pending;
+		last->next = NULL;
+
+		gw_listen_batch(batch);
+		for (GwListenReq *r = batch, *next; r; r = next)
+		{
+			next = r->next;
+			r->next = NULL;
+			MHD_resume_connection(r->conn);
+		}
+	}
 }
 
 static enum MHD_Result
@@ -431,8 +542,6 @@ gw_listen_access(void *cls, struct MHD_Connection *conn, const char *url,
 	GwListenReq *r = *con_cls;
 	GwAnswer	a;
 	const char *slash;
-	char	   *account;
-	char	   *kind;
 	MemoryContext old;
 	enum MHD_Result ret;
 
@@ -477,6 +586,10 @@ gw_listen_access(void *cls, struct MHD_Connection *conn, const char *url,
 		return MHD_YES;
 	}
 
+	/* resumed: its batch is done */
+	if (r->answered)
+		return gw_listen_reply(conn, &r->answer);
+
 	/* the whole body is here */
 	old = MemoryContextSwitchTo(r->cxt);
 	slash = (url[0] == '/') ? strchr(url + 1, '/') : NULL;
@@ -490,11 +603,23 @@ gw_listen_access(void *cls, struct MHD_Connection *conn, const char *url,
 		gw_answer_set(&a, MHD_HTTP_BAD_REQUEST, "bad request");
 	else
 	{
-		account = pnstrdup(url + 1, slash - url - 1);
-		kind = pstrdup(slash + 1);
-		gw_listen_handle(r, account, kind,
-						 MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "token"),
-						 &a);
+		const char *token = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "token");
+
+		r->conn = conn;
+		r->account = pnstrdup(url + 1, slash - url - 1);
+		r->kind = pstrdup(slash + 1);
+		r->token = token ? pstrdup(token) : NULL;
+		MemoryContextSwitchTo(old);
+		if (strcmp(r->kind, "ussd") == 0)
+		{
+			/* a phone is waiting: answered at once, in a batch of its own */
+			gw_listen_batch(r);
+			return gw_listen_reply(conn, &r->answer);
+		}
+		*gw_pending_tail = r;
+		gw_pending_tail = &r->next;
+		MHD_suspend_connection(conn);
+		return MHD_YES;
 	}
 	ret = gw_listen_reply(conn, &a);
 	MemoryContextSwitchTo(old);
@@ -545,7 +670,7 @@ gw_listen_start(void)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid gateway.listen_address \"%s\": %s", gw_listen_address, gai_strerror(rc))));
 
-	d = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_TURBO |
+	d = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_TURBO | MHD_ALLOW_SUSPEND_RESUME |
 						 (ai->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0),
 						 0, NULL, NULL, gw_listen_access, NULL,
 						 MHD_OPTION_SOCK_ADDR, ai->ai_addr,
@@ -616,6 +741,12 @@ gw_listener_main(Datum arg)
 		}
 		MemoryContextSwitchTo(loop_cxt);
 		MHD_run(d);
+		/* what that run completed is applied, then answered by the next */
+		while (gw_pending)
+		{
+			gw_listen_flush();
+			MHD_run(d);
+		}
 		MemoryContextSwitchTo(TopMemoryContext);
 		MemoryContextReset(loop_cxt);
 	}

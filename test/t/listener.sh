@@ -77,6 +77,19 @@ seq 1 200 | xargs -P 200 -I{} curl -s -o /dev/null -w '%{http_code}\n' -X POST \
     --data '{"uniqueId": "lst-c{}", "deliveryStatus": "DeliveredToTerminal"}' "$url" >"$GW_WORK/concurrent.codes"
 check "200 concurrent posts all answered 200" 200 "$(grep -c '^200$' "$GW_WORK/concurrent.codes")"
 check "200 concurrent posts all recorded" $((before + 200)) "$(inbound)"
+# Concurrent posts are applied in batches (one transaction, a subtransaction
+# each): a wrong token or a body that cannot be taken among them is answered on
+# its own, and the others of its batch are still kept.
+before=$(inbound)
+seq 1 200 | xargs -P 100 -I{} sh -c 'case $(({} % 10)) in
+      0) curl -s -o /dev/null -w "%{http_code}\n" -X POST --data "{\"uniqueId\": \"lst-m{}\"}" "$1?token=wrong" ;;
+      5) curl -s -o /dev/null -w "%{http_code}\n" -X POST --data "{\"deliveryStatus\": \"x\"}" "$2" ;;
+      *) curl -s -o /dev/null -w "%{http_code}\n" -X POST --data "{\"uniqueId\": \"lst-m{}\", \"deliveryStatus\": \"DeliveredToTerminal\"}" "$2" ;;
+    esac' _ "${url%%\?*}" "$url" >"$GW_WORK/mixed.codes"
+check "mixed batch: 160 good posts answered 200" 160 "$(grep -c '^200$' "$GW_WORK/mixed.codes")"
+check "mixed batch: 20 wrong tokens answered 403" 20 "$(grep -c '^403$' "$GW_WORK/mixed.codes")"
+check "mixed batch: 20 bodies without a key answered 400" 20 "$(grep -c '^400$' "$GW_WORK/mixed.codes")"
+check "mixed batch: the 180 with the right token recorded, the wrong ones not" $((before + 180)) "$(inbound)"
 check "each of them once" 200 \
     "$(q "SELECT count(DISTINCT payload::text) FROM gateway.inbound WHERE account = 'lst' AND payload::text LIKE '%lst-c%'")"
 
