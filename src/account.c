@@ -17,6 +17,7 @@
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/json.h"
@@ -39,6 +40,11 @@ static bool gw_callback_registered = false;
 static Oid	gw_account_relid = InvalidOid;
 static Oid	gw_secret_relid = InvalidOid;
 static SPIPlanPtr gw_lookup_plan = NULL;
+
+/* gw_as_owner_begin's state: the security context in the low bits (see
+ * miscadmin.h), the GUC nest level above them. */
+#define GW_SEC_BITS 8
+#define GW_SEC_MASK ((1 << GW_SEC_BITS) - 1)
 
 static void
 gw_account_relcache_cb(Datum arg, Oid relid)
@@ -242,8 +248,11 @@ gw_account_load(GwAccount *acc, const char *name)
 /*
  * Act as the extension's owner (the owner of gateway.account_secret) until
  * gw_as_owner_end: for the extension's own reads and writes of tables that
- * callers have no privilege on.  An ERROR in between restores the user at
- * (sub)transaction abort.
+ * callers have no privilege on.  search_path is pg_catalog, pg_temp in
+ * between, as in a SECURITY DEFINER function: no name in our queries
+ * resolves to an object a caller could plant.  *save_sec carries the
+ * caller's security context and the GUC nest level to return to.  An ERROR
+ * in between restores both at (sub)transaction abort.
  */
 void
 gw_as_owner_begin(Oid *save_userid, int *save_sec)
@@ -252,6 +261,7 @@ gw_as_owner_begin(Oid *save_userid, int *save_sec)
 	Oid			relid = get_relname_relid("account_secret", nsp);
 	HeapTuple	tup;
 	Oid			owner;
+	int			nest;
 
 	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
 	if (!HeapTupleIsValid(tup))
@@ -259,14 +269,21 @@ gw_as_owner_begin(Oid *save_userid, int *save_sec)
 	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
 	ReleaseSysCache(tup);
 	GetUserIdAndSecContext(save_userid, save_sec);
+	Assert((*save_sec & ~GW_SEC_MASK) == 0);
 	SetUserIdAndSecContext(owner, *save_sec | SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION);
+	nest = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	*save_sec |= nest << GW_SEC_BITS;
 }
 
 void
 gw_as_owner_end(Oid save_userid, int save_sec)
 {
-	SetUserIdAndSecContext(save_userid, save_sec);
+	AtEOXact_GUC(true, save_sec >> GW_SEC_BITS);
+	SetUserIdAndSecContext(save_userid, save_sec & GW_SEC_MASK);
 }
 
 const GwAccount *

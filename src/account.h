@@ -34,7 +34,8 @@ extern GwAccount *gw_account_copy(const GwAccount *acc);
 extern char *gw_account_option(const GwAccount *acc, const char *key);
 extern char *gw_account_credential(const GwAccount *acc, const char *key);
 
-/* Run as the extension owner in between (see account.c). */
+/* Run as the extension owner, with search_path pg_catalog, pg_temp, in
+ * between (see account.c).  save_sec is opaque: pass it back unchanged. */
 extern void gw_as_owner_begin(Oid *save_userid, int *save_sec);
 extern void gw_as_owner_end(Oid save_userid, int save_sec);
 
