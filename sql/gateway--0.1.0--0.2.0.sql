@@ -34,3 +34,13 @@ BEGIN
                    ext_schema, role);
 END
 $$;
+
+------------------------------------------------------------------------
+-- Secrets at rest (issue 7, part 5)
+------------------------------------------------------------------------
+
+-- Accounts are configuration: pg_dump keeps them (a restore used to come
+-- back without any).  Credentials given as "<field>_file" are dumped as
+-- the file's path only.
+SELECT pg_catalog.pg_extension_config_dump('gateway.account', '');
+SELECT pg_catalog.pg_extension_config_dump('gateway.account_secret', '');

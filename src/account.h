@@ -7,6 +7,7 @@
 #include "postgres.h"
 #include "utils/jsonb.h"
 
+#include "credfile.h"
 #include "provider.h"
 
 typedef struct GwAccount
@@ -15,7 +16,10 @@ typedef struct GwAccount
 	const GwProvider *provider;
 	char	   *base_url;		/* effective, without a trailing '/' */
 	Jsonb	   *options;
-	Jsonb	   *credentials;
+	Jsonb	   *credentials;	/* with every X_file field read into X */
+	GwFileStamp *files;			/* the credential files read */
+	int			nfiles;
+	char	   *credential_dir;	/* gateway.credential_dir they were read in */
 	char	   *callback_token;	/* the secret of gw_callback_url's URLs */
 	char	  **secrets;		/* credential values and the callback
 								 * token, to redact */
