@@ -55,6 +55,7 @@ dir="$GW_WORK/keys"
 secret="GW-F1LE-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
 secret2="GW-F2LE-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
 as_server mkdir -m 700 "$dir"
+trap 'set_dir ""; as_server rm -rf "$dir"' EXIT
 put_secret "$dir/vaspro.key" "$secret"
 url="$mock/vaspro"
 cred="{\"api_key_file\": \"$dir/vaspro.key\"}"
@@ -168,6 +169,4 @@ contains "the file was removed" \
     "$(qerr "SELECT gw_send_sms('fk', '0712345678', 'gone')")"
 
 q "SELECT gw_account_drop('fk'); SELECT gw_account_drop('fk3'); SELECT gw_revoke('gw_cf_admin'); DROP ROLE gw_cf_admin" >/dev/null
-set_dir ""
-as_server rm -rf "$dir"
 [ "$fails" -eq 0 ]

@@ -38,6 +38,14 @@ put_secret "$dir/lg.key" "$secret"
 put_secret "$dir/lg2.key" "$secret2"
 url="$mock/vaspro"
 
+restore() {
+    setting log_statement "" none
+    setting log_min_duration_statement "" -1
+    setting gateway.credential_dir "" ""
+    as_server rm -rf "$dir" "$dump"
+}
+dump="$GW_WORK/secrets_log.dump.sql"
+trap restore EXIT
 setting log_statement all
 setting log_min_duration_statement 0
 setting gateway.credential_dir "$dir"
@@ -69,14 +77,11 @@ check "the log holds the statement's duration" "1" "$(grep -F "[$pid]" "$log" | 
 check "no key in the server log" "0" "$(grep -c -F -e "$secret" -e "$secret2" "$log")"
 
 # pg_dump keeps the account and its credentials, as the file's path only.
-dump="$GW_WORK/secrets_log.dump.sql"
 as_server pg_dump -h "$PGHOST" -p "$PGPORT" -U postgres -d "$db" -f "$dump" || { echo "FAIL: pg_dump"; fails=$((fails + 1)); }
 check "the dump keeps the account" "1" "$(grep -c -F "$dir/lg2.key" "$dump" | awk '{print ($1 > 0)}')"
 check "no key in the dump" "0" "$(grep -c -F -e "$secret" -e "$secret2" "$dump")"
 
 q "SELECT gw_account_drop('lg')" >/dev/null
-setting log_statement "" none
-setting log_min_duration_statement "" -1
-setting gateway.credential_dir "" ""
-as_server rm -rf "$dir" "$dump"
+restore
+trap - EXIT
 [ "$fails" -eq 0 ]
