@@ -8,32 +8,8 @@
 set -uo pipefail
 db=contrib_regression
 mock="http://127.0.0.1:$GW_MOCK_PORT"
-q() { psql -X -q -t -A -v ON_ERROR_STOP=1 -d "$db" -c "$1"; }
-# the error message of a statement that must fail (empty when it did not)
-qerr() { psql -X -q -t -A -v ON_ERROR_STOP=1 -d "$db" -c "$1" 2>&1 >/dev/null | sed -n 's/^.*ERROR:  //p'; }
-srv=""; [ "$(id -u)" = 0 ] && srv="runuser -u postgres --"
-as_server() { $srv "$@"; }
-fails=0
-check() {   # check <what> <expected> <actual>
-    if [ "$2" = "$3" ]; then echo "ok: $1"; else echo "FAIL: $1: expected [$2], got [$3]"; fails=$((fails + 1)); fi
-}
-contains() {   # contains <what> <needle> <haystack>
-    case "$3" in *"$2"*) echo "ok: $1";; *) echo "FAIL: $1: [$2] not in [$3]"; fails=$((fails + 1));; esac
-}
-# gateway.credential_dir is reloaded (SIGHUP): wait until new sessions see it
-set_dir() {
-    if [ -n "$1" ]; then q "ALTER SYSTEM SET gateway.credential_dir = '$1'"; else q "ALTER SYSTEM RESET gateway.credential_dir"; fi
-    q "SELECT pg_reload_conf()" >/dev/null
-    for _ in $(seq 1 100); do
-        [ "$(q 'SHOW gateway.credential_dir')" = "$1" ] && return 0
-        sleep 0.1
-    done
-    echo "FAIL: gateway.credential_dir did not become [$1]"; fails=$((fails + 1))
-}
-# write a secret file as the server's user, mode 0600, by an atomic rename
-put_secret() {   # put_secret <file> <secret>
-    printf '%s\n' "$2" | as_server sh -c "umask 077; cat > '$1.tmp' && mv '$1.tmp' '$1'"
-}
+. "$(dirname "$0")/../lib/secrets.sh"
+set_dir() { setting gateway.credential_dir "$1"; }
 # how many requests the mock received with this VasPro apiKey
 mock_got() {
     curl -s "$mock/_mock/requests" | python3 -c '
@@ -52,8 +28,8 @@ print(n)' "$1"
 }
 
 dir="$GW_WORK/keys"
-secret="GW-F1LE-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
-secret2="GW-F2LE-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
+secret=$(new_secret GW-F1LE)
+secret2=$(new_secret GW-F2LE)
 as_server mkdir -m 700 "$dir"
 trap 'set_dir ""; as_server rm -rf "$dir"' EXIT
 put_secret "$dir/vaspro.key" "$secret"

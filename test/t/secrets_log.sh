@@ -7,32 +7,12 @@
 set -uo pipefail
 db=contrib_regression
 mock="http://127.0.0.1:$GW_MOCK_PORT"
-q() { psql -X -q -t -A -v ON_ERROR_STOP=1 -d "$db" -c "$1"; }
-srv=""; [ "$(id -u)" = 0 ] && srv="runuser -u postgres --"
-as_server() { $srv "$@"; }
-fails=0
-check() {   # check <what> <expected> <actual>
-    if [ "$2" = "$3" ]; then echo "ok: $1"; else echo "FAIL: $1: expected [$2], got [$3]"; fails=$((fails + 1)); fi
-}
-# ALTER SYSTEM, reload, and wait until new sessions see the setting
-setting() {   # setting <name> <value, or empty to reset>
-    if [ -n "$2" ]; then q "ALTER SYSTEM SET $1 = '$2'"; else q "ALTER SYSTEM RESET $1"; fi
-    q "SELECT pg_reload_conf()" >/dev/null
-    want=${2:-$3}
-    for _ in $(seq 1 100); do
-        [ "$(q "SHOW $1")" = "$want" ] && return 0
-        sleep 0.1
-    done
-    echo "FAIL: $1 did not become [$want]"; fails=$((fails + 1))
-}
-put_secret() {   # put_secret <file> <secret>
-    printf '%s\n' "$2" | as_server sh -c "umask 077; cat > '$1.tmp' && mv '$1.tmp' '$1'"
-}
+. "$(dirname "$0")/../lib/secrets.sh"
 
 dir="$GW_WORK/logkeys"
 log="$GW_WORK/data/log/postgresql.log"
-secret="GW-L0G-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
-secret2="GW-L0G2-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
+secret=$(new_secret GW-L0G)
+secret2=$(new_secret GW-L0G2)
 as_server mkdir -m 700 "$dir"
 put_secret "$dir/lg.key" "$secret"
 put_secret "$dir/lg2.key" "$secret2"
