@@ -17,6 +17,7 @@
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/json.h"
@@ -39,6 +40,11 @@ static bool gw_callback_registered = false;
 static Oid	gw_account_relid = InvalidOid;
 static Oid	gw_secret_relid = InvalidOid;
 static SPIPlanPtr gw_lookup_plan = NULL;
+
+/* gw_as_owner_begin's state: the security context in the low bits (see
+ * miscadmin.h), the GUC nest level above them. */
+#define GW_SEC_BITS 8
+#define GW_SEC_MASK ((1 << GW_SEC_BITS) - 1)
 
 static void
 gw_account_relcache_cb(Datum arg, Oid relid)
@@ -166,6 +172,100 @@ gw_account_collect_secrets(GwAccount *acc)
 	}
 }
 
+/* Whether key is a declared field of p followed by "_file"; the field's
+ * name in *field. */
+static bool
+gw_credential_file_field(const GwProvider *p, const char *key, int keylen, const char **field)
+{
+	int			sl = strlen(GW_CREDENTIAL_FILE_SUFFIX);
+
+	if (keylen <= sl || memcmp(key + keylen - sl, GW_CREDENTIAL_FILE_SUFFIX, sl) != 0)
+		return false;
+	for (const char *const *f = p->credentials; *f; f++)
+		if (strlen(*f) == keylen - sl && memcmp(*f, key, keylen - sl) == 0)
+		{
+			*field = *f;
+			return true;
+		}
+	return false;
+}
+
+/*
+ * The account's credentials with every X_file field replaced by X, read
+ * from its file (credfile.c); the files are noted in acc->files, so that a
+ * rotated file is read again.  In the cache's memory context.
+ */
+static Jsonb *
+gw_account_resolve_files(GwAccount *acc, Jsonb *cred)
+{
+	JsonbParseState *state = NULL;
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbValue *res = NULL;
+	JsonbIteratorToken tok;
+	const char *field = NULL;
+	int			n = 0;
+
+	acc->nfiles = 0;
+	acc->files = NULL;
+	acc->credential_dir = pstrdup(gw_credential_dir ? gw_credential_dir : "");
+	it = JsonbIteratorInit(&cred->root);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+		if (tok == WJB_KEY &&
+			gw_credential_file_field(acc->provider, v.val.string.val, v.val.string.len, &field))
+			n++;
+	if (n == 0)
+		return cred;
+
+	acc->files = palloc0(sizeof(GwFileStamp) * n);
+	it = JsonbIteratorInit(&cred->root);
+	field = NULL;
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (tok == WJB_KEY)
+		{
+			char	   *key = pnstrdup(v.val.string.val, v.val.string.len);
+
+			field = NULL;
+			if (gw_credential_file_field(acc->provider, key, strlen(key), &field))
+			{
+				v.val.string.val = (char *) field;
+				v.val.string.len = strlen(field);
+				field = key;	/* the X_file name, for errors */
+			}
+		}
+		else if (tok == WJB_VALUE && field != NULL)
+		{
+			char	   *path;
+
+			if (v.type != jbvString)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATA_EXCEPTION),
+						 errmsg("account \"%s\": credential field \"%s\" is not a path", acc->name, field)));
+			path = pnstrdup(v.val.string.val, v.val.string.len);
+			v.val.string.val = gw_credfile_read(field, path, &acc->files[acc->nfiles++]);
+			v.val.string.len = strlen(v.val.string.val);
+			field = NULL;
+		}
+		res = pushJsonbValue(&state, tok, tok < WJB_BEGIN_ARRAY ? &v : NULL);
+	}
+	return JsonbValueToJsonb(res);
+}
+
+/* Whether a credential file of the cached account changed since it was read. */
+static bool
+gw_account_files_changed(const GwAccount *acc)
+{
+	if (acc->nfiles == 0)
+		return false;
+	if (strcmp(acc->credential_dir, gw_credential_dir ? gw_credential_dir : "") != 0)
+		return true;
+	for (int i = 0; i < acc->nfiles; i++)
+		if (gw_credfile_changed(&acc->files[i]))
+			return true;
+	return false;
+}
+
 static void
 gw_account_load(GwAccount *acc, const char *name)
 {
@@ -223,7 +323,7 @@ gw_account_load(GwAccount *acc, const char *name)
 		base_url[strlen(base_url) - 1] = '\0';
 	acc->base_url = base_url;
 	acc->options = options;
-	acc->credentials = credentials;
+	acc->credentials = gw_account_resolve_files(acc, credentials);
 	acc->country = gw_jsonb_get_text(options, "country");
 	if (acc->country == NULL)
 		acc->country = pstrdup("KE");
@@ -242,8 +342,11 @@ gw_account_load(GwAccount *acc, const char *name)
 /*
  * Act as the extension's owner (the owner of gateway.account_secret) until
  * gw_as_owner_end: for the extension's own reads and writes of tables that
- * callers have no privilege on.  An ERROR in between restores the user at
- * (sub)transaction abort.
+ * callers have no privilege on.  search_path is pg_catalog, pg_temp in
+ * between, as in a SECURITY DEFINER function: no name in our queries
+ * resolves to an object a caller could plant.  *save_sec carries the
+ * caller's security context and the GUC nest level to return to.  An ERROR
+ * in between restores both at (sub)transaction abort.
  */
 void
 gw_as_owner_begin(Oid *save_userid, int *save_sec)
@@ -252,6 +355,7 @@ gw_as_owner_begin(Oid *save_userid, int *save_sec)
 	Oid			relid = get_relname_relid("account_secret", nsp);
 	HeapTuple	tup;
 	Oid			owner;
+	int			nest;
 
 	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
 	if (!HeapTupleIsValid(tup))
@@ -259,14 +363,21 @@ gw_as_owner_begin(Oid *save_userid, int *save_sec)
 	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
 	ReleaseSysCache(tup);
 	GetUserIdAndSecContext(save_userid, save_sec);
+	Assert((*save_sec & ~GW_SEC_MASK) == 0);
 	SetUserIdAndSecContext(owner, *save_sec | SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION);
+	nest = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	*save_sec |= nest << GW_SEC_BITS;
 }
 
 void
 gw_as_owner_end(Oid save_userid, int save_sec)
 {
-	SetUserIdAndSecContext(save_userid, save_sec);
+	AtEOXact_GUC(true, save_sec >> GW_SEC_BITS);
+	SetUserIdAndSecContext(save_userid, save_sec & GW_SEC_MASK);
 }
 
 const GwAccount *
@@ -286,6 +397,13 @@ gw_account_get(const char *name)
 	gw_account_cache_ensure();
 
 	acc = hash_search(gw_account_cache, name, HASH_FIND, NULL);
+	if (acc != NULL && acc->provider != NULL && gw_account_files_changed(acc))
+	{
+		/* a credential file was rotated: read every account again */
+		gw_account_stale = true;
+		gw_account_cache_ensure();
+		acc = NULL;
+	}
 	if (acc != NULL && acc->provider != NULL)
 		return acc;
 
@@ -317,6 +435,10 @@ gw_account_copy(const GwAccount *acc)
 	memcpy(c->credentials, acc->credentials, VARSIZE(acc->credentials));
 	c->country = pstrdup(acc->country);
 	c->callback_token = acc->callback_token ? pstrdup(acc->callback_token) : NULL;
+	/* the cache's own bookkeeping, not part of the copy */
+	c->files = NULL;
+	c->nfiles = 0;
+	c->credential_dir = NULL;
 	c->secrets = palloc(sizeof(char *) * Max(acc->nsecrets, 1));
 	for (int i = 0; i < acc->nsecrets; i++)
 		c->secrets[i] = pstrdup(acc->secrets[i]);
@@ -390,10 +512,35 @@ gw_check_credentials(const GwProvider *p, Jsonb *cred)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("credentials must be a JSON object"),
 				 errhint("Provider \"%s\" takes {%s}.", p->name, want.data)));
+	/* each field, given either itself or as field_file, a file's path */
 	for (const char *const *f = p->credentials; *f; f++)
 	{
+		char	   *file_field = psprintf("%s%s", *f, GW_CREDENTIAL_FILE_SUFFIX);
 		JsonbValue *v = gw_jsonb_get(cred, *f);
+		JsonbValue *fv = gw_jsonb_get(cred, file_field);
 
+		if (v != NULL && fv != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("credentials for provider \"%s\" give both \"%s\" and \"%s\"",
+							p->name, *f, file_field),
+					 errhint("Give the credential itself or the path of the file that holds it, not both.")));
+		if (fv != NULL)
+		{
+			char	   *path;
+			char	   *secret;
+
+			if (fv->type != jbvString || fv->val.string.len == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("credential field \"%s\" must be a file's path", file_field)));
+			/* read it now, so that a wrong file is the caller's error today */
+			path = pnstrdup(fv->val.string.val, fv->val.string.len);
+			secret = gw_credfile_read(file_field, path, NULL);
+			explicit_bzero(secret, strlen(secret));
+			pfree(secret);
+			continue;
+		}
 		if (v == NULL || v->type != jbvString || v->val.string.len == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -410,6 +557,7 @@ gw_check_credentials(const GwProvider *p, Jsonb *cred)
 		while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
 		{
 			bool		known = false;
+			const char *field;
 			char	   *key;
 
 			if (tok != WJB_KEY)
@@ -418,7 +566,7 @@ gw_check_credentials(const GwProvider *p, Jsonb *cred)
 			for (const char *const *f = p->credentials; *f; f++)
 				if (strcmp(key, *f) == 0)
 					known = true;
-			if (!known)
+			if (!known && !gw_credential_file_field(p, key, strlen(key), &field))
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("unknown credential field \"%s\" for provider \"%s\"", key, p->name),

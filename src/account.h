@@ -7,6 +7,7 @@
 #include "postgres.h"
 #include "utils/jsonb.h"
 
+#include "credfile.h"
 #include "provider.h"
 
 typedef struct GwAccount
@@ -15,7 +16,10 @@ typedef struct GwAccount
 	const GwProvider *provider;
 	char	   *base_url;		/* effective, without a trailing '/' */
 	Jsonb	   *options;
-	Jsonb	   *credentials;
+	Jsonb	   *credentials;	/* with every X_file field read into X */
+	GwFileStamp *files;			/* the credential files read */
+	int			nfiles;
+	char	   *credential_dir;	/* gateway.credential_dir they were read in */
 	char	   *callback_token;	/* the secret of gw_callback_url's URLs */
 	char	  **secrets;		/* credential values and the callback
 								 * token, to redact */
@@ -34,7 +38,8 @@ extern GwAccount *gw_account_copy(const GwAccount *acc);
 extern char *gw_account_option(const GwAccount *acc, const char *key);
 extern char *gw_account_credential(const GwAccount *acc, const char *key);
 
-/* Run as the extension owner in between (see account.c). */
+/* Run as the extension owner, with search_path pg_catalog, pg_temp, in
+ * between (see account.c).  save_sec is opaque: pass it back unchanged. */
 extern void gw_as_owner_begin(Oid *save_userid, int *save_sec);
 extern void gw_as_owner_end(Oid save_userid, int save_sec);
 

@@ -10,6 +10,7 @@
 #include "utils/guc.h"
 
 #include "callback.h"
+#include "credfile.h"
 #include "http.h"
 #include "listener.h"
 #include "shmem.h"
@@ -152,6 +153,13 @@ _PG_init(void)
 							10, 1, 3600,
 							PGC_POSTMASTER, GUC_UNIT_S,
 							NULL, NULL, NULL);
+	DefineCustomStringVariable("gateway.credential_dir",
+							   gettext_noop("Directory whose files credentials may name as \"<field>_file\"; empty: none."),
+							   NULL,
+							   &gw_credential_dir,
+							   "",
+							   PGC_SIGHUP, 0,
+							   NULL, NULL, NULL);
 	DefineCustomStringVariable("gateway.callback_base_url",
 							   gettext_noop("Scheme, host and path prefix providers reach the listener by; empty: http://<listen_address>."),
 							   NULL,
