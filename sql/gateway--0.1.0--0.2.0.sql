@@ -44,3 +44,18 @@ $$;
 -- the file's path only.
 SELECT pg_catalog.pg_extension_config_dump('gateway.account', '');
 SELECT pg_catalog.pg_extension_config_dump('gateway.account_secret', '');
+
+------------------------------------------------------------------------
+-- Dump and restore keep what was sent and received
+------------------------------------------------------------------------
+
+-- The outbox (with its idempotency keys, so a restored database never sends
+-- a message twice under a new key), the callbacks received, the opt-outs and
+-- the subscriptions are data: pg_dump keeps them, and their sequences'
+-- positions.
+SELECT pg_catalog.pg_extension_config_dump('gateway.outbox', '');
+SELECT pg_catalog.pg_extension_config_dump('gateway.outbox_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('gateway.inbound', '');
+SELECT pg_catalog.pg_extension_config_dump('gateway.inbound_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('gateway.optouts', '');
+SELECT pg_catalog.pg_extension_config_dump('gateway.subscriptions', '');
