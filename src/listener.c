@@ -317,6 +317,12 @@ gw_listen_handle(GwListenReq *r, const char *account, const char *kind,
 		PushActiveSnapshot(GetTransactionSnapshot());
 		pgstat_report_activity(STATE_RUNNING, psprintf("gateway listener: %s callback", kind));
 
+		/* never wait for a DROP EXTENSION (nor deadlock with one): 503 */
+		if (!gw_lock_extension(InvalidOid, true))
+			ereport(ERROR,
+					(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+					 errmsg("extension \"gateway\" is not installed or is being dropped")));
+
 		acc = gw_account_get(account);
 		if (token == NULL || acc->callback_token == NULL ||
 			!gw_token_equal(token, acc->callback_token))
@@ -380,6 +386,8 @@ gw_listen_handle(GwListenReq *r, const char *account, const char *kind,
 
 		if (!ingesting && e->sqlerrcode == ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION)
 			gw_answer_set(a, MHD_HTTP_FORBIDDEN, "forbidden");
+		else if (!ingesting && e->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE)
+			gw_answer_set(a, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable");
 		else if (e->sqlerrcode == ERRCODE_UNDEFINED_OBJECT)
 			gw_answer_set(a, MHD_HTTP_NOT_FOUND, "not found");
 		else if (ingesting && ERRCODE_TO_CATEGORY(e->sqlerrcode) == ERRCODE_DATA_EXCEPTION)
