@@ -57,6 +57,7 @@ p "CREATE EXTENSION gateway;
 
 as_pg pg_basebackup -h "$PGHOST" -p "$PGPORT" -U postgres -D "$sdir" -R -X stream -c fast --no-sync ||
     { echo "pg_basebackup failed"; exit 1; }
+rm -rf "$sdir/log"    # the primary's log came along
 cat >>"$sdir/postgresql.conf" <<CONF
 port = $sport
 hot_standby = on
