@@ -80,12 +80,13 @@ wait "$caller"
 caller=""
 check "the slow call completed" true "$(cat "$GW_WORK/drop.call")"
 
-# The worker idles: it says so, and the log gets no ERROR (6 s: longer than
-# a worker's restart delay and its idle poll).
-sleep 6
+# The worker idles: it says so (once restarted, 5 s after it stopped), and
+# the log gets no ERROR.
+idle() { q "SELECT query FROM pg_stat_activity WHERE backend_type = 'gateway worker'"; }
+for _ in $(seq 1 150); do [ "$(idle)" = "gateway: extension not installed" ] && break; sleep 0.1; done
+sleep 1
 kill "$poster" 2>/dev/null; wait "$poster" 2>/dev/null; poster=""
-check "the worker idles" "gateway: extension not installed" \
-    "$(q "SELECT query FROM pg_stat_activity WHERE backend_type = 'gateway worker'")"
+check "the worker idles" "gateway: extension not installed" "$(idle)"
 log | tail -c +$((logsize + 1)) >"$GW_WORK/drop.log"
 check "no ERROR in the server log since the DROP" 0 "$(grep -cE '(ERROR|FATAL|PANIC):' "$GW_WORK/drop.log")"
 grep -E '(ERROR|FATAL|PANIC):' "$GW_WORK/drop.log" | sort | uniq -c | sort -rn | head -n 5
