@@ -7,7 +7,8 @@
 # callback, an SMS trigger on a user table), then ALTER EXTENSION UPDATE
 # through each step.  Its objects (test/t/extension_objects.sql) must equal
 # those of a database given CREATE EXTENSION at the default version and the
-# same data; its data must be what it was, and still work.  Run by
+# same data; its data must be what it was, and still work.  Then pg_dump
+# and pg_restore of the fresh database keep every row.  Run by
 # scripts/test.sh against its cluster.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -153,6 +154,27 @@ for ((i = 0; i < ${#versions[@]} - 1; i++)); do
     check "$from updated: a granted sender still queues" 1 \
         "$(q "$db" "SET ROLE gw_up_sender; SELECT count(gw_queue_sms('up1', '0712345678', 'after the update'))")"
 done
+
+# pg_dump and pg_restore keep gateway's data (its tables are configuration
+# tables), and the sequences go on where they were.
+newdb gw_up_restored
+pg_dump -Fc -d gw_up_fresh -f "$out/fresh.dump" || { echo "FAIL: pg_dump"; fails=$((fails + 1)); }
+pg_restore --exit-on-error -d gw_up_restored "$out/fresh.dump" ||
+    { echo "FAIL: pg_restore"; fails=$((fails + 1)); }
+data_queries gw_up_fresh >"$out/fresh.queries"
+data gw_up_fresh "$out/fresh.queries" >"$out/fresh.data"
+data gw_up_restored "$out/fresh.queries" >"$out/restored.data" 2>&1
+if diff -u "$out/fresh.data" "$out/restored.data" >"$out/restored.data.diff"; then
+    echo "ok: pg_dump and pg_restore keep every row ($(wc -l <"$out/restored.data") rows)"
+else
+    echo "FAIL: pg_dump and pg_restore lost or changed rows:"
+    head -n 20 "$out/restored.data.diff"
+    fails=$((fails + 1))
+fi
+check "after a restore, queueing goes on" 1 \
+    "$(q gw_up_restored "SELECT count(gw_queue_sms('up1', '0712345678', 'after the restore'))" 2>&1)"
+check "after a restore, callbacks are recorded" t \
+    "$(q gw_up_restored "SELECT (gw_ingest('up1', 'mo', '{\"msisdn\": \"254712000004\", \"message\": \"hi\"}')) IS NOT NULL" 2>&1)"
 
 echo "upgrade test: $fails failed"
 [ "$fails" -eq 0 ]
