@@ -1,9 +1,13 @@
 -- Set-up shared by every test file: the extension, the mock provider's
--- address, and helpers that read what the mock received.
+-- address, and helpers that read what the mock received.  The extension is
+-- installed at its first released version and updated through every update
+-- script to the default one: the whole suite runs on an upgraded install
+-- (test/t/upgrade.sh checks that it equals a fresh one).
 \set ECHO none
 \getenv mock_port GW_MOCK_PORT
 SET client_min_messages = warning;
-CREATE EXTENSION gateway;
+CREATE EXTENSION gateway VERSION '0.1.0';
+ALTER EXTENSION gateway UPDATE;
 CREATE SCHEMA mock;
 CREATE TABLE mock.config AS SELECT :'mock_port'::int AS port;
 
@@ -74,3 +78,11 @@ $$;
 SELECT mock.reset();
 \set ECHO all
 SELECT extname, extversion FROM pg_extension WHERE extname = 'gateway';
+-- the update path it took, and every version has a path to the default one
+SELECT path FROM pg_extension_update_paths('gateway')
+ WHERE source = '0.1.0' AND target = (SELECT extversion FROM pg_extension WHERE extname = 'gateway');
+SELECT version AS stranded FROM pg_available_extension_versions v
+ WHERE name = 'gateway' AND version <> (SELECT default_version FROM pg_available_extensions WHERE name = 'gateway')
+   AND NOT EXISTS (SELECT 1 FROM pg_extension_update_paths('gateway') p
+                    WHERE p.source = v.version AND p.target = (SELECT default_version FROM pg_available_extensions WHERE name = 'gateway')
+                      AND p.path IS NOT NULL);

@@ -43,8 +43,10 @@ gw_shortcut_op(const char *account, const char *opname, const char *shortcut)
 static Jsonb *
 gw_call_sync(const char *account, const char *operation, Jsonb *params)
 {
-	Jsonb	   *result = gw_call_run(account, operation, params);
+	Jsonb	   *result;
 
+	gw_outbox_check_sync(account, operation);
+	result = gw_call_run(account, operation, params);
 	gw_outbox_record_sync(account, operation, params, result);
 	return result;
 }

@@ -437,6 +437,12 @@ gw_listen_batch(GwListenReq *list)
 		PushActiveSnapshot(GetTransactionSnapshot());
 		pgstat_report_activity(STATE_RUNNING, "gateway listener: callbacks");
 
+		/* never wait for a DROP EXTENSION (nor deadlock with one): 503 */
+		if (!gw_lock_extension(InvalidOid, true))
+			ereport(ERROR,
+					(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+					 errmsg("extension \"gateway\" is not installed or is being dropped")));
+
 		role = get_role_oid(gw_listen_role, true);
 		if (!OidIsValid(role) || superuser_arg(role))
 			ereport(ERROR,
@@ -456,19 +462,25 @@ gw_listen_batch(GwListenReq *list)
 	PG_CATCH();
 	{
 		ErrorData  *e;
+		bool		dropped;
 
 		MemoryContextSwitchTo(cxt);
 		e = CopyErrorData();
 		FlushErrorState();
 		AbortCurrentTransaction();
-		ereport(LOG,
-				(errmsg("gateway listener: a batch of callbacks failed: %s", e->message)));
+		dropped = (e->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE);
+		if (!dropped)
+			ereport(LOG,
+					(errmsg("gateway listener: a batch of callbacks failed: %s", e->message)));
 		FreeErrorData(e);
 		/* nothing was kept: every request of the batch is to be sent again */
 		for (GwListenReq *r = list; r; r = r->next)
 		{
 			MemoryContextSwitchTo(r->cxt);
-			gw_answer_set(&r->answer, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error");
+			if (dropped)
+				gw_answer_set(&r->answer, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable");
+			else
+				gw_answer_set(&r->answer, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error");
 			r->answered = true;
 		}
 		drop_plan = true;

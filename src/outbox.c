@@ -88,6 +88,7 @@ gw_outbox_enqueue(const char *account, const char *operation, Jsonb *params,
 	int			rc;
 	bool		caller_key;
 
+	gw_require_writable("queue messages");
 	if (!gw_shmem_ready())
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -218,6 +219,22 @@ gw_outbox_enqueue(const char *account, const char *operation, Jsonb *params,
 	SPI_finish();
 	gw_as_owner_end(save_userid, save_sec);
 	return id;
+}
+
+/*
+ * Refuse, before anything is sent, a synchronous call whose outcome
+ * gw_outbox_record_sync would have to record but could not (a payment on a
+ * standby or in a read-only transaction): the money must never move
+ * unrecorded.  Calls that record nothing (SMS, balances, status queries) may
+ * run anywhere.
+ */
+void
+gw_outbox_check_sync(const char *account, const char *operation)
+{
+	const GwAccount *acc = gw_account_get(account);
+
+	if (gw_operation_lookup(acc->provider, operation)->flags & GW_OP_PAYMENT)
+		gw_require_writable("make a payment");
 }
 
 /*

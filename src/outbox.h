@@ -12,6 +12,9 @@
 extern int64 gw_outbox_enqueue(const char *account, const char *operation, Jsonb *params,
 							   Datum send_at, bool send_at_null, const char *key);
 
+/* ERROR before a synchronous call whose outcome could not be recorded. */
+extern void gw_outbox_check_sync(const char *account, const char *operation);
+
 /* Record a synchronous payment's outcome as a finished row (payments only). */
 extern void gw_outbox_record_sync(const char *account, const char *operation,
 								  Jsonb *params, Jsonb *result);

@@ -4,7 +4,12 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "access/xlog.h"
+#include "catalog/pg_extension.h"
+#include "commands/extension.h"
+#include "storage/lmgr.h"
 #include "utils/builtins.h"
+#include "utils/inval.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 
@@ -23,6 +28,47 @@ gw_require(const char *val, const char *what)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("%s must not be null", what)));
+}
+
+void
+gw_require_writable(const char *what)
+{
+	if (RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("cannot %s on a standby server", what),
+				 errdetail("The server is in recovery: gateway's tables are a read-only copy of the primary's, and its workers start only when it is promoted."),
+				 errhint("Do it on the primary server.")));
+	if (XactReadOnly)
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("cannot %s in a read-only transaction", what),
+				 errhint("Do it in a read-write transaction (SET transaction_read_only = off, or check default_transaction_read_only).")));
+}
+
+bool
+gw_lock_extension(Oid extoid, bool nowait)
+{
+	char	   *name;
+
+	if (!OidIsValid(extoid))
+		extoid = get_extension_oid("gateway", true);
+	if (!OidIsValid(extoid))
+		return false;
+	if (!nowait)
+		LockDatabaseObject(ExtensionRelationId, extoid, 0, AccessShareLock);
+	else if (!ConditionalLockDatabaseObject(ExtensionRelationId, extoid, 0, AccessShareLock))
+		return false;
+	/* what a DROP we waited for did, before looking */
+	AcceptInvalidationMessages();
+	name = get_extension_name(extoid);
+	if (name == NULL)
+	{
+		UnlockDatabaseObject(ExtensionRelationId, extoid, 0, AccessShareLock);
+		return false;
+	}
+	pfree(name);
+	return true;
 }
 
 SPIPlanPtr

@@ -14,6 +14,23 @@ extern char *gw_arg_text(FunctionCallInfo fcinfo, int i);
 /* ERROR (22004) when a required argument is NULL. */
 extern void gw_require(const char *val, const char *what);
 
+/*
+ * ERROR (25006) unless this transaction may write: not on a hot standby, not
+ * in a read-only transaction.  what completes "cannot ...", e.g. "queue
+ * messages".
+ */
+extern void gw_require_writable(const char *what);
+
+/*
+ * Share-lock the extension gateway (extoid, or the installed one when
+ * InvalidOid) until the end of the transaction: a DROP EXTENSION then waits
+ * for this transaction before it locks any of gateway's tables, so the two
+ * never deadlock.  False, with nothing held, when the extension is not there
+ * (any more: a DROP we waited for committed) or, with nowait, when a DROP
+ * EXTENSION holds or waits for the lock.
+ */
+extern bool gw_lock_extension(Oid extoid, bool nowait);
+
 /* Prepare and keep an SPI plan for the life of the backend. */
 extern SPIPlanPtr gw_saved_plan(const char *sql, int nargs, Oid *types);
 

@@ -21,6 +21,7 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
+#include "commands/extension.h"
 #include "common/pg_prng.h"
 #include "executor/spi.h"
 #include "lib/ilist.h"
@@ -106,6 +107,7 @@ static int	gw_nwaiting = 0;
 static GwResults gw_res;
 static List *gw_refresh_accounts = NIL;	/* tokens refused with 401 */
 static Oid	gw_outbox_relid = InvalidOid;	/* the outbox this worker's state is for */
+static Oid	gw_ext_oid = InvalidOid;	/* the extension that outbox belongs to */
 static SPIPlanPtr gw_claim_plan = NULL;
 static SPIPlanPtr gw_flush_plan = NULL;
 
@@ -135,12 +137,25 @@ gw_worker_exit(int code, Datum arg)
 	gw_shmem_unregister_worker(gw_slot);
 }
 
-/* Start a transaction with a snapshot and SPI, named in pg_stat_activity. */
+/*
+ * Start a transaction with a snapshot and SPI, named in pg_stat_activity.
+ * It holds a share lock on the extension from the start: a DROP EXTENSION
+ * waits for this short transaction, and this worker waits for the DROP with
+ * no table lock held, so they never deadlock and no query of ours meets a
+ * half-dropped schema.  Once the extension is gone, the worker's state
+ * (leases, requests in flight) means nothing: it exits and starts over.
+ */
 static void
 gw_xact_begin(const char *what)
 {
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
+	if (!gw_lock_extension(gw_ext_oid, false))
+	{
+		AbortCurrentTransaction();
+		elog(LOG, "gateway worker %d: the extension was dropped; restarting", gw_slot);
+		proc_exit(1);
+	}
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	PushActiveSnapshot(GetTransactionSnapshot());
@@ -173,6 +188,7 @@ gw_installed(void)
 	nsp = get_namespace_oid("gateway", true);
 	if (OidIsValid(nsp))
 		relid = get_relname_relid("outbox", nsp);
+	gw_ext_oid = get_extension_oid("gateway", true);
 	CommitTransactionCommand();
 	if (OidIsValid(gw_outbox_relid) && relid != gw_outbox_relid)
 	{
