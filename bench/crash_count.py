@@ -8,6 +8,7 @@ key, sent twice, notes, verdict) and exits 1 when a requirement fails.
   pay  LABEL SNAPSHOT FINAL REQUESTS
   sync-sms LABEL KEY T_CRASH REQUESTS RETRY_STATUS PHONE_COPIES
   sync-pay LABEL REQUESTS OUTBOX_STATUSES (comma-separated)
+  table TSV          prints the rows as an aligned table
 
 SNAPSHOT and FINAL are "key<TAB>status[<TAB>attempts]" lines from
 gateway.outbox (SNAPSHOT: committed at the moment of the crash); REQUESTS is
@@ -144,6 +145,15 @@ def sync_pay(label, reqs, records):
         n == 1 and len(records) == 1)
 
 
+def table(path):
+    head = ["scenario", "rows", "requests", "lost", "duplicated",
+            "of them in flight, same key", "payments sent twice", "notes", "result"]
+    lines = [head] + [l.rstrip("\n").split("\t") for l in open(path) if l.strip()]
+    width = [max(len(l[i]) for l in lines) for i in range(len(head))]
+    for l in lines:
+        print("  ".join(c.ljust(w) for c, w in zip(l, width)).rstrip())
+
+
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
-    {"sms": sms, "pay": pay, "sync-sms": sync_sms, "sync-pay": sync_pay}[cmd](*args)
+    {"sms": sms, "pay": pay, "sync-sms": sync_sms, "sync-pay": sync_pay, "table": table}[cmd](*args)

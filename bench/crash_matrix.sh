@@ -61,8 +61,8 @@ wait_up() {
     return 1
 }
 count() { q "SELECT count(*) FROM gateway.outbox WHERE account = '$1' AND status IN ($2)"; }
-wait_count() {  # account, statuses, at least n
-    for _ in $(seq 1 600); do
+wait_count() {  # account, statuses, at least n[, seconds: 60]
+    for _ in $(seq 1 $((${4:-60} * 10))); do
         local c; c=$(count "$1" "$2"); [ -n "$c" ] && [ "$c" -ge "$3" ] && return 0; sleep 0.1
     done
     return 1
@@ -117,6 +117,9 @@ restart() {
     wait_up
 }
 
+# Seconds from the crash ($2) until every row of the scenario was final.
+took() { echo "$1: every row final $(awk -v a="$2" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }') s after the crash"; }
+
 table="$out/table"
 failed=0
 add_row() { if "$@" >>"$table"; then :; else failed=1; fi; }
@@ -138,6 +141,7 @@ sms_scenario() {  # label prefix crash
     echo "$label: crash ($crash) at $(grep -c $'\tsent$' "$out/$p.snap") of $SMS_N sent"
     restart "$crash" "$pid" || { echo "$label: the server did not come back"; failed=1; return; }
     wait_drained "$p" || echo "$label: rows still queued or sending after ${drain_s} s"
+    took "$label" "$t"
     q "SELECT idempotency_key, status, attempts FROM gateway.outbox WHERE account = '$p'" >"$out/$p.final"
     curl -s "$mock/_mock/requests?prefix=/vaspro/v3/BulkSMS/bulk/create&limit=100000000" >"$out/$p.req"
     add_row python3 bench/crash_count.py sms "$label" "$SMS_N" "$p" "$t" \
@@ -147,7 +151,7 @@ sms_scenario() {  # label prefix crash
 # d: PAY_N queued VTpass purchases; the mock holds each answer back 300 ms,
 # so that many are in flight at the crash.
 pay_scenario() {  # label prefix
-    local label=$1 p=$2 pid
+    local label=$1 p=$2 pid t
     curl -s -X POST "$mock/_mock/reset" >/dev/null
     curl -s -X POST "$mock/_mock/fault" \
         -d "{\"prefix\": \"/vtpass/api/pay\", \"count\": $PAY_N, \"action\": \"delay\", \"delay_ms\": 300}" >/dev/null
@@ -159,10 +163,12 @@ pay_scenario() {  # label prefix
     wait_count "$p" "'delivered', 'failed'" $((PAY_N / 4)) || { echo "$label: the worker did not drain"; failed=1; return; }
     pid=$(worker_pid)
     freeze "$pid" || { echo "$label: could not freeze the worker"; failed=1; return; }
+    t=$(now)
     q "SELECT idempotency_key, status FROM gateway.outbox WHERE account = '$p'" >"$out/$p.snap"
     echo "$label: crash (immediate) at $(grep -c $'\tdelivered$' "$out/$p.snap") of $PAY_N paid"
     restart immediate "$pid" || { echo "$label: the server did not come back"; failed=1; return; }
     wait_drained "$p" || echo "$label: payments still queued, sending or unknown after ${drain_s} s"
+    took "$label" "$t"
     q "SELECT idempotency_key, status FROM gateway.outbox WHERE account = '$p'" >"$out/$p.final"
     curl -s "$mock/_mock/requests?prefix=/vtpass/api/&limit=100000000" >"$out/$p.req"
     add_row python3 bench/crash_count.py pay "$label" "$out/$p.snap" "$out/$p.final" "$out/$p.req"
@@ -231,15 +237,16 @@ sync_scenarios() {
     sync_pay_row "e. ROLLBACK after gw_stk_push (no crash)" cm_e /vaspro/v3/checkout/mpesa "'unknown'"
 }
 
-# One payment row: wait (60 s at most) for the account's payment row in one
-# of the statuses given, then count.
+# One payment row: wait (20 s at most; the worker adopts within 5 s) for
+# the account's payment row in one of the statuses given, then count.
 sync_pay_row() {  # label account route statuses
-    wait_count "$2" "$4" 1 || echo "$1: no payment row in ($4)"
+    wait_count "$2" "$4" 1 20 || echo "$1: no payment row in ($4)"
     curl -s "$mock/_mock/requests?prefix=$3" >"$out/$2.req"
     add_row python3 bench/crash_count.py sync-pay "$1" "$out/$2.req" \
         "$(q "SELECT string_agg(status::text, ',') FROM gateway.outbox WHERE account = '$2' AND payment")"
 }
 
+t_start=$(now)
 echo "== crash matrix ($MODE): $SMS_N SMS a scenario, $PAY_N payments"
 sms_scenario "a. kill -9 worker mid-drain, SMS" cm_a worker
 sync_scenarios
@@ -247,9 +254,6 @@ sms_scenario "c. stop -m immediate mid-drain, SMS" cm_c immediate
 pay_scenario "d. stop -m immediate mid-drain, payments" cm_d
 
 echo
-{
-    printf 'scenario\trows\trequests\tlost\tduplicated\tof them in flight, same key\tpayments sent twice\tnotes\tresult\n'
-    cat "$table"
-} | column -t -s $'\t'
-echo
+python3 bench/crash_count.py table "$table"
+echo "crash matrix ($MODE): $(awk -v a="$t_start" -v b="$(now)" 'BEGIN { printf "%.0f", b - a }') s"
 [ "$failed" = 0 ] && [ "$(grep -c $'\tok$' "$table")" = 7 ]
