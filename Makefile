@@ -17,6 +17,7 @@ OBJS = \
 	src/call.o \
 	src/shmem.o \
 	src/outbox.o \
+	src/journal.o \
 	src/inbound.o \
 	src/optout.o \
 	src/worker.o \

@@ -21,6 +21,7 @@
 #include "utils/rel.h"
 
 #include "account.h"
+#include "journal.h"
 #include "jsonutil.h"
 #include "outbox.h"
 #include "request.h"
@@ -241,20 +242,24 @@ gw_outbox_check_sync(const char *account, const char *operation)
  * Keep a synchronous payment where its callback will look for it: a
  * finished outbox row (sent, delivered, failed; unknown rows wait for the
  * callback or an operator, never for the worker).  Only payments: the SMS
- * path writes nothing.  In the caller's transaction, like a queued row.
+ * path writes nothing.  In the caller's transaction, like a queued row;
+ * under the key of its journal entry, which the worker adopts if this row
+ * never commits (journal.c).
  */
 void
 gw_outbox_record_sync(const char *account, const char *operation, Jsonb *params,
 					  Jsonb *result)
 {
-	static SPIPlanPtr plan = NULL;
+	/* [0]: gateway's own key; [1]: the journal's (the payment went out) */
+	static SPIPlanPtr plans[2] = {NULL, NULL};
 	const GwAccount *acc = gw_account_get(account);
 	const GwOperation *op = gw_operation_lookup(acc->provider, operation);
 	char	   *st = gw_jsonb_get_text(result, "status");
 	char	   *ref = gw_jsonb_get_text(result, "provider_ref");
+	const char *key = gw_journal_key();
 	const char *status;
-	Datum		values[6];
-	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+	Datum		values[7];
+	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	Oid			save_userid;
 	int			save_sec;
 
@@ -277,20 +282,23 @@ gw_outbox_record_sync(const char *account, const char *operation, Jsonb *params,
 	values[4] = ref ? CStringGetTextDatum(ref) : (Datum) 0;
 	nulls[4] = ref ? ' ' : 'n';
 	values[5] = JsonbPGetDatum(result);
+	values[6] = key ? CStringGetTextDatum(key) : (Datum) 0;
+	nulls[6] = key ? ' ' : 'n';
 
 	gw_as_owner_begin(&save_userid, &save_sec);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (plan == NULL)
-		plan = gw_saved_plan(
+	if (plans[key != NULL] == NULL)
+		plans[key != NULL] = gw_saved_plan(psprintf(
 			"INSERT INTO gateway.outbox (account, operation, params, status, attempts,"
 			"                            provider_ref, result, last_error, payment,"
-			"                            next_attempt_at, sent_at)"
+			"                            next_attempt_at, sent_at%s)"
 			" VALUES ($1, $2, $3, $4::gateway.outbox_status, 1, $5, $6,"
 			"         $6 OPERATOR(pg_catalog.->>) 'error', true, 'infinity',"
-			"         CASE WHEN $4 IN ('sent', 'delivered') THEN pg_catalog.now() END)",
-			6, (Oid[]) {TEXTOID, TEXTOID, JSONBOID, TEXTOID, TEXTOID, JSONBOID});
-	if (SPI_execute_plan(plan, values, nulls, false, 0) != SPI_OK_INSERT)
+			"         CASE WHEN $4 IN ('sent', 'delivered') THEN pg_catalog.now() END%s)",
+			key ? ", idempotency_key" : "", key ? ", $7" : ""),
+			key ? 7 : 6, (Oid[]) {TEXTOID, TEXTOID, JSONBOID, TEXTOID, TEXTOID, JSONBOID, TEXTOID});
+	if (SPI_execute_plan(plans[key != NULL], values, nulls, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "recording a payment failed");
 	SPI_finish();
 	gw_as_owner_end(save_userid, save_sec);

@@ -7,10 +7,12 @@
 
 #include "utils/memutils.h"
 
+#include "journal.h"
 #include "jsonutil.h"
 #include "optout.h"
 #include "request.h"
 #include "result.h"
+#include "shmem.h"
 
 /* Scratch memory of the synchronous path, reset at the start of every call. */
 static MemoryContext gw_call_cxt = NULL;
@@ -108,6 +110,7 @@ gw_call_run(const char *account, const char *operation, Jsonb *params)
 		MemoryContextReset(gw_call_cxt);
 
 	acc = gw_account_get(account);
+	gw_journal_forget_key();
 	MemoryContextSwitchTo(gw_call_cxt);
 
 	gw_call_prepare(&call, acc, operation, params);
@@ -115,6 +118,10 @@ gw_call_run(const char *account, const char *operation, Jsonb *params)
 	if (!call.unsendable && call.refused == NULL)
 	{
 		gw_call_request(&call, &req);
+		/* a payment is written down before it goes out (journal.c) */
+		if ((call.op->flags & GW_OP_PAYMENT) && gw_shmem_ready())
+			gw_journal_open(acc, call.op, params,
+							call.op->key_param ? gw_param(&call, call.op->key_param) : NULL);
 		gw_http_perform(&req, &call.resp);
 	}
 

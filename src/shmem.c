@@ -15,6 +15,7 @@
 #include "storage/shmem.h"
 #include "utils/timestamp.h"
 
+#include "journal.h"
 #include "shmem.h"
 
 #define GW_MAX_BUCKETS 1024
@@ -69,6 +70,9 @@ gw_shmem_startup(void)
 		gw_shared->lock = &(GetNamedLWLockTranche("gateway"))->lock;
 	}
 	LWLockRelease(AddinShmemInitLock);
+	/* the postmaster, at start and after a crash: no session is left */
+	if (!IsUnderPostmaster)
+		gw_journal_startup();
 }
 
 /* Called from _PG_init when loaded by shared_preload_libraries. */

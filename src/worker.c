@@ -44,6 +44,7 @@
 #include "utils/timestamp.h"
 
 #include "account.h"
+#include "journal.h"
 #include "jsonutil.h"
 #include "request.h"
 #include "shmem.h"
@@ -718,6 +719,63 @@ gw_recover(void)
 	gw_xact_end();
 }
 
+static void
+gw_adopt_step(void *arg)
+{
+	Datum		args[1] = {CStringGetTextDatum((char *) arg)};
+
+	if (SPI_execute_with_args(
+			"INSERT INTO gateway.outbox (account, operation, params, status, attempts,"
+			"                            idempotency_key, payment, next_attempt_at, last_error)"
+			" SELECT j->>'account', j->>'operation', j->'params', 'unknown', 1, j->>'key', true,"
+			"        CASE WHEN (j->>'reconcile')::boolean THEN now() ELSE 'infinity' END,"
+			"        'the session ended while the payment was out (it died, or its transaction"
+			" rolled back): outcome unknown'"
+			"   FROM (SELECT $1::jsonb AS j) s"
+			"  WHERE NOT EXISTS (SELECT FROM gateway.outbox o WHERE o.account = s.j->>'account'"
+			"                       AND o.idempotency_key = s.j->>'key' AND o.payment)",
+			1, (Oid[]) {TEXTOID}, args, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "adopting a payment failed");
+	if (SPI_processed > 0)
+		elog(LOG, "gateway worker adopted a payment whose session ended while it was out");
+}
+
+/*
+ * Adopt the synchronous payments whose session died or rolled back before
+ * their row committed (journal.c): 'unknown' rows, never sent again, asked
+ * about with the provider's status query where there is one.  One worker
+ * does it.  An entry that cannot be read was cut short before its request
+ * went out.
+ */
+static void
+gw_adopt_orphans(void)
+{
+	MemoryContext cxt = AllocSetContextCreate(gw_worker_cxt, "gateway orphans",
+											  ALLOCSET_SMALL_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	List	   *names;
+	ListCell   *lc;
+
+	gw_xact_begin("gateway: adopting payments of ended sessions");
+	MemoryContextSwitchTo(cxt);
+	names = gw_journal_orphans();
+	foreach(lc, names)
+	{
+		char	   *text = gw_journal_read(lfirst(lc));
+		char	   *err = text ? gw_try_subxact(gw_adopt_step, text, cxt) : NULL;
+
+		if (err)
+			elog(LOG, "gateway worker: journal entry \"%s\" dropped: %s",
+				 (char *) lfirst(lc), err);
+		MemoryContextSwitchTo(cxt);
+	}
+	gw_xact_end();
+	foreach(lc, names)
+		gw_journal_done(lfirst(lc));
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(cxt);
+}
+
 /*
  * Remove finished rows older than gateway.keep_finished, 10,000 at a time, up
  * to ten batches a pass; true when it stopped with more to do, so the next
@@ -829,6 +887,8 @@ gw_worker_main(Datum arg)
 		{
 			bool		behind;
 
+			if (gw_slot == 0)
+				gw_adopt_orphans();
 			gw_recover();
 			behind = gw_purge();
 			/*
