@@ -191,8 +191,9 @@ SELECT (ARRAY['gw_cancel', 'gw_requeue'])[:w] || ' of a ' || o.status || ' row',
            AND account = 'ums' AND NOT payment ORDER BY id LIMIT 1) o;
 SQL
 # Caller mistakes, once a second, from a session of its own: each must be an
-# ERROR of a caller's class (22, 42, 0A), never anything else.
-for _ in $(seq 1 "$DURATION"); do
+# ERROR of a caller's class (22, 42, 0A), never anything else.  It ends
+# before pgbench does (a killed session would log a lost connection).
+for _ in $(seq 1 $((DURATION * 3 / 4))); do
     cat <<'SQL'
 SELECT gw_send_sms('nosuch', '0712345678', 'hi');
 SELECT gw_send_sms('vp', 'not a phone', 'hi');
@@ -208,7 +209,7 @@ SQL
 done >"$W/mistakes.sql"
 
 # Memory of the pgbench backends, the mistakes session, the worker and the
-# listener: "label pid kind VmRSS RssAnon" (kB) per line.
+# listener: "label pid kind VmRSS RssAnon RssShmem" (kB) per line.
 sample() {
     sql -F ' ' -c "SELECT pid, CASE application_name WHEN 'pgbench' THEN 'backend'
                                    WHEN 'load_mistakes' THEN 'mistakes_backend'
@@ -218,8 +219,15 @@ sample() {
                        OR application_name IN ('pgbench', 'load_mistakes')" |
         while read -r pid kind; do
             awk -v l="$1" -v p="$pid" -v k="$kind" '/^VmRSS/ { v = $2 } /^RssAnon/ { a = $2 }
-                END { if (v != "") print l, p, k, v, a }' "/proc/$pid/status" 2>/dev/null || true
+                /^RssShmem/ { s = $2 } END { if (v != "") print l, p, k, v, a, s }' "/proc/$pid/status" 2>/dev/null || true
         done >>"$W/rss.txt"
+    # and the palloc'd memory, in the server log ("Grand total: ... used")
+    case $1 in
+        20 | $((DURATION - 2)) | drained)
+            sql -c "SELECT count(pg_log_backend_memory_contexts(pid)) FROM pg_stat_activity
+                     WHERE backend_type IN ('gateway worker', 'gateway listener')
+                        OR application_name = 'pgbench'" >/dev/null ;;
+    esac
 }
 
 echo "== $CLIENTS sessions for $DURATION s, faults on (pgbench, the mock at $mock, listener :$GW_LISTEN_PORT)"
@@ -241,16 +249,18 @@ done
 pgbench_rc=0
 wait "$pgbench_pid" || pgbench_rc=$?
 wait "$side_pid" || true
-kill "$mistakes_pid" 2>/dev/null || true
-wait "$mistakes_pid" 2>/dev/null || true
+wait "$mistakes_pid" || true
 
 # No /_mock/reset: it would forget VTpass transactions that rows still
 # unknown are about to requery.  The last queued faults are used up by retries.
 echo "== draining the outbox (no new faults)"
-for _ in $(seq 1 600); do
-    [ "$(sql -c "SELECT count(*) FROM gateway.outbox WHERE status IN ('queued', 'sending')")" = 0 ] && break
+left() { sql -c "SELECT count(*) FROM gateway.outbox WHERE status IN ('queued', 'sending')"; }
+left >"$W/backlog.txt"
+t1=$(date +%s)
+while [ "$(left)" != 0 ] && [ $(($(date +%s) - t1)) -lt 300 ]; do
     sleep 0.2
 done
+echo $(($(date +%s) - t1)) >"$W/drain_s.txt"
 sample drained
 sql -c "SELECT 'outbox ' || account || ' ' || status || ' ' || count(*) FROM gateway.outbox GROUP BY account, status ORDER BY account, status" >"$W/outbox.txt"
 sql -c "SELECT count(*) FROM gateway.outbox WHERE status IN ('queued', 'sending')" >"$W/stuck.txt"

@@ -98,17 +98,17 @@ if crashes:
     problems.append("%d crash lines in the server log" % len(crashes))
 
 # -- memory
-print("== memory per process kind (kB; the largest process of the kind at 2 s, 20 s, the end; max)")
+print("== memory per process kind (kB; the largest process of the kind at 2 s, 20 s, the end; max;\n   RssAnon is private memory, VmRSS adds shared buffers touched, RssShmem)")
 rows = [l.split() for l in read("rss.txt").splitlines()]
 byproc = collections.defaultdict(dict)
-for label, pid, kind, vm, anon in rows:
-    byproc[(kind, pid)][label] = (int(vm), int(anon))
+for label, pid, kind, vm, anon, shmem in rows:
+    byproc[(kind, pid)][label] = (int(vm), int(anon), int(shmem))
 end_label = str(duration - 2)
 for kind in sorted({k for k, _ in byproc}):
     procs = {p: s for (k, p), s in byproc.items() if k == kind}
     # the workers live on after pgbench: their end is after draining
     last = "drained" if kind.startswith("gateway") else end_label
-    for metric, idx in (("RssAnon", 1), ("VmRSS", 0)):
+    for metric, idx in (("RssAnon", 1), ("VmRSS", 0), ("RssShmem", 2)):
         def largest(label):
             v = [s[label][idx] for s in procs.values() if label in s]
             return max(v) if v else None
@@ -125,11 +125,32 @@ for kind in sorted({k for k, _ in byproc}):
     if growth:
         print("  %-17s RssAnon growth 20 s -> end: max %+d kB, mean %+.0f kB" % (
             kind, max(growth), sum(growth) / len(growth)))
+    labels = sorted({l for s in procs.values() for l in s}, key=lambda l: (l == "drained", int(l) if l.isdigit() else 0))
+    print("  %-17s RssAnon over time (largest): %s" % (kind, ", ".join(
+        "%s %d" % (l + ("" if l == "drained" else " s"), max(s[l][1] for s in procs.values() if l in s))
+        for l in labels)))
+
+# palloc'd memory: the memory context dumps asked for at 20 s, at the end
+# (and after draining, for the workers)
+used = collections.defaultdict(list)
+kinds = {pid: kind for kind, pid in byproc}
+for mm in re.finditer(r"\[(\d+)\] <[^>]*> LOG:  Grand total: \d+ bytes in \d+ blocks; \d+ free \(\d+ chunks\); (\d+) used", log):
+    used[mm.group(1)].append(int(mm.group(2)))
+print("== palloc'd memory (memory contexts, Grand total used, bytes): at 20 s -> at the end")
+for kind in sorted(set(kinds.values())):
+    series = [v for pid, v in used.items() if kinds.get(pid) == kind and len(v) >= 2]
+    if series:
+        growth = [v[-1] - v[0] for v in series]
+        print("  %-17s n=%-3d largest at 20 s %d, largest at the end %d, growth max %+d, mean %+.0f" % (
+            kind, len(series), max(v[0] for v in series), max(v[-1] for v in series),
+            max(growth), sum(growth) / len(growth)))
 
 # -- outbox
 print("== outbox after draining (account, status, rows)")
 for l in read("outbox.txt").splitlines():
     print("  " + l[len("outbox "):])
+print("backlog when pgbench ended: %s rows queued or sending; drained in %s s" % (
+    read("backlog.txt").strip(), read("drain_s.txt").strip()))
 stuck = int(read("stuck.txt").strip() or 0)
 rolled = int(read("rolledback.txt").strip() or 0)
 print("left queued or sending: %d; rows of rolled-back transactions: %d" % (stuck, rolled))
