@@ -34,7 +34,7 @@ mock="http://127.0.0.1:$GW_MOCK_PORT"
 sql() { psql -X -q -t -A -v ON_ERROR_STOP=1 "$@"; }
 W=$GW_WORK
 
-sql <<SQL
+sql >/dev/null <<SQL
 CREATE EXTENSION gateway;
 CREATE ROLE gw_listener NOLOGIN;
 SELECT gw_grant_listener('gw_listener');
