@@ -205,11 +205,16 @@ gw_outbox_enqueue(const char *account, const char *operation, Jsonb *params,
 	}
 	else
 	{
-		/* The key was used before: the first row stands for this one. */
+		/*
+		 * The key was used before: the first row stands for this one.  The
+		 * insert waited for a transaction that was queueing the same key to
+		 * commit; not read-only, so that (in READ COMMITTED) a fresh snapshot
+		 * sees that row.
+		 */
 		Datum		kv[2] = {values[0], values[4]};
 		bool		isnull;
 
-		rc = SPI_execute_plan(gw_existing_plan, kv, NULL, true, 1);
+		rc = SPI_execute_plan(gw_existing_plan, kv, NULL, false, 1);
 		if (rc != SPI_OK_SELECT || SPI_processed != 1)
 			ereport(ERROR,
 					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
