@@ -132,6 +132,18 @@ gw_worker_register(void)
 	}
 }
 
+/* The entry of account in gw_refresh_accounts, or NULL; allocates nothing. */
+static ListCell *
+gw_refresh_find(const char *account)
+{
+	ListCell   *lc;
+
+	foreach(lc, gw_refresh_accounts)
+		if (strcmp(strVal(lfirst(lc)), account) == 0)
+			return lc;
+	return NULL;
+}
+
 static void
 gw_worker_exit(int code, Datum arg)
 {
@@ -377,15 +389,18 @@ static void
 gw_item_authorize_step(void *arg)
 {
 	GwItem	   *it = (GwItem *) arg;
+	ListCell   *lc;
 
 	/* a token refused with 401 is replaced before the next send */
-	it->refreshed = list_member(gw_refresh_accounts, makeString(it->account));
-	if (it->refreshed)
+	lc = gw_refresh_find(it->account);
+	it->refreshed = (lc != NULL);
+	if (lc)
 	{
-		MemoryContext wc = MemoryContextSwitchTo(gw_worker_cxt);
+		String	   *name = lfirst(lc);
 
-		gw_refresh_accounts = list_delete(gw_refresh_accounts, makeString(it->account));
-		MemoryContextSwitchTo(wc);
+		gw_refresh_accounts = list_delete_cell(gw_refresh_accounts, lc);
+		pfree(strVal(name));
+		pfree(name);
 	}
 	gw_call_authorize(&it->call, it->refreshed);
 	gw_call_request(&it->call, &it->req);
@@ -572,7 +587,7 @@ gw_outcome(GwItem *it, GwHttpResponse *resp, const char *st, bool retryable,
 		/* The provider refused its token: send once more with a fresh one. */
 		MemoryContext wc = MemoryContextSwitchTo(gw_worker_cxt);
 
-		if (!list_member(gw_refresh_accounts, makeString(it->account)))
+		if (gw_refresh_find(it->account) == NULL)
 			gw_refresh_accounts = lappend(gw_refresh_accounts, makeString(pstrdup(it->account)));
 		MemoryContextSwitchTo(wc);
 		return it->reconcile ? "unknown" : "queued";
