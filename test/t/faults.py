@@ -99,6 +99,7 @@ def main():
 
     problems = {}               # mode -> what went wrong beyond the cells
     specs = {}
+    create = []
     for row in table:
         mode = row["mode"].strip("`")
         row["mode"] = mode
@@ -113,12 +114,13 @@ def main():
             continue
         for kind in KINDS:
             acc = account(mode, kind)
-            psql("SELECT gw_account_create(%s, 'vaspro', jsonb_build_object('api_key', %s), %s,"
-                 " '{\"sender_id\": \"FAULTS\", \"paybill\": \"174379\"}')"
-                 % (lit(acc), lit(acc), lit(base)))
+            create.append("SELECT gw_account_create(%s, 'vaspro', jsonb_build_object('api_key', %s),"
+                          " %s, '{\"sender_id\": \"FAULTS\", \"paybill\": \"174379\"}');\n"
+                          % (lit(acc), lit(acc), lit(base)))
             if mode in specs:
                 # every request of this account, however many attempts
                 mock("/_mock/fault", dict({"count": 1000}, **specs[mode], match='"%s"' % acc))
+    psql("".join(create))
     modes = [r for r in table if r["mode"] not in problems]
 
     time.sleep(0.5)             # let the worker take the reloaded timeouts
