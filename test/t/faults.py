@@ -25,11 +25,11 @@ MOCK = "http://127.0.0.1:%s" % os.environ["GW_MOCK_PORT"]
 TIMEOUTS = "-c gateway.connect_timeout=500 -c gateway.request_timeout=1500"
 # network modes: where their accounts point instead of the mock
 NETWORK = {
-    "refused": "http://127.0.0.1:%s/vaspro" % os.environ["GW_REFUSED_PORT"],
+    "refused": "http://127.0.0.1:%s" % os.environ["GW_REFUSED_PORT"],
     "connect-timeout": None,    # the mock's hanging port, asked below
-    "tls-unverified": "https://127.0.0.1:%s/vaspro" % os.environ["GW_TLS_PORT"],
+    "tls-unverified": "https://127.0.0.1:%s" % os.environ["GW_TLS_PORT"],
 }
-KINDS = ("call", "sms", "stk")
+KINDS = ("call", "sms", "stk", "pay")
 
 
 def psql(sql, options=""):
@@ -74,7 +74,8 @@ def read_table():
             return next(i for i, h in enumerate(header) if word in h)
 
         idx = {k: col(w) for k, w in (("mode", "mode"), ("how", "how"), ("call", "gw_call"),
-                                      ("sms", "queued SMS"), ("stk", "STK"), ("error", "error"))}
+                                      ("sms", "queued SMS"), ("stk", "STK"), ("pay", "VTpass"),
+                                      ("error", "error"))}
         return name, [{k: r[i] for k, i in idx.items()} for r in rows]
     print("FAIL neither README.md nor README.faults.md has a \"Fault matrix\" table")
     print("faults: 0 modes, 1 failed")
@@ -89,12 +90,20 @@ def account(mode, kind):
     return "fm_%s_%s" % (mode.replace("-", "_"), kind)
 
 
+def phone(mode):
+    """A VTpass phone number of the row's own, to fault its purchases by."""
+    return phones_by_mode.setdefault(mode, "0809%07d" % (len(phones_by_mode) + 1))
+
+
+phones_by_mode = {}
+
+
 def main():
     started = time.time()
     source, table = read_table()
     print("fault matrix of %s: %d modes" % (source, len(table)))
     mock("/_mock/reset", post=True)
-    NETWORK["connect-timeout"] = "http://127.0.0.1:%d/vaspro" % json.loads(
+    NETWORK["connect-timeout"] = "http://127.0.0.1:%d" % json.loads(
         mock("/_mock/hang", post=True))["port"]
 
     problems = {}               # mode -> what went wrong beyond the cells
@@ -105,21 +114,30 @@ def main():
         row["mode"] = mode
         m = re.search(r"`(\{.*?\})`", row["how"])
         if mode in NETWORK:
-            base = NETWORK[mode]
+            root = NETWORK[mode]
         elif m:
-            base = MOCK + "/vaspro"
+            root = MOCK
             specs[mode] = json.loads(m.group(1))
         else:
             problems.setdefault(mode, []).append("no fault spec in the table")
             continue
         for kind in KINDS:
             acc = account(mode, kind)
-            create.append("SELECT gw_account_create(%s, 'vaspro', jsonb_build_object('api_key', %s),"
-                          " %s, '{\"sender_id\": \"FAULTS\", \"paybill\": \"174379\"}');\n"
-                          % (lit(acc), lit(acc), lit(base)))
+            if kind == "pay":
+                # VTpass: only the purchases of this row are faulted, never
+                # the status queries that reconcile them
+                create.append("SELECT gw_account_create(%s, 'vtpass', jsonb_build_object("
+                              "'username', %s, 'password', 'faults-pw'), %s);\n"
+                              % (lit(acc), lit(acc), lit(root + "/vtpass")))
+                where = {"prefix": "/vtpass/api/pay", "match": '"%s"' % phone(mode)}
+            else:
+                create.append("SELECT gw_account_create(%s, 'vaspro', jsonb_build_object('api_key', %s),"
+                              " %s, '{\"sender_id\": \"FAULTS\", \"paybill\": \"174379\"}');\n"
+                              % (lit(acc), lit(acc), lit(root + "/vaspro")))
+                where = {"match": '"%s"' % acc}
             if mode in specs:
                 # every request of this account, however many attempts
-                mock("/_mock/fault", dict({"count": 1000}, **specs[mode], match='"%s"' % acc))
+                mock("/_mock/fault", dict({"count": 1000}, **specs[mode], **where))
     psql("".join(create))
     modes = [r for r in table if r["mode"] not in problems]
 
@@ -127,8 +145,11 @@ def main():
     psql("BEGIN;\n" + "".join(
         "SELECT gw_queue_sms(%s, '0712345678', 'fault matrix: %s', idempotency_key => %s);\n"
         "SELECT gw_enqueue(%s, 'payment.stk_push', '{\"phone\": \"0712345678\", \"amount\": 10}');\n"
+        "SELECT gw_enqueue(%s, 'payment.purchase', '{\"service_id\": \"spectranet\","
+        " \"billers_code\": \"1212121212\", \"variation_code\": \"vt-1000\", \"phone\": \"%s\"}');\n"
         % (lit(account(r["mode"], "sms")), r["mode"], lit("fm-" + r["mode"]),
-           lit(account(r["mode"], "stk"))) for r in modes) + "COMMIT;\n")
+           lit(account(r["mode"], "stk")), lit(account(r["mode"], "pay")), phone(r["mode"]))
+        for r in modes) + "COMMIT;\n")
 
     calls = {}
     for line in psql("".join(
@@ -146,6 +167,7 @@ def main():
         rows[acc] = (status, int(attempts), int(size or 0), key, error)
 
     # what the provider received, per account
+    phones = {v: k for k, v in phones_by_mode.items()}
     received = {}
     moved = 0
     for line in mock("/_mock/requests?limit=1000000").splitlines():
@@ -156,7 +178,11 @@ def main():
             body = json.loads(rec["body"])
         except ValueError:
             continue
-        received.setdefault(body.get("apiKey"), []).append((rec["ts"], body))
+        if rec["path"] == "/vtpass/api/pay":
+            who = account(phones.get(body.get("phone"), ""), "pay")
+        else:
+            who = body.get("apiKey")
+        received.setdefault(who, []).append((rec["ts"], body))
 
     failed = 0
     for r in table:
@@ -166,7 +192,7 @@ def main():
         if mode not in problems:
             call, call_size, call_error = calls.get(mode, (["-"] * 3, 0, ""))
             got["call"] = call
-            for kind in ("sms", "stk"):
+            for kind in ("sms", "stk", "pay"):
                 acc = account(mode, kind)
                 status, attempts, size, key, error = rows.get(acc, ("-", 0, 0, "", ""))
                 reqs = received.get(acc, [])
