@@ -4,8 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# openssl and python3 for the tests (the fault matrix's TLS server, reading results)
 need=(postgresql-15 postgresql-client-15 postgresql-server-dev-15 postgresql-15-cron
-      libcurl4-openssl-dev libmicrohttpd-dev make gcc curl ca-certificates)
+      libcurl4-openssl-dev libmicrohttpd-dev make gcc curl ca-certificates
+      openssl python3)
 missing=()
 for p in "${need[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -67,7 +67,7 @@ SELECT r - 'elapsed_ms' FROM gw_send_sms('acme', '0712345678', 'hi') r;
 -- A connection dropped after the request was sent.  On a reused keep-alive
 -- connection libcurl resends a message once on a fresh connection (the
 -- request may have died with a stale connection); dropped twice, the outcome
--- is unknown and the message may be retried.
+-- is unknown, and not retryable: sms.send carries no idempotency key.
 SELECT mock.reset();
 SELECT mock.fault('{"action": "drop", "count": 2}');
 SELECT r - 'elapsed_ms' FROM gw_send_sms('acme', '0712345678', 'hi') r;
@@ -82,7 +82,7 @@ SELECT mock.fault('{"action": "drop"}');
 SELECT r - 'elapsed_ms' FROM gw_stk_push('acme', '0712345678', 10) r;
 SELECT count(*) AS attempts FROM mock.requests();
 
--- a timeout: the backend survives, ok false, retryable true
+-- a timeout: the backend survives, ok false, unknown, not retryable (no key)
 SET gateway.request_timeout = '300ms';
 SELECT mock.fault('{"action": "delay", "delay_ms": 2000}');
 SELECT r - 'elapsed_ms' AS result, (r->>'elapsed_ms')::numeric BETWEEN 250 AND 1500 AS on_time

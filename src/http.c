@@ -191,6 +191,9 @@ gw_take_response(CURL *h, GwRecvBuf *rb, CURLcode rc, GwHttpResponse *resp)
 	else
 		gw_classify_error(h, rb, rc, resp);
 
+	/* the first part of an answer too large to take is nobody's business */
+	if (resp->net_error == GW_NET_TOO_LARGE)
+		rb->len = 0;
 	resp->body = palloc(rb->len + 1);
 	if (rb->len > 0)
 		memcpy(resp->body, rb->data, rb->len);

@@ -5,9 +5,9 @@
  * The rule, whatever the provider:
  *   - never sent (refused, unresolved, connect timeout): failed, retryable;
  *   - sent but the outcome is not known (timeout, broken or unreadable
- *     answer, 5xx): unknown; retryable for messages (a retry carries the same
- *     idempotency key), never for payments, which are reconciled by a status
- *     query instead;
+ *     answer, 5xx): unknown; retryable when a retry carries the same
+ *     idempotency key, never for payments, which are reconciled by a status
+ *     query instead, nor for messages sent without a key;
  *   - 429 and 503: failed, retryable (the provider says it did nothing);
  *   - other 4xx: rejected, not retryable (the request itself is wrong);
  *   - 2xx: what the provider's parser says; retryable when it failed and is
@@ -103,6 +103,22 @@ gw_push_jsonb(JsonbParseState **st, const char *key, Jsonb *jb)
 	pushJsonbValue(st, WJB_VALUE, &v);
 }
 
+/*
+ * Whether a request whose outcome is unknown may be sent again: never a
+ * payment (it is reconciled instead), nor a message sent without an
+ * idempotency key (the provider could not tell a second copy from a new
+ * message).
+ */
+static bool
+gw_resendable(const GwCall *call)
+{
+	int			flags = call->op->flags;
+
+	if (flags & GW_OP_PAYMENT)
+		return false;
+	return !(flags & GW_OP_SMS) || call->op->key_param != NULL;
+}
+
 /* Decide status, retryable and error from what happened. */
 static void
 gw_classify(GwCall *call, GwStatus *status, bool *retryable, char **error)
@@ -138,7 +154,7 @@ gw_classify(GwCall *call, GwStatus *status, bool *retryable, char **error)
 		case GW_NET_IO:
 		case GW_NET_TOO_LARGE:
 			*status = GW_UNKNOWN;
-			*retryable = !payment;
+			*retryable = gw_resendable(call);
 			*error = r->error;
 			return;
 	}
@@ -148,7 +164,7 @@ gw_classify(GwCall *call, GwStatus *status, bool *retryable, char **error)
 		if (call->malformed)
 		{
 			*status = GW_UNKNOWN;
-			*retryable = !payment;
+			*retryable = gw_resendable(call);
 			if (*error == NULL)
 				*error = psprintf("unreadable answer from %s (HTTP %ld)",
 								  call->account->provider->name, code);

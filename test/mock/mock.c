@@ -142,7 +142,7 @@ timer_main(void *arg)
 }
 
 /* Suspend the connection for ms; false when shutting down (answer now). */
-static bool
+bool
 delay_connection(struct MHD_Connection *c, long ms)
 {
 	tent		t;
@@ -341,23 +341,31 @@ queue_reply(req *r)
 	r->phase = PH_DONE;
 	if (r->out.drop)
 		return MHD_NO;
-	body = sb_take(&r->out.body, &len);
-	resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
-	if (resp == NULL)
+	if (r->out.chunk > 0 || r->out.cut)
+		resp = wire_response(r->conn, &r->out);
+	else
 	{
-		free(body);
-		return MHD_NO;
+		body = sb_take(&r->out.body, &len);
+		resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+		if (resp == NULL)
+			free(body);
 	}
+	if (resp == NULL)
+		return MHD_NO;
 	if (r->out.ctype)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->out.ctype);
 	if (r->out.hdr_name)
 		MHD_add_response_header(resp, r->out.hdr_name, r->out.hdr_value);
+	for (int i = 0; i + 1 < r->out.nxhdr; i += 2)
+		MHD_add_response_header(resp, r->out.xhdr[i], r->out.xhdr[i + 1]);
 	ret = MHD_queue_response(r->conn, (unsigned int) r->out.status, resp);
 	MHD_destroy_response(resp);
 	return ret;
 }
 
 /* ---------------------------------------------------------- control API */
+
+static const char *g_bind_addr = "127.0.0.1";
 
 typedef struct stream
 {
@@ -535,6 +543,18 @@ control(req *r)
 			goto bad_method;
 		config_json(&o->body);
 	}
+	else if (path_is(r, "/_mock/hang"))
+	{
+		int			port;
+
+		if (!post)
+			goto bad_method;
+		port = hang_port(g_bind_addr);
+		if (port < 0)
+			reply_json(o, 500, "{\"error\":\"cannot open the hanging port\"}");
+		else
+			sb_printf(&o->body, "{\"port\":%d}", port);
+	}
 	else if (path_is(r, "/_mock/callback"))
 	{
 		char	   *id = query_param(&r->a, r->query, "id");
@@ -560,6 +580,41 @@ bad_method:
 
 /* ------------------------------------------------------------- dispatch */
 
+/* Whether the fault changes how the answer goes on the wire; then its status
+ * or body, when given, are the answer, else the provider's is. */
+static bool
+fault_on_wire(const fault *f)
+{
+	return f->action == FA_TRICKLE || f->action == FA_RESET || f->action == FA_TRUNCATE;
+}
+
+/* What a fault adds to the answer chosen: its content type and headers (kept
+ * in the request's arena: the fault copy goes first), how the body goes. */
+static void
+fault_apply(req *r, const fault *f)
+{
+	reply	   *o = &r->out;
+
+	if (f->action == FA_DROP)
+		return;
+	if (f->action == FA_STATUS || f->action == FA_MALFORMED || (f->answer && fault_on_wire(f)))
+		o->ctype = arena_strndup(&r->a, f->ctype, strlen(f->ctype));
+	for (int i = 0; i < f->nhdrs; i++)
+		o->xhdr[o->nxhdr++] = arena_strndup(&r->a, f->hdrs[i], strlen(f->hdrs[i]));
+	if (f->action == FA_TRICKLE)
+	{
+		o->chunk = f->chunk;
+		o->interval_ms = f->interval_ms;
+	}
+	else if (f->action == FA_RESET || f->action == FA_TRUNCATE)
+	{
+		o->cut = true;
+		o->reset = (f->action == FA_RESET);
+		o->cut_at = f->after;
+		o->interval_ms = f->interval_ms;
+	}
+}
+
 static enum MHD_Result
 finish(req *r)
 {
@@ -576,22 +631,22 @@ finish(req *r)
 	}
 
 	log_request(r);
-	faulted = fault_take(r->path, r->path_len, &f);
+	faulted = fault_take(r->path, r->path_len, r->body, r->body_len, &f);
 	if (r->too_large)
 		reply_json(&r->out, 413, "{\"error\":\"request body too large\"}");
-	else if (faulted && f.action == FA_STATUS)
+	else if (faulted && (f.action == FA_STATUS || (f.answer && fault_on_wire(&f))))
 		reply_text(&r->out, f.status, f.ctype, f.body);
 	else if (faulted && f.action == FA_MALFORMED)
 		reply_text(&r->out, 200, f.ctype, f.body);
 	else if (faulted && f.action == FA_DROP)
 		r->out.drop = true;
+	else if (faulted && f.action == FA_LARGE)
+		reply_large(&r->out, f.size);
 	else if (!providers_route(r, &r->out))
 		reply_json(&r->out, 404, "{\"error\":\"no such provider route\"}");
 	if (faulted)
 	{
-		/* the content type lives in the fault copy: keep a stable one */
-		if (f.action == FA_STATUS || f.action == FA_MALFORMED)
-			r->out.ctype = arena_strndup(&r->a, f.ctype, strlen(f.ctype));
+		fault_apply(r, &f);
 		delay = f.delay_ms;
 		fault_release(&f);
 	}
@@ -735,6 +790,7 @@ main(int argc, char **argv)
 				return 2;
 			}
 			bind_addr = v;
+			g_bind_addr = v;
 			i++;
 		}
 		else if (strcmp(a, "--threads") == 0)

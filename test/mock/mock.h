@@ -5,6 +5,7 @@
  * mock_store.c      request log, faults, config, keyed state, message log
  * mock_json.c       arena, string builder, JSON reader/writer, decoders
  * mock_providers.c  the five providers' routes
+ * mock_wire.c       answers that misbehave on the wire, the port that hangs
  */
 #ifndef GW_MOCK_H
 #define GW_MOCK_H
@@ -104,6 +105,8 @@ int sms_segments(const char *s, size_t n, bool *ucs2, size_t *chars);
 
 /* --------------------------------------------------------------- request */
 
+#define FAULT_MAX_HEADERS 8
+
 typedef struct reply
 {
 	int			status;
@@ -113,6 +116,17 @@ typedef struct reply
 	long		delay_ms;		/* answer after this long */
 	const char *hdr_name;		/* one optional extra header */
 	char		hdr_value[256];
+	const char *xhdr[2 * FAULT_MAX_HEADERS];	/* a fault's headers: name, value, ... */
+	int			nxhdr;
+	/* How the body goes on the wire (mock_wire.c): chunk > 0 sends it chunk
+	 * bytes every interval_ms; cut stops after cut_at bytes (-1: half), with
+	 * a pause of interval_ms, then closes (a reset when reset is set) while
+	 * Content-Length still promises the whole body. */
+	long		chunk;
+	long		interval_ms;
+	bool		cut;
+	bool		reset;
+	long		cut_at;
 } reply;
 
 typedef struct req
@@ -180,7 +194,8 @@ uint64_t log_last_id(void);
 /* Faults. */
 enum fault_action
 {
-	FA_STATUS, FA_DROP, FA_MALFORMED, FA_DELAY
+	FA_STATUS, FA_DROP, FA_MALFORMED, FA_DELAY, FA_TRICKLE, FA_RESET,
+	FA_TRUNCATE, FA_LARGE
 };
 
 typedef struct fault
@@ -194,11 +209,23 @@ typedef struct fault
 	char	   *ctype;
 	long		delay_ms;
 	enum fault_action action;
+	bool		answer;			/* status or body given: answer them, not the
+								 * provider (trickle, reset, truncate) */
+	char	   *match;			/* only requests whose body holds this */
+	char	   *hdrs[2 * FAULT_MAX_HEADERS];	/* name, value, ... */
+	int			nhdrs;
+	long		chunk;			/* trickle: bytes per write */
+	long		interval_ms;	/* trickle: between writes; reset, truncate:
+								 * the pause before the cut */
+	long		after;			/* reset, truncate: bytes sent; -1: half */
+	long		size;			/* large: body bytes */
 } fault;
 
 bool fault_add(const jv *obj, char *err, size_t errlen, uint64_t *id);
-/* Consume one count of the first fault matching path; copy into *out. */
-bool fault_take(const char *path, size_t path_len, fault *out);
+/* Consume one count of the first fault matching the request's path and
+ * body; copy into *out. */
+bool fault_take(const char *path, size_t path_len, const char *body, size_t body_len,
+				fault *out);
 void fault_release(fault *f);
 void faults_json(sb *b);
 
@@ -241,6 +268,23 @@ uint64_t messages_generation(void);
 uint64_t next_seq(void);
 /* A correlator-style unique id. */
 void make_correlator(char *buf, size_t len);
+
+/* ------------------------------------------------------------------ wire */
+
+/* Suspend a connection for ms (mock.c's timer resumes it); false when
+ * shutting down. Call from the access handler or a content reader only. */
+bool delay_connection(struct MHD_Connection *c, long ms);
+
+struct MHD_Response;
+/* The response for a reply whose body must misbehave (o->chunk or o->cut);
+ * takes the body. NULL on failure. */
+struct MHD_Response *wire_response(struct MHD_Connection *c, reply *o);
+/* A 200 JSON answer of about size bytes (a padded VasPro success). */
+void reply_large(reply *o, long size);
+/* The port of a listener that never accepts, opened on first use on addr
+ * (its queue is kept full, so a connect hangs until the client gives up);
+ * -1 on failure. */
+int hang_port(const char *addr);
 
 /* Milliseconds of a monotonic clock / wall clock. */
 uint64_t now_mono_ms(void);

@@ -10,6 +10,7 @@
  *
  * POST /_mock/reset clears all of it; ids restart at 1.
  */
+#define _GNU_SOURCE				/* memmem */
 #include "mock.h"
 
 #include <math.h>
@@ -430,22 +431,95 @@ static pthread_mutex_t g_fault_lock = PTHREAD_MUTEX_INITIALIZER;
 static fault *g_faults;
 static uint64_t g_fault_id;
 
-static void
-fault_free(fault *f)
-{
-	free(f->prefix);
-	free(f->body);
-	free(f->ctype);
-	free(f);
-}
-
 void
 fault_release(fault *f)
 {
 	free(f->prefix);
 	free(f->body);
 	free(f->ctype);
+	free(f->match);
+	for (int i = 0; i < f->nhdrs; i++)
+		free(f->hdrs[i]);
 	memset(f, 0, sizeof(*f));
+}
+
+static void
+fault_free(fault *f)
+{
+	fault_release(f);
+	free(f);
+}
+
+static char *
+dup_or_null(const char *s)
+{
+	return s ? xstrndup(s, strlen(s)) : NULL;
+}
+
+/* A deep copy, for a request to use after the lock is gone. */
+static void
+fault_copy(const fault *f, fault *out)
+{
+	*out = *f;
+	out->next = NULL;
+	out->prefix = dup_or_null(f->prefix);
+	out->body = dup_or_null(f->body);
+	out->ctype = dup_or_null(f->ctype);
+	out->match = dup_or_null(f->match);
+	for (int i = 0; i < f->nhdrs; i++)
+		out->hdrs[i] = dup_or_null(f->hdrs[i]);
+}
+
+static bool
+has_crlf(const char *s, size_t n)
+{
+	return memchr(s, '\n', n) != NULL || memchr(s, '\r', n) != NULL;
+}
+
+/* "headers": {"Name": "value", ...} */
+static bool
+fault_headers(fault *f, const jv *obj, char *err, size_t errlen)
+{
+	const jv   *h;
+
+	if (obj->type != JV_OBJ)
+	{
+		snprintf(err, errlen, "headers must be an object of strings");
+		return false;
+	}
+	for (h = obj->child; h; h = h->next)
+	{
+		if (h->type != JV_STR || h->klen == 0 || has_crlf(h->key, h->klen) ||
+			memchr(h->key, ':', h->klen) || has_crlf(h->s, h->len))
+		{
+			snprintf(err, errlen, "headers must be an object of strings without CR, LF or ':' in names");
+			return false;
+		}
+		if (f->nhdrs == 2 * FAULT_MAX_HEADERS)
+		{
+			snprintf(err, errlen, "at most %d headers", FAULT_MAX_HEADERS);
+			return false;
+		}
+		f->hdrs[f->nhdrs++] = xstrndup(h->key, h->klen);
+		f->hdrs[f->nhdrs++] = xstrndup(h->s, h->len);
+	}
+	return true;
+}
+
+/* A whole number field in [min, max]. */
+static bool
+fault_long(const jv *m, const char *key, long min, long max, long *out,
+		   char *err, size_t errlen)
+{
+	double		d;
+
+	if (!jnum(m, &d) || d < min || d > max || d != floor(d))
+	{
+		snprintf(err, errlen, "%s must be an integer %ld-%ld", key, min, max);
+		return false;
+	}
+	*out = (long) d;
+	return true;
 }
 
 bool
@@ -467,6 +541,10 @@ fault_add(const jv *obj, char *err, size_t errlen, uint64_t *id)
 	memset(f, 0, sizeof(fault));
 	f->count = 1;
 	f->status = 500;
+	f->chunk = 1;
+	f->interval_ms = -1;
+	f->after = -1;
+	f->size = 2 * 1024 * 1024;
 	for (m = obj->child; m; m = m->next)
 	{
 		char		key[64];
@@ -511,9 +589,40 @@ fault_add(const jv *obj, char *err, size_t errlen, uint64_t *id)
 		}
 		else if (strcmp(key, "content_type") == 0)
 		{
-			if (m->type != JV_STR || memchr(m->s, '\n', m->len) || memchr(m->s, '\r', m->len))
+			if (m->type != JV_STR || has_crlf(m->s, m->len))
 				goto bad_type;
 			f->ctype = xstrndup(m->s, m->len);
+		}
+		else if (strcmp(key, "match") == 0)
+		{
+			if (m->type != JV_STR || m->len == 0)
+				goto bad_type;
+			f->match = xstrndup(m->s, m->len);
+		}
+		else if (strcmp(key, "headers") == 0)
+		{
+			if (!fault_headers(f, m, err, errlen))
+				goto fail;
+		}
+		else if (strcmp(key, "chunk") == 0)
+		{
+			if (!fault_long(m, key, 1, 1 << 20, &f->chunk, err, errlen))
+				goto fail;
+		}
+		else if (strcmp(key, "interval_ms") == 0)
+		{
+			if (!fault_long(m, key, 0, 60000, &f->interval_ms, err, errlen))
+				goto fail;
+		}
+		else if (strcmp(key, "after") == 0)
+		{
+			if (!fault_long(m, key, 0, 1 << 30, &f->after, err, errlen))
+				goto fail;
+		}
+		else if (strcmp(key, "size") == 0)
+		{
+			if (!fault_long(m, key, 64, 64L << 20, &f->size, err, errlen))
+				goto fail;
 		}
 		else if (strcmp(key, "delay_ms") == 0)
 		{
@@ -534,9 +643,17 @@ fault_add(const jv *obj, char *err, size_t errlen, uint64_t *id)
 				f->action = FA_MALFORMED;
 			else if (jeq(m, "delay"))
 				f->action = FA_DELAY;
+			else if (jeq(m, "trickle"))
+				f->action = FA_TRICKLE;
+			else if (jeq(m, "reset"))
+				f->action = FA_RESET;
+			else if (jeq(m, "truncate"))
+				f->action = FA_TRUNCATE;
+			else if (jeq(m, "large"))
+				f->action = FA_LARGE;
 			else
 			{
-				snprintf(err, errlen, "action must be status, drop, malformed or delay");
+				snprintf(err, errlen, "action must be status, drop, malformed, delay, trickle, reset, truncate or large");
 				goto fail;
 			}
 			has_action = true;
@@ -553,7 +670,10 @@ bad_type:
 	}
 	if (!has_action)
 		f->action = (f->delay_ms > 0 && !has_status && !has_body) ? FA_DELAY : FA_STATUS;
-	if (f->body == NULL && f->action == FA_STATUS)
+	f->answer = has_status || has_body;
+	if (f->interval_ms < 0)
+		f->interval_ms = (f->action == FA_TRICKLE) ? 100 : 50;
+	if (f->body == NULL && (f->action == FA_STATUS || f->answer))
 		f->body = xstrndup("{\"error\":\"injected\"}", 20);
 	if (f->body == NULL && f->action == FA_MALFORMED)
 		f->body = xstrndup("{\"code\":\"Success\",\"data\":", 25);
@@ -579,7 +699,8 @@ fail:
 }
 
 bool
-fault_take(const char *path, size_t path_len, fault *out)
+fault_take(const char *path, size_t path_len, const char *body, size_t body_len,
+		   fault *out)
 {
 	fault	  **pp;
 	bool		found = false;
@@ -592,11 +713,10 @@ fault_take(const char *path, size_t path_len, fault *out)
 
 		if (n > path_len || memcmp(path, f->prefix ? f->prefix : "", n) != 0)
 			continue;
-		*out = *f;
-		out->next = NULL;
-		out->prefix = f->prefix ? xstrndup(f->prefix, n) : NULL;
-		out->body = f->body ? xstrndup(f->body, strlen(f->body)) : NULL;
-		out->ctype = xstrndup(f->ctype, strlen(f->ctype));
+		if (f->match && (body == NULL ||
+						 memmem(body, body_len, f->match, strlen(f->match)) == NULL))
+			continue;
+		fault_copy(f, out);
 		if (--f->count <= 0)
 		{
 			*pp = f->next;
@@ -612,7 +732,8 @@ fault_take(const char *path, size_t path_len, fault *out)
 void
 faults_json(sb *b)
 {
-	static const char *const names[] = {"status", "drop", "malformed", "delay"};
+	static const char *const names[] = {"status", "drop", "malformed", "delay", "trickle",
+	"reset", "truncate", "large"};
 	fault	   *f;
 
 	pthread_mutex_lock(&g_fault_lock);
@@ -628,7 +749,19 @@ faults_json(sb *b)
 		sb_json_cstr(b, f->ctype);
 		sb_puts(b, ",\"body\":");
 		sb_json_cstr(b, f->body);
-		sb_putc(b, '}');
+		sb_puts(b, ",\"match\":");
+		sb_json_cstr(b, f->match);
+		sb_puts(b, ",\"headers\":{");
+		for (int i = 0; i < f->nhdrs; i += 2)
+		{
+			if (i > 0)
+				sb_putc(b, ',');
+			sb_json_cstr(b, f->hdrs[i]);
+			sb_putc(b, ':');
+			sb_json_cstr(b, f->hdrs[i + 1]);
+		}
+		sb_printf(b, "},\"chunk\":%ld,\"interval_ms\":%ld,\"after\":%ld,\"size\":%ld}",
+				  f->chunk, f->interval_ms, f->after, f->size);
 	}
 	sb_putc(b, ']');
 	pthread_mutex_unlock(&g_fault_lock);
