@@ -66,7 +66,9 @@ CONF
     if [ -n "${GW_EXTRA_CONF:-}" ]; then
         printf '%s\n' "$GW_EXTRA_CONF" >>"$GW_WORK/data/postgresql.conf"
     fi
-    as_pg pg_ctl -D "$GW_WORK/data" -l "$GW_WORK/server.log" -w -t 60 start >/dev/null ||
+    # GW_SERVER_ENV: VAR=value words for the server's environment (make check-asan)
+    # shellcheck disable=SC2086
+    as_pg env ${GW_SERVER_ENV:-} pg_ctl -D "$GW_WORK/data" -l "$GW_WORK/server.log" -w -t 60 start >/dev/null ||
         { cat "$GW_WORK/server.log"; return 1; }
 }
 

@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=(postgresql-15 postgresql-client-15 postgresql-server-dev-15 postgresql-15-cron
-      libcurl4-openssl-dev libmicrohttpd-dev make gcc curl ca-certificates)
+      libcurl4-openssl-dev libmicrohttpd-dev make gcc curl ca-certificates
+      clang-14 libclang-rt-14-dev llvm-14 patchelf)   # the last line: make fuzz, make check-asan
 missing=()
 for p in "${need[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -24,5 +25,9 @@ export PATH="/usr/lib/postgresql/15/bin:$PATH"
 echo "== building gateway"
 make -s PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
 make -s PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config install >/dev/null
+# make check-asan: the sanitizer build in place of the one just installed
+if [ -n "${GW_INSTALL_MODULE:-}" ]; then
+    install -m 755 "$GW_INSTALL_MODULE" "$(/usr/lib/postgresql/15/bin/pg_config --pkglibdir)/gateway.so"
+fi
 echo "== building the mock provider"
 make -s -C test/mock
