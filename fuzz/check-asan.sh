@@ -2,7 +2,8 @@
 # make check-asan: the whole test suite (scripts/test.sh: pg_regress and
 # test/t, but test/t/fuzz.sh, which is a sanitizer run of its own) against
 # the extension built with AddressSanitizer and UndefinedBehaviorSanitizer
-# (fuzz/build/asan/gateway.so), every server process with the ASan runtime.
+# (fuzz/build/asan/gateway.so); every process of the suite has the ASan
+# runtime preloaded, so that the server has it however it is (re)started.
 # It installs that build over the system's gateway.so, so it must hold
 # /tmp/gw-test.lock (the make target takes it), and puts the normal build
 # back whatever happens.  Fails on a failed test or any sanitizer report.
@@ -22,10 +23,9 @@ restore() {
 }
 trap restore EXIT
 
-export GW_INSTALL_MODULE="$so"          # scripts/setup.sh installs it last
-export GW_SERVER_ENV="${GW_ASAN_ENV[*]}"
-export GW_SKIP_T="fuzz.sh"
-bash scripts/test.sh 2>&1 | tee "$reports/test.log"
+# scripts/setup.sh installs the sanitizer build last (GW_INSTALL_MODULE)
+env "${GW_ASAN_ENV[@]}" GW_INSTALL_MODULE="$so" GW_SKIP_T="fuzz.sh" \
+    bash scripts/test.sh 2>&1 | tee "$reports/test.log"
 last=$(tail -1 "$reports/test.log")
 
 found=$(grep -lE "ERROR: AddressSanitizer|runtime error:" "$reports"/report.* 2>/dev/null || true)

@@ -66,9 +66,7 @@ CONF
     if [ -n "${GW_EXTRA_CONF:-}" ]; then
         printf '%s\n' "$GW_EXTRA_CONF" >>"$GW_WORK/data/postgresql.conf"
     fi
-    # GW_SERVER_ENV: VAR=value words for the server's environment (make check-asan)
-    # shellcheck disable=SC2086
-    as_pg env ${GW_SERVER_ENV:-} pg_ctl -D "$GW_WORK/data" -l "$GW_WORK/server.log" -w -t 60 start >/dev/null ||
+    as_pg pg_ctl -D "$GW_WORK/data" -l "$GW_WORK/server.log" -w -t 60 start >/dev/null ||
         { cat "$GW_WORK/server.log"; return 1; }
 }
 

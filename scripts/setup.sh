@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 need=(postgresql-15 postgresql-client-15 postgresql-server-dev-15 postgresql-15-cron
       libcurl4-openssl-dev libmicrohttpd-dev make gcc curl ca-certificates
-      clang-14 libclang-rt-14-dev llvm-14 patchelf)   # the last line: make fuzz, make check-asan
+      clang-14 libclang-rt-14-dev llvm-14)   # the last line: make fuzz, make check-asan
 missing=()
 for p in "${need[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
