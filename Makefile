@@ -61,9 +61,9 @@ dist:
 FUZZ_SECONDS ?= 30
 .PHONY: fuzz fuzz-build asan-build check-asan
 fuzz-build:
-	@$(MAKE) -s -f fuzz/Makefile FLAVOR=fuzz GW_OBJS="$(OBJS)"
+	@$(MAKE) -s -j2 -f fuzz/Makefile FLAVOR=fuzz GW_OBJS="$(OBJS)"
 asan-build:
-	@$(MAKE) -s -f fuzz/Makefile FLAVOR=asan GW_OBJS="$(OBJS)"
+	@$(MAKE) -s -j2 -f fuzz/Makefile FLAVOR=asan GW_OBJS="$(OBJS)"
 fuzz: fuzz-build
 	@bash fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_HARNESSES)
 check-asan: asan-build
