@@ -69,6 +69,8 @@ for h in $harnesses; do
     mkdir -p "$work/corpus/$h"
     seeds="$GW_ROOT/fuzz/corpus/$h"
     args="'-max_total_time=$seconds', '-print_final_stats=1', '-timeout=0', '-rss_limit_mb=4096', '-max_len=8192', '-artifact_prefix=$work/findings/$h-', '$work/corpus/$h'"
+    # FUZZ_ARGS: more libFuzzer flags, e.g. "-print_coverage=1 -seed=1"
+    for a in ${FUZZ_ARGS:-}; do args="'$a', $args"; done
     [ -d "$seeds" ] && args="$args, '$seeds'"
     [ -f "$GW_ROOT/fuzz/$h.dict" ] && args="'-dict=$GW_ROOT/fuzz/$h.dict', $args"
     # a hang shows as the statement timeout (an ERROR no harness may raise)
