@@ -9,8 +9,6 @@
  */
 #include "postgres.h"
 
-#include <stdlib.h>
-
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 
@@ -55,7 +53,6 @@ encoding_url(const uint8 *data, size_t size)
 	}
 	if (strcmp(back.data, s) != 0)
 		gw_fuzz_fail("the encoding does not decode back");
-	free(s);
 }
 
 static void
@@ -74,7 +71,6 @@ encoding_json(const uint8 *data, size_t size)
 											  JsonbPGetDatum(again))) != 0)
 			gw_fuzz_fail("accepted JSON does not parse back the same: %s", text);
 	}
-	free(s);
 }
 
 static void

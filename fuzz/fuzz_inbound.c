@@ -10,8 +10,6 @@
  */
 #include "postgres.h"
 
-#include <stdlib.h>
-
 #include "mb/pg_wchar.h"
 #include "utils/jsonb.h"
 
@@ -50,7 +48,6 @@ inbound_run(const uint8 *data, size_t size)
 		if (reply == NULL || (strncmp(reply, "CON ", 4) != 0 && strncmp(reply, "END ", 4) != 0))
 			gw_fuzz_fail("USSD answer without a CON/END reply");
 	}
-	free(body);
 }
 
 const GwFuzzTarget gw_fuzz_inbound = {

@@ -9,8 +9,6 @@
  */
 #include "postgres.h"
 
-#include <stdlib.h>
-
 #include "mb/pg_wchar.h"
 
 #include "fmgr.h"
@@ -56,7 +54,6 @@ msisdn_run(const uint8 *data, size_t size)
 		if (out == NULL || strcmp(TextDatumGetCString(d), out) != 0)
 			gw_fuzz_fail("gw_normalize_msisdn and gw_msisdn_normalize disagree");
 	}
-	free(phone);
 	if (out == NULL)
 		return;
 	{

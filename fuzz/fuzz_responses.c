@@ -10,8 +10,6 @@
  */
 #include "postgres.h"
 
-#include <stdlib.h>
-
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 
@@ -147,16 +145,13 @@ responses_run(const uint8 *data, size_t size)
 	call.unsendable = (data[2] & 1) && acc->provider->authorize != NULL;
 
 	/* the body, NUL-terminated like http.c's, in a block of its own size */
-	body = malloc(size - 3 + 1);
-	memcpy(body, data + 3, size - 3);
-	body[size - 3] = '\0';
+	body = gw_fuzz_cstring(data + 3, size - 3, false);
 	call.resp.status = gw_statuses[data[1] % lengthof(gw_statuses)];
 	call.resp.body = body;
 	call.resp.body_len = size - 3;
 	call.resp.elapsed_ms = 1.5;
 
 	responses_check(acc, gw_call_complete(&call));
-	free(body);
 }
 
 const GwFuzzTarget gw_fuzz_responses = {

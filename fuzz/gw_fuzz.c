@@ -40,6 +40,11 @@ static const GwFuzzTarget *const gw_fuzz_targets[] = {
 static const GwFuzzTarget *gw_target = NULL;
 static MemoryContext gw_input_cxt = NULL;
 
+/* gw_fuzz_cstring's blocks of the current input, freed before the next one
+ * (an ERROR may skip the harness's own clean-up) */
+static char *gw_blocks[8];
+static int	gw_nblocks = 0;
+
 void
 gw_fuzz_fail(const char *fmt,...)
 {
@@ -67,8 +72,9 @@ gw_fuzz_cstring(const uint8 *data, size_t size, bool stop_at_nul)
 			size = nul - data;
 	}
 	s = malloc(size + 1);
-	if (s == NULL)
+	if (s == NULL || gw_nblocks == lengthof(gw_blocks))
 		abort();
+	gw_blocks[gw_nblocks++] = s;
 	memcpy(s, data, size);
 	s[size] = '\0';
 	return s;
@@ -82,6 +88,8 @@ gw_fuzz_one(const uint8_t *data, size_t size)
 	ResourceOwner owner = CurrentResourceOwner;
 
 	MemoryContextReset(gw_input_cxt);
+	while (gw_nblocks > 0)
+		free(gw_blocks[--gw_nblocks]);
 	if (gw_target->subxact)
 		BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(gw_input_cxt);

@@ -31,8 +31,8 @@ extern const GwFuzzTarget gw_fuzz_encoding;
 extern void gw_fuzz_fail(const char *fmt,...) pg_attribute_printf(1, 2) pg_attribute_noreturn();
 
 /* The input as a NUL-terminated string in its own malloc'd block of exactly
- * size + 1 bytes (so that AddressSanitizer sees a read past its end); free()
- * it.  Stops at the first NUL when stop_at_nul. */
+ * size + 1 bytes (so that AddressSanitizer sees a read past its end), freed
+ * before the next input.  Stops at the first NUL when stop_at_nul. */
 extern char *gw_fuzz_cstring(const uint8 *data, size_t size, bool stop_at_nul);
 
 #endif
