@@ -57,3 +57,16 @@ mock:
 
 dist:
 	git archive --format zip --prefix=$(EXTENSION)-$(EXTVERSION)/ -o $(EXTENSION)-$(EXTVERSION).zip HEAD
+
+# Hostile input (README: "Hostile input"): clang builds with AddressSanitizer
+# and UndefinedBehaviorSanitizer in fuzz/build/, never over this build.
+FUZZ_SECONDS ?= 30
+.PHONY: fuzz fuzz-build asan-build check-asan
+fuzz-build:
+	@$(MAKE) -s -j2 -f fuzz/Makefile FLAVOR=fuzz GW_OBJS="$(OBJS)"
+asan-build:
+	@$(MAKE) -s -j2 -f fuzz/Makefile FLAVOR=asan GW_OBJS="$(OBJS)"
+fuzz: fuzz-build
+	@bash fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_HARNESSES)
+check-asan: asan-build
+	@flock /tmp/gw-test.lock bash fuzz/check-asan.sh

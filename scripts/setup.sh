@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 # openssl and python3 for the tests (the fault matrix's TLS server, reading results)
 need=(postgresql-15 postgresql-client-15 postgresql-server-dev-15 postgresql-15-cron
       libcurl4-openssl-dev libmicrohttpd-dev make gcc curl ca-certificates
-      openssl python3)
+      openssl python3
+      clang-14 libclang-rt-14-dev llvm-14)   # the last line: make fuzz, make check-asan
 missing=()
 for p in "${need[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -26,5 +27,9 @@ export PATH="/usr/lib/postgresql/15/bin:$PATH"
 echo "== building gateway"
 make -s PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
 make -s PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config install >/dev/null
+# make check-asan: the sanitizer build in place of the one just installed
+if [ -n "${GW_INSTALL_MODULE:-}" ]; then
+    install -m 755 "$GW_INSTALL_MODULE" "$(/usr/lib/postgresql/15/bin/pg_config --pkglibdir)/gateway.so"
+fi
 echo "== building the mock provider"
 make -s -C test/mock

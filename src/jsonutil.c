@@ -85,6 +85,8 @@ gw_jsonb_path_text(Jsonb *jb, const char *const *path)
  * grammar check does not catch: a number too large for numeric, or nesting
  * deep enough to exhaust the stack.  No provider answers like that.
  */
+#define GW_JSON_MAX_DIGITS	990
+
 static bool
 gw_json_within_limits(const char *s, int len)
 {
@@ -110,25 +112,31 @@ gw_json_within_limits(const char *s, int len)
 		else if (c == '-' || (c >= '0' && c <= '9'))
 		{
 			int			start = i;
+			int			digits = 0;
+			long		e = 0;
+			bool		in_exp = false;
 
-			while (i + 1 < len && strchr("0123456789+-.eE", s[i + 1]) != NULL)
-				i++;
-			if (i - start + 1 > 1000)
-				return false;
-			for (int j = start; j <= i; j++)
+			for (; i < len && s[i] != '\0' && strchr("0123456789+-.eE", s[i]) != NULL; i++)
 			{
-				if (s[j] == 'e' || s[j] == 'E')
-				{
-					long		e = 0;
-
-					for (j++; j <= i && (s[j] == '+' || s[j] == '-'); j++)
-						;
-					for (; j <= i && s[j] >= '0' && s[j] <= '9'; j++)
-						if ((e = e * 10 + (s[j] - '0')) > 10000)
-							return false;
-					break;
-				}
+				if (s[i] == 'e' || s[i] == 'E')
+					in_exp = true;
+				else if (s[i] < '0' || s[i] > '9')
+					continue;
+				else if (!in_exp)
+					digits++;
+				else if ((e = e * 10 + (s[i] - '0')) > GW_JSON_MAX_DIGITS)
+					return false;
 			}
+			i--;
+
+			/*
+			 * Its printed form (numeric_out: no exponent, at most digits + e
+			 * digits, a sign and a point) must pass here too: bounding the
+			 * digits, not only the literal, keeps every value this accepts
+			 * acceptable again once printed.
+			 */
+			if (i - start + 1 > GW_JSON_MAX_DIGITS + 10 || digits + e > GW_JSON_MAX_DIGITS)
+				return false;
 		}
 	}
 	return true;

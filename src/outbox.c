@@ -404,7 +404,7 @@ gw_column_text(Relation rel, HeapTuple tuple, const char *name)
 }
 
 /* Render {{column}} placeholders of template from tuple. */
-static char *
+char *
 gw_render(Relation rel, HeapTuple tuple, const char *template)
 {
 	StringInfoData out;

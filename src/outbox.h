@@ -5,7 +5,9 @@
 #define GW_OUTBOX_H
 
 #include "postgres.h"
+#include "access/htup.h"
 #include "utils/jsonb.h"
+#include "utils/relcache.h"
 
 /* Check and queue a call in the current transaction; its row id.  The same
  * idempotency key again returns the first row's id. */
@@ -18,5 +20,9 @@ extern void gw_outbox_check_sync(const char *account, const char *operation);
 /* Record a synchronous payment's outcome as a finished row (payments only). */
 extern void gw_outbox_record_sync(const char *account, const char *operation,
 								  Jsonb *params, Jsonb *result);
+
+/* gw_sms_trigger's message: template with each {{column}} replaced by the
+ * column's value in tuple ("" for NULL); ERROR 42703 for an unknown column. */
+extern char *gw_render(Relation rel, HeapTuple tuple, const char *template);
 
 #endif

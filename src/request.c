@@ -61,6 +61,32 @@ gw_call_request(GwCall *call, GwHttpRequest *req)
 	req->fresh_connection = (call->op->flags & GW_OP_PAYMENT) != 0;
 }
 
+/*
+ * Keep secrets out of a parsed answer too: a provider may echo one escaped
+ * ("p\u00e4ss") where the redaction of the raw body cannot see it.  NULL
+ * when the redacted text is no longer JSON.
+ */
+static Jsonb *
+gw_redact_json(GwCall *call, Jsonb *json)
+{
+	char	   *text;
+	char	   *orig;
+	ListCell   *lc;
+	Jsonb	   *result = json;
+
+	if (json == NULL)
+		return NULL;
+	text = JsonbToCString(NULL, &json->root, VARSIZE(json));
+	orig = pstrdup(text);
+	gw_account_redact(call->account, text);
+	foreach(lc, call->secrets)
+		gw_redact(lfirst(lc), text);
+	if (strcmp(orig, text) != 0)
+		result = gw_json_parse(text, strlen(text));
+	explicit_bzero(orig, strlen(orig));
+	return result;
+}
+
 Jsonb *
 gw_call_complete(GwCall *call)
 {
@@ -80,13 +106,15 @@ gw_call_complete(GwCall *call)
 
 		gw_redact(secret, call->resp.body);
 		gw_redact(secret, call->resp.error);
-		explicit_bzero(secret, strlen(secret));
 	}
+	if (call->resp.net_error == GW_NET_OK && call->refused == NULL &&
+		gw_looks_like_json(call->resp.body))
+		call->json = gw_redact_json(call, gw_json_parse(call->resp.body, call->resp.body_len));
+	foreach(lc, call->secrets)
+		explicit_bzero(lfirst(lc), strlen(lfirst(lc)));
 
 	if (call->resp.net_error == GW_NET_OK && call->refused == NULL)
 	{
-		if (gw_looks_like_json(call->resp.body))
-			call->json = gw_json_parse(call->resp.body, call->resp.body_len);
 		call->status = GW_UNKNOWN;
 		call->op->parse(call);
 	}
