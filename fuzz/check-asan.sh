@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # make check-asan: the whole test suite (scripts/test.sh: pg_regress and
-# test/t, but test/t/fuzz.sh, which is a sanitizer run of its own) against
+# test/t) against
 # the extension built with AddressSanitizer and UndefinedBehaviorSanitizer
 # (fuzz/build/asan/gateway.so); every process of the suite has the ASan
 # runtime preloaded, so that the server has it however it is (re)started.
@@ -24,7 +24,7 @@ restore() {
 trap restore EXIT
 
 # scripts/setup.sh installs the sanitizer build last (GW_INSTALL_MODULE)
-env "${GW_ASAN_ENV[@]}" GW_INSTALL_MODULE="$so" GW_SKIP_T="fuzz.sh" \
+env "${GW_ASAN_ENV[@]}" GW_INSTALL_MODULE="$so" \
     bash scripts/test.sh 2>&1 | tee "$reports/test.log"
 last=$(tail -1 "$reports/test.log")
 

@@ -32,7 +32,7 @@ trap cleanup EXIT
 single() {
     local log=$1 sql=$2
     shift 2
-    echo "$sql" | as_pg env "${GW_ASAN_ENV[@]}" timeout "${limit:-600}" \
+    echo "$sql" | as_pg env "${GW_ASAN_ENV[@]}" timeout -k 10 "${limit:-600}" \
         postgres --single -D "$work/data" -F -c shared_buffers=16MB -c max_stack_depth=7MB \
         -c search_path=public -c shared_preload_libraries="${preload:-$so}" "$@" contrib_fuzz >>"$log" 2>&1
 }
