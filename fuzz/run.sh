@@ -14,18 +14,35 @@ cd "$(dirname "$0")/.."
 seconds=${1:-30}
 shift || true
 harnesses=${*:-responses inbound msisdn smsinfo template encoding}
-so="$GW_ROOT/fuzz/build/fuzz/gateway_fuzz.so"
-. fuzz/asan-env.sh
-[ -f "$so" ] || { echo "no $so: run make fuzz-build"; exit 1; }
+built="$GW_ROOT/fuzz/build/fuzz/gateway_fuzz.so"
+[ -f "$built" ] || { echo "no $built: run make fuzz-build"; exit 1; }
 [ -f "$(pg_config --sharedir)/extension/gateway.control" ] ||
     { echo "the extension is not installed: run scripts/setup.sh (or make install) first"; exit 1; }
 
 work=$(mktemp -d /tmp/gw-fuzz.XXXXXX)
 chmod 755 "$work"
-mkdir -p "$work/corpus" "$work/findings"
 cleanup() { [ -n "${GW_KEEP:-}" ] || rm -rf "$work"; }
 trap cleanup EXIT
+# The backends run as postgres, which may not reach into the checkout (under
+# /root, mode 700, on a fresh machine): what they load or read is copied to
+# $work, the module, the preloaded stub (asan-env.sh), the seeds, the dictionaries.
+mkdir -p "$work/corpus" "$work/findings" "$work/lib" "$work/seeds"
+so="$work/lib/gateway_fuzz.so"
+install -m 755 "$built" "$so"
+GW_ASAN_DIR="$work/lib"
+. fuzz/asan-env.sh
+[ -d fuzz/corpus ] && cp -R fuzz/corpus/. "$work/seeds/"
+cp fuzz/*.dict "$work/seeds/" 2>/dev/null || true
 [ "$(id -u)" = 0 ] && chown -R postgres: "$work"
+
+# The sanitized processes must start at all: the preloaded stub loads, and
+# nothing hangs before main() (see fuzz/preload/swift_demangle.c).
+if ! out=$(as_pg env "${GW_ASAN_ENV[@]}" timeout -k 5 30 postgres --version 2>&1) ||
+    echo "$out" | grep -q "cannot be preloaded"; then
+    echo "a postgres with the ASan runtime preloaded does not start (or hangs):"
+    echo "$out"
+    exit 1
+fi
 
 # One statement in a single-user backend of the fuzz cluster.  The module is
 # preloaded: its settings include some that only start-up may create.
@@ -67,12 +84,12 @@ found=0
 for h in $harnesses; do
     log="$work/$h.log"
     mkdir -p "$work/corpus/$h"
-    seeds="$GW_ROOT/fuzz/corpus/$h"
+    seeds="$work/seeds/$h"
     args="'-max_total_time=$seconds', '-print_final_stats=1', '-timeout=0', '-rss_limit_mb=4096', '-max_len=8192', '-artifact_prefix=$work/findings/$h-', '$work/corpus/$h'"
     # FUZZ_ARGS: more libFuzzer flags, e.g. "-print_coverage=1 -seed=1"
     for a in ${FUZZ_ARGS:-}; do args="'$a', $args"; done
     [ -d "$seeds" ] && args="$args, '$seeds'"
-    [ -f "$GW_ROOT/fuzz/$h.dict" ] && args="'-dict=$GW_ROOT/fuzz/$h.dict', $args"
+    [ -f "$work/seeds/$h.dict" ] && args="'-dict=$work/seeds/$h.dict', $args"
     # a hang shows as the statement timeout (an ERROR no harness may raise)
     limit=$((seconds + 300)) single "$log" "SELECT gw_fuzz_run('$h', ARRAY[$args])" \
         -c statement_timeout=$(((seconds + 120) * 1000))
