@@ -15,6 +15,7 @@ so="$GW_ROOT/fuzz/build/asan/gateway.so"
 reports=$(mktemp -d /tmp/gw-asan.XXXXXX)
 chmod 777 "$reports"
 GW_ASAN_LOG="$reports/report"
+GW_ASAN_DIR="$reports"   # the server runs as postgres: the stub where it can read it
 . fuzz/asan-env.sh
 
 restore() {

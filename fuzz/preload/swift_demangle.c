@@ -8,6 +8,11 @@
  * its message under the same lock: the lock is left corrupt and the process
  * hangs later.  With this symbol there, the lookup succeeds and takes no lock.
  * It is never called for C symbols.
+ *
+ * It only helps if it is loaded: a process that cannot read it (postgres, with
+ * the file in a checkout under /root) gets "ld.so: object ... cannot be
+ * preloaded: ignored" and hangs as before.  Hence GW_ASAN_DIR (asan-env.sh)
+ * and run.sh's start-up check.
  */
 #include <stddef.h>
 #include <stdint.h>
