@@ -25,7 +25,7 @@ restore() {
 trap restore EXIT
 
 # scripts/setup.sh installs the sanitizer build last (GW_INSTALL_MODULE)
-env "${GW_ASAN_ENV[@]}" GW_INSTALL_MODULE="$so" \
+env "${GW_ASAN_ENV[@]}" GW_INSTALL_MODULE="$so" GW_SKIP_T="fuzz.sh" \
     bash scripts/test.sh 2>&1 | tee "$reports/test.log"
 last=$(tail -1 "$reports/test.log")
 
