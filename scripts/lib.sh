@@ -3,7 +3,10 @@
 # tear-down that leaves no process behind.  Source it; don't run it.
 
 GW_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-export PATH="/usr/lib/postgresql/15/bin:$PATH"
+# The PostgreSQL to run: GW_PG_BINDIR, or the major in GW_PG_MAJOR (15).
+export GW_PG_MAJOR=${GW_PG_MAJOR:-15}
+export GW_PG_BINDIR=${GW_PG_BINDIR:-/usr/lib/postgresql/$GW_PG_MAJOR/bin}
+export PATH="$GW_PG_BINDIR:$PATH"
 export GW_PGPORT=${GW_PGPORT:-54329}
 export GW_MOCK_PORT=${GW_MOCK_PORT:-18089}
 GW_WORK=""

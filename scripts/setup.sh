@@ -23,13 +23,15 @@ if [ ${#missing[@]} -gt 0 ]; then
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-export PATH="/usr/lib/postgresql/15/bin:$PATH"
+# The PostgreSQL to build for: GW_PG_BINDIR, or the major in GW_PG_MAJOR (15).
+GW_PG_BINDIR=${GW_PG_BINDIR:-/usr/lib/postgresql/${GW_PG_MAJOR:-15}/bin}
+export PATH="$GW_PG_BINDIR:$PATH"
 echo "== building gateway"
-make -s PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
-make -s PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config install >/dev/null
+make -s PG_CONFIG="$GW_PG_BINDIR/pg_config"
+make -s PG_CONFIG="$GW_PG_BINDIR/pg_config" install >/dev/null
 # make check-asan: the sanitizer build in place of the one just installed
 if [ -n "${GW_INSTALL_MODULE:-}" ]; then
-    install -m 755 "$GW_INSTALL_MODULE" "$(/usr/lib/postgresql/15/bin/pg_config --pkglibdir)/gateway.so"
+    install -m 755 "$GW_INSTALL_MODULE" "$("$GW_PG_BINDIR/pg_config" --pkglibdir)/gateway.so"
 fi
 echo "== building the mock provider"
 make -s -C test/mock

@@ -41,12 +41,12 @@ if [ -n "${GW_TESTS:-}" ]; then
 else
     tests=$(ls sql/*.sql | grep -v '/gateway--' | sed 's|sql/||; s|\.sql$||' | tr '\n' ' ')
 fi
-pgxs=$(dirname "$(/usr/lib/postgresql/15/bin/pg_config --pgxs)")
+pgxs=$(dirname "$("$GW_PG_BINDIR/pg_config" --pgxs)")
 outdir="$GW_WORK/regress"
 mkdir -p "$outdir"
 # shellcheck disable=SC2086
 "$pgxs/../test/regress/pg_regress" --inputdir=. --outputdir="$outdir" \
-    --bindir=/usr/lib/postgresql/15/bin --dbname=contrib_regression \
+    --bindir="$GW_PG_BINDIR" --dbname=contrib_regression \
     --host="$PGHOST" --port="$PGPORT" --user=postgres $tests 2>&1 | tee "$GW_WORK/regress.log"
 passed=$((passed + $(grep -cE '\.\.\. ok' "$GW_WORK/regress.log" || true)))
 failed=$((failed + $(grep -cE '\.\.\. FAILED' "$GW_WORK/regress.log" || true)))
