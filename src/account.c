@@ -27,6 +27,8 @@
 #include "utils/syscache.h"
 
 #include "account.h"
+#include "callback.h"
+#include "http.h"
 #include "jsonutil.h"
 #include "util.h"
 
@@ -243,7 +245,7 @@ gw_account_resolve_files(GwAccount *acc, Jsonb *cred)
 						(errcode(ERRCODE_DATA_EXCEPTION),
 						 errmsg("account \"%s\": credential field \"%s\" is not a path", acc->name, field)));
 			path = pnstrdup(v.val.string.val, v.val.string.len);
-			v.val.string.val = gw_credfile_read(field, path, &acc->files[acc->nfiles++]);
+			v.val.string.val = gw_credfile_read(acc->name, field, path, &acc->files[acc->nfiles++]);
 			v.val.string.len = strlen(v.val.string.val);
 			field = NULL;
 		}
@@ -310,7 +312,8 @@ gw_account_load(GwAccount *acc, const char *name)
 											   SPI_tuptable->tupdesc, 3, &isnull));
 	credentials = DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[0],
 												   SPI_tuptable->tupdesc, 4, &isnull));
-	acc->callback_token = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5);
+	acc->callback_token = gw_callback_token_unseal(name, SPI_getvalue(SPI_tuptable->vals[0],
+																	 SPI_tuptable->tupdesc, 5));
 
 	acc->provider = gw_provider_find(provider);
 	if (acc->provider == NULL)
@@ -348,20 +351,28 @@ gw_account_load(GwAccount *acc, const char *name)
  * caller's security context and the GUC nest level to return to.  An ERROR
  * in between restores both at (sub)transaction abort.
  */
-void
-gw_as_owner_begin(Oid *save_userid, int *save_sec)
+Oid
+gw_extension_owner(void)
 {
 	Oid			nsp = get_namespace_oid("gateway", false);
 	Oid			relid = get_relname_relid("account_secret", nsp);
 	HeapTuple	tup;
 	Oid			owner;
-	int			nest;
 
 	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
 	if (!HeapTupleIsValid(tup))
 		elog(ERROR, "cache lookup failed for relation %u", relid);
 	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
 	ReleaseSysCache(tup);
+	return owner;
+}
+
+void
+gw_as_owner_begin(Oid *save_userid, int *save_sec)
+{
+	Oid			owner = gw_extension_owner();
+	int			nest;
+
 	GetUserIdAndSecContext(save_userid, save_sec);
 	Assert((*save_sec & ~GW_SEC_MASK) == 0);
 	SetUserIdAndSecContext(owner, *save_sec | SECURITY_LOCAL_USERID_CHANGE |
@@ -499,7 +510,7 @@ gw_invalidate_account_cache(PG_FUNCTION_ARGS)
 }
 
 static void
-gw_check_credentials(const GwProvider *p, Jsonb *cred)
+gw_check_credentials(const GwProvider *p, Jsonb *cred, const char *account)
 {
 	StringInfoData want;
 
@@ -536,7 +547,7 @@ gw_check_credentials(const GwProvider *p, Jsonb *cred)
 						 errmsg("credential field \"%s\" must be a file's path", file_field)));
 			/* read it now, so that a wrong file is the caller's error today */
 			path = pnstrdup(fv->val.string.val, fv->val.string.len);
-			secret = gw_credfile_read(file_field, path, NULL);
+			secret = gw_credfile_read(account, file_field, path, NULL);
 			explicit_bzero(secret, strlen(secret));
 			pfree(secret);
 			continue;
@@ -613,6 +624,7 @@ gw_check_base_url(const GwProvider *p, const char *url)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("provider \"%s\" needs a base_url", p->name),
 					 errhint("The provider gives each customer its own address; pass it as base_url.")));
+		gw_http_require_allowed(p->base_url, "base_url");
 		return;
 	}
 	if (strncmp(url, "https://", 8) == 0)
@@ -638,11 +650,12 @@ gw_check_base_url(const GwProvider *p, const char *url)
 					 errmsg("base_url must not hold credentials"),
 					 errhint("Put credentials in the credentials argument, where they are kept secret.")));
 	}
+	gw_http_require_allowed(url, "base_url");
 }
 
 /*
- * gateway.check_account(provider, credentials, options, base_url): raise the
- * caller's mistakes before an account is stored.
+ * gateway.check_account(provider, credentials, options, base_url, account):
+ * raise the caller's mistakes before an account is stored.
  */
 Datum
 gw_check_account(PG_FUNCTION_ARGS)
@@ -670,8 +683,12 @@ gw_check_account(PG_FUNCTION_ARGS)
 				 errmsg("unknown provider \"%s\"", name),
 				 errhint("Providers: %s.", all.data)));
 	}
+	if (PG_NARGS() < 5 || PG_ARGISNULL(4))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("account must not be null")));
 	if (!PG_ARGISNULL(1))
-		gw_check_credentials(p, PG_GETARG_JSONB_P(1));
+		gw_check_credentials(p, PG_GETARG_JSONB_P(1), text_to_cstring(PG_GETARG_TEXT_PP(4)));
 	if (!PG_ARGISNULL(2))
 		gw_check_options(PG_GETARG_JSONB_P(2));
 	gw_check_base_url(p, PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3)));

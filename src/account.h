@@ -38,6 +38,9 @@ extern GwAccount *gw_account_copy(const GwAccount *acc);
 extern char *gw_account_option(const GwAccount *acc, const char *key);
 extern char *gw_account_credential(const GwAccount *acc, const char *key);
 
+/* The extension's owner: the owner of gateway.account_secret. */
+extern Oid	gw_extension_owner(void);
+
 /* Run as the extension owner, with search_path pg_catalog, pg_temp, in
  * between (see account.c).  save_sec is opaque: pass it back unchanged. */
 extern void gw_as_owner_begin(Oid *save_userid, int *save_sec);

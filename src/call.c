@@ -15,6 +15,7 @@
 #include "outbox.h"
 #include "provider.h"
 #include "request.h"
+#include "rights.h"
 #include "util.h"
 
 PG_FUNCTION_INFO_V1(gw_call);
@@ -60,6 +61,7 @@ gw_call(PG_FUNCTION_ARGS)
 
 	gw_require(account, "account");
 	gw_require(operation, "operation");
+	gw_rights_require(account, GW_RIGHT_SEND);
 	PG_RETURN_JSONB_P(gw_call_sync(account, operation,
 								   PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2)));
 }
@@ -79,6 +81,7 @@ gw_send_sms(PG_FUNCTION_ARGS)
 	gw_require(account, "account");
 	gw_require(vals[0], "recipient");
 	gw_require(vals[1], "message");
+	gw_rights_require(account, GW_RIGHT_SEND);
 	op = gw_shortcut_op(account, gw_account_get(account)->provider->sms_op, "gw_send_sms");
 	PG_RETURN_JSONB_P(gw_call_run(account, op, gw_jsonb_object(keys, vals, 3)));
 }
@@ -100,6 +103,7 @@ gw_stk_push(PG_FUNCTION_ARGS)
 	gw_require(account, "account");
 	gw_require(vals[0], "phone");
 	gw_require(vals[1], "amount");
+	gw_rights_require(account, GW_RIGHT_SEND);
 	op = gw_shortcut_op(account, gw_account_get(account)->provider->stk_op, "gw_stk_push");
 	PG_RETURN_JSONB_P(gw_call_sync(account, op, gw_jsonb_object(keys, vals, 4)));
 }
@@ -112,6 +116,7 @@ gw_balance(PG_FUNCTION_ARGS)
 	const char *op;
 
 	gw_require(account, "account");
+	gw_rights_require(account, GW_RIGHT_SEND);
 	op = gw_shortcut_op(account, gw_account_get(account)->provider->balance_op, "gw_balance");
 	PG_RETURN_JSONB_P(gw_call_run(account, op, NULL));
 }

@@ -68,9 +68,11 @@ gw_path_has_dots(const char *path)
 }
 
 /* Check field's path against the rules before anything touches the file
- * system: absolute, no "." or "..", lexically inside the directory. */
+ * system: absolute, no "." or "..", lexically inside the account's own
+ * directory <dir>/<account>/ (a file is tied to its account: no account
+ * names the file of another). */
 static void
-gw_credfile_check_path(const char *field, const char *path, const char *dir)
+gw_credfile_check_path(const char *account, const char *field, const char *path, const char *dir)
 {
 	size_t		n = strlen(dir);
 
@@ -89,6 +91,18 @@ gw_credfile_check_path(const char *field, const char *path, const char *dir)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("credential file \"%s\" of field \"%s\" is outside gateway.credential_dir", path, field),
 				 errhint("Credential files must be inside %s.", dir)));
+	{
+		const char *rest = path + n + (strcmp(dir, "/") != 0 ? 1 : 0);
+		size_t		al = strlen(account);
+
+		if (strncmp(rest, account, al) != 0 || rest[al] != '/')
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("credential file \"%s\" of field \"%s\" is not in the directory of account \"%s\"",
+							path, field, account),
+					 errhint("An account's credential files are in its own directory, %s%s%s/.",
+							 dir, strcmp(dir, "/") != 0 ? "/" : "", account)));
+	}
 }
 
 /* The real path, or an ERROR naming the field (the file's absence too). */
@@ -105,7 +119,7 @@ gw_realpath(const char *field, const char *path)
 }
 
 char *
-gw_credfile_read(const char *field, const char *path, GwFileStamp *stamp)
+gw_credfile_read(const char *account, const char *field, const char *path, GwFileStamp *stamp)
 {
 	char	   *dir = gw_credential_dir_get(field);
 	char	   *real_dir;
@@ -115,7 +129,7 @@ gw_credfile_read(const char *field, const char *path, GwFileStamp *stamp)
 	char	   *buf;
 	ssize_t		len;
 
-	gw_credfile_check_path(field, path, dir);
+	gw_credfile_check_path(account, field, path, dir);
 
 	/* through symlinks too, the file stays inside the directory */
 	real_dir = gw_realpath("gateway.credential_dir", dir);
@@ -129,8 +143,9 @@ gw_credfile_read(const char *field, const char *path, GwFileStamp *stamp)
 				 errmsg("gateway.credential_dir \"%s\" is writable by group or others", dir),
 				 errhint("chmod go-w the directory: only the server's user may place credential files.")));
 	real = gw_realpath(field, path);
-	if (strncmp(real, real_dir, strlen(real_dir)) != 0 ||
-		(real[strlen(real_dir)] != '/' && strcmp(real_dir, "/") != 0))
+	/* through symlinks too, the file stays in the account's directory */
+	real_dir = psprintf("%s%s%s", real_dir, strcmp(real_dir, "/") != 0 ? "/" : "", account);
+	if (strncmp(real, real_dir, strlen(real_dir)) != 0 || real[strlen(real_dir)] != '/')
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("credential file \"%s\" of field \"%s\" is outside gateway.credential_dir", path, field),

@@ -36,7 +36,8 @@ typedef struct GwFileStamp
  * newline; ERROR (naming field and path, never the content) when the path
  * or file breaks a rule.  stamp (may be NULL) records the file as read.
  */
-extern char *gw_credfile_read(const char *field, const char *path, GwFileStamp *stamp);
+extern char *gw_credfile_read(const char *account, const char *field, const char *path,
+							   GwFileStamp *stamp);
 
 /* Whether the file was replaced, changed or removed since it was read. */
 extern bool gw_credfile_changed(const GwFileStamp *stamp);

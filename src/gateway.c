@@ -59,6 +59,21 @@ _PG_init(void)
 							   PGC_SUSET, 0,
 							   NULL, NULL, NULL);
 
+	DefineCustomStringVariable("gateway.allowed_hosts",
+							   gettext_noop("Hosts (names or addresses, no ports, comma-separated) accounts may send requests to."),
+							   NULL,
+							   &gw_allowed_hosts,
+							   GW_DEFAULT_ALLOWED_HOSTS,
+							   PGC_SUSET, GUC_LIST_INPUT,
+							   gw_allowed_hosts_check, NULL, NULL);
+	DefineCustomBoolVariable("gateway.allow_http",
+							 gettext_noop("Allow plain http:// requests to providers (credentials then travel in clear)."),
+							 NULL,
+							 &gw_allow_http,
+							 false,
+							 PGC_SUSET, 0,
+							 NULL, NULL, NULL);
+
 	/* The outbox workers: only when loaded by shared_preload_libraries. */
 	DefineCustomStringVariable("gateway.database",
 							   gettext_noop("Database whose outbox the workers drain."),

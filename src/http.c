@@ -104,13 +104,140 @@ gw_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 	return n;
 }
 
+char	   *gw_allowed_hosts = NULL;
+bool		gw_allow_http = false;
+
+/* Whether one entry of the list names host (case-insensitive, IPv6 with or
+ * without brackets). */
+static bool
+gw_host_matches(const char *entry, int len, const char *host)
+{
+	size_t		hl = strlen(host);
+
+	if (len >= 2 && entry[0] == '[' && entry[len - 1] == ']')
+	{
+		entry++;
+		len -= 2;
+	}
+	if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']')
+	{
+		host++;
+		hl -= 2;
+	}
+	return (size_t) len == hl && pg_strncasecmp(entry, host, hl) == 0;
+}
+
+static bool
+gw_host_allowed(const char *host)
+{
+	const char *p = gw_allowed_hosts ? gw_allowed_hosts : "";
+
+	while (*p)
+	{
+		const char *e;
+		const char *end;
+
+		while (*p == ' ' || *p == ',')
+			p++;
+		e = p;
+		while (*e && *e != ',')
+			e++;
+		end = e;
+		while (end > p && end[-1] == ' ')
+			end--;
+		if (end > p && gw_host_matches(p, end - p, host))
+			return true;
+		p = e;
+	}
+	return false;
+}
+
+bool
+gw_allowed_hosts_check(char **newval, void **extra, GucSource source)
+{
+	const char *p = *newval ? *newval : "";
+
+	while (*p)
+	{
+		const char *e;
+		const char *end;
+		int			colons = 0;
+
+		while (*p == ' ' || *p == ',')
+			p++;
+		e = p;
+		while (*e && *e != ',')
+			e++;
+		end = e;
+		while (end > p && end[-1] == ' ')
+			end--;
+		for (const char *c = p; c < end; c++)
+		{
+			if (*c == ':')
+				colons++;
+			if (*c == '/' || *c == '@' || *c == ' ' || *c == '*' || *c == '?' || *c == '#')
+			{
+				GUC_check_errdetail("\"%.*s\" is not a host name or address.", (int) (end - p), p);
+				GUC_check_errhint("List host names or addresses separated by commas, without scheme, port or path.");
+				return false;
+			}
+		}
+		if (colons == 1)
+		{
+			GUC_check_errdetail("\"%.*s\" has a port.", (int) (end - p), p);
+			GUC_check_errhint("List hosts without ports: any port of a listed host is allowed.");
+			return false;
+		}
+		p = e;
+	}
+	return true;
+}
+
+char *
+gw_http_url_refusal(const char *url)
+{
+	CURLU	   *u = curl_url();
+	char	   *scheme = NULL;
+	char	   *host = NULL;
+	char	   *why = NULL;
+
+	if (u == NULL)
+		return pstrdup("out of memory");
+	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+		curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+		curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
+		why = pstrdup("the URL cannot be parsed");
+	else if (pg_strcasecmp(scheme, "https") != 0 && pg_strcasecmp(scheme, "http") != 0)
+		why = psprintf("scheme %s is not http or https", scheme);
+	else if (pg_strcasecmp(scheme, "http") == 0 && !gw_allow_http)
+		why = psprintf("plain http to %s is off (gateway.allow_http)", host);
+	else if (!gw_host_allowed(host))
+		why = psprintf("host %s is not in gateway.allowed_hosts", host);
+	curl_free(scheme);
+	curl_free(host);
+	curl_url_cleanup(u);
+	return why;
+}
+
+void
+gw_http_require_allowed(const char *url, const char *what)
+{
+	char	   *why = gw_http_url_refusal(url);
+
+	if (why != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("%s refused: %s", what, why),
+				 errhint("A superuser lists the hosts accounts may use in gateway.allowed_hosts (and allows plain http with gateway.allow_http), then reloads.")));
+}
+
 static void
 gw_set_options(CURL *h, struct curl_slist **headers, GwRecvBuf *rb,
 			   const GwHttpRequest *req)
 {
 	curl_easy_reset(h);			/* keeps the connection cache of the multi */
 	curl_easy_setopt(h, CURLOPT_URL, req->url);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, gw_allow_http ? "http,https" : "https");
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
@@ -285,6 +412,16 @@ gw_http_perform(const GwHttpRequest *req, GwHttpResponse *resp)
 	gw_http_init();
 	memset(resp, 0, sizeof(*resp));
 	gw_recv_reset(&gw_recv);
+	{
+		char	   *why = gw_http_url_refusal(req->url);
+
+		if (why != NULL)
+		{
+			resp->net_error = GW_NET_NOT_SENT;
+			resp->error = why;
+			return;
+		}
+	}
 
 	INSTR_TIME_SET_CURRENT(start);
 	gw_set_options(gw_easy, &gw_headers, &gw_recv, req);

@@ -6,6 +6,7 @@
 
 #include "postgres.h"
 #include "lib/stringinfo.h"
+#include "utils/guc.h"
 
 /* How a request failed below HTTP. */
 typedef enum GwNetError
@@ -50,6 +51,25 @@ extern int	gw_request_timeout_ms;
 extern int	gw_max_response_kb;
 extern bool gw_tls_verify;
 extern char *gw_ca_file;
+extern char *gw_allowed_hosts;
+extern bool gw_allow_http;
+
+/* The providers' production hosts: gateway.allowed_hosts's default. */
+#define GW_DEFAULT_ALLOWED_HOSTS \
+	"api.vaspro.co.ke,api.umeskiasoftwares.com,vtpass.com,nenasasa.com"
+
+/* GUC check hook of gateway.allowed_hosts. */
+extern bool gw_allowed_hosts_check(char **newval, void **extra, GucSource source);
+
+/*
+ * NULL when url may be requested: http(s), a host in gateway.allowed_hosts,
+ * plain http only with gateway.allow_http.  Else why not (palloc'd; names
+ * the host, never the whole URL, which may hold credentials).
+ */
+extern char *gw_http_url_refusal(const char *url);
+
+/* ERROR (42501) unless url may be requested; what: "base_url", "request". */
+extern void gw_http_require_allowed(const char *url, const char *what);
 
 extern void gw_http_init(void);
 

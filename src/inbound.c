@@ -26,6 +26,7 @@
 
 #include "account.h"
 #include "inbound.h"
+#include "rights.h"
 #include "jsonutil.h"
 #include "util.h"
 
@@ -393,6 +394,7 @@ gw_ingest(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("payload must not be null")));
+	gw_rights_require(account, GW_RIGHT_ADMIN);
 	PG_RETURN_JSONB_P(gw_inbound_ingest(account, kind, NULL, PG_GETARG_JSONB_P(2)));
 }
 

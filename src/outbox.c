@@ -25,6 +25,7 @@
 #include "jsonutil.h"
 #include "outbox.h"
 #include "request.h"
+#include "rights.h"
 #include "shmem.h"
 #include "util.h"
 
@@ -89,6 +90,7 @@ gw_outbox_enqueue(const char *account, const char *operation, Jsonb *params,
 	int			rc;
 	bool		caller_key;
 
+	gw_rights_require(account, GW_RIGHT_SEND);
 	gw_require_writable("queue messages");
 	if (!gw_shmem_ready())
 		ereport(ERROR,
@@ -343,9 +345,14 @@ static int64
 gw_queue_sms_internal(const char *account, const char *recipient, const char *message,
 					  const char *sender_id, Datum send_at, bool send_at_null, const char *key)
 {
-	const GwAccount *acc = gw_account_get(account);
-	const GwProvider *p = acc->provider;
-	const char *opname = p->queue_sms_op ? p->queue_sms_op : p->sms_op;
+	const GwAccount *acc;
+	const GwProvider *p;
+	const char *opname;
+
+	gw_rights_require(account, GW_RIGHT_SEND);
+	acc = gw_account_get(account);
+	p = acc->provider;
+	opname = p->queue_sms_op ? p->queue_sms_op : p->sms_op;
 
 	if (opname == NULL)
 		ereport(ERROR,
