@@ -64,8 +64,9 @@ log_filename = 'postgresql.log'
 log_min_messages = info
 fsync = off
 gateway.database = '${GW_DB:-postgres}'
-# the mock provider: plain http on 127.0.0.1, allowed here only
-gateway.allowed_hosts = '127.0.0.1'
+# the mock provider: plain http on 127.0.0.1, allowed here only (beside
+# the providers' own hosts, the default)
+gateway.allowed_hosts = '127.0.0.1, api.vaspro.co.ke, api.umeskiasoftwares.com, vtpass.com, nenasasa.com'
 gateway.allow_http = on
 CONF
     # settings a caller adds (the test suite: pg_cron, quick retries)

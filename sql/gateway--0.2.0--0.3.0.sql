@@ -24,7 +24,7 @@ CREATE TABLE gateway.account_grant (
     role     regrole NOT NULL,
     account  text REFERENCES gateway.account (name) ON DELETE CASCADE ON UPDATE CASCADE,
     admin    boolean NOT NULL DEFAULT false,
-    UNIQUE NULLS NOT DISTINCT (role, account)
+    CONSTRAINT account_grant_once UNIQUE NULLS NOT DISTINCT (role, account)
 );
 REVOKE ALL ON gateway.account_grant FROM PUBLIC;
 COMMENT ON TABLE gateway.account_grant IS 'the accounts each role holds (gw_grant_sender, gw_grant_admin); NULL: every account';
@@ -55,13 +55,13 @@ ALTER TABLE gateway.inbound ENABLE ROW LEVEL SECURITY;
 ALTER TABLE gateway.subscriptions ENABLE ROW LEVEL SECURITY;
 CREATE POLICY held_accounts ON gateway.outbox
     USING ((SELECT gateway.held_accounts()) IS NULL
-           OR account = ANY ((SELECT gateway.held_accounts())));
+           OR account = ANY ((SELECT gateway.held_accounts())::text[]));
 CREATE POLICY held_accounts ON gateway.inbound
     USING ((SELECT gateway.held_accounts()) IS NULL
-           OR account = ANY ((SELECT gateway.held_accounts())));
+           OR account = ANY ((SELECT gateway.held_accounts())::text[]));
 CREATE POLICY held_accounts ON gateway.subscriptions
     USING ((SELECT gateway.held_accounts()) IS NULL
-           OR account = ANY ((SELECT gateway.held_accounts())));
+           OR account = ANY ((SELECT gateway.held_accounts())::text[]));
 
 -- The views show what the caller may see: stats over its own rows, the
 -- accounts it holds.
@@ -70,7 +70,7 @@ CREATE OR REPLACE VIEW gateway.accounts AS
     SELECT name, provider, base_url, options, created_at
       FROM gateway.account
      WHERE (SELECT gateway.held_accounts()) IS NULL
-        OR name = ANY ((SELECT gateway.held_accounts()));
+        OR name = ANY ((SELECT gateway.held_accounts())::text[]);
 
 -- check_account knows the account: credential files are tied to it.
 DROP FUNCTION gateway.check_account(text, jsonb, jsonb, text);
@@ -309,8 +309,9 @@ BEGIN
             USING ERRCODE = 'undefined_object',
                   HINT = 'Create it with gw_account_create() first; gw_grant_sender(role) grants every account.';
     END IF;
-    INSERT INTO gateway.account_grant AS g (role, account) VALUES (role, account)
-        ON CONFLICT (role, account) DO NOTHING;
+    INSERT INTO gateway.account_grant AS g (role, account)
+        VALUES (gw_grant_sender.role, gw_grant_sender.account)
+        ON CONFLICT ON CONSTRAINT account_grant_once DO NOTHING;
     EXECUTE format('GRANT USAGE ON SCHEMA gateway TO %s', role);
     EXECUTE format('GRANT SELECT ON gateway.accounts TO %s', role);
     EXECUTE format('GRANT EXECUTE ON FUNCTION %1$I.gw_call(text, text, jsonb), '

@@ -64,14 +64,8 @@ gw_rights_relcache_cb(Datum arg, Oid relid)
 {
 	if (relid == InvalidOid || relid == gw_grant_relid)
 	{
+		/* the saved plan revalidates itself; the table is looked up again */
 		gw_rights_valid = false;
-		/* the table may be new or gone (CREATE or DROP EXTENSION) */
-		gw_grant_relid = InvalidOid;
-		if (gw_rights_plan)
-		{
-			SPI_freeplan(gw_rights_plan);
-			gw_rights_plan = NULL;
-		}
 	}
 }
 
@@ -111,7 +105,17 @@ gw_rights_load(Oid user)
 		return;
 	}
 	nsp = get_namespace_oid("gateway", true);
-	gw_grant_relid = OidIsValid(nsp) ? get_relname_relid("account_grant", nsp) : InvalidOid;
+	{
+		Oid			relid = OidIsValid(nsp) ? get_relname_relid("account_grant", nsp) : InvalidOid;
+
+		/* a new table (DROP and CREATE EXTENSION): a new plan */
+		if (relid != gw_grant_relid && gw_rights_plan)
+		{
+			SPI_freeplan(gw_rights_plan);
+			gw_rights_plan = NULL;
+		}
+		gw_grant_relid = relid;
+	}
 	if (!OidIsValid(gw_grant_relid))
 	{
 		/* an extension not updated to 0.3.0 yet: its grants are by function */
@@ -131,9 +135,10 @@ gw_rights_load(Oid user)
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		bool		isnull;
+		bool		admin_null;
 		Datum		acc = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
-		int			level = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull))
-			? GW_RIGHT_ADMIN : GW_RIGHT_SEND;
+		int			level = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2,
+													   &admin_null)) ? GW_RIGHT_ADMIN : GW_RIGHT_SEND;
 
 		if (isnull)
 			gw_rights_all = Max(gw_rights_all, level);
