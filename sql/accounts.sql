@@ -31,8 +31,8 @@ SELECT count(*) FROM gateway.accounts;
 SELECT gw_account_create('temp', 'vaspro', '{"api_key": "temp-key-0001"}');
 SELECT base_url IS NULL AS default_url FROM gateway.accounts WHERE name = 'temp';
 -- a new address needs the credentials again: they never go where they were not given for
-SELECT expect_error($$SELECT gw_account_update('temp', NULL, 'https://sandbox.example.com')$$);
-SELECT gw_account_update('temp', '{"api_key": "temp-key-0001"}', 'https://sandbox.example.com', '{"sender_id": "TEMP"}');
+SELECT expect_error($$SELECT gw_account_update('temp', NULL, 'https://127.0.0.1/sandbox')$$);
+SELECT gw_account_update('temp', '{"api_key": "temp-key-0001"}', 'https://127.0.0.1/sandbox', '{"sender_id": "TEMP"}');
 SELECT base_url, options FROM gateway.accounts WHERE name = 'temp';
 SELECT gw_account_update('temp', '{"api_key": "temp-key-0002"}');
 SELECT base_url, options FROM gateway.accounts WHERE name = 'temp';

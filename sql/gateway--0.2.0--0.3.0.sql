@@ -33,12 +33,14 @@ CREATE TRIGGER account_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
     EXECUTE FUNCTION gateway.invalidate_account_cache();
 SELECT pg_catalog.pg_extension_config_dump('gateway.account_grant', '');
 
--- The roles granted before rights were per account keep every account.
+-- The roles granted before rights were per account keep every account
+-- (admins: gw_account_create; senders: gw_queue_sms; the listener's role:
+-- gateway.ingest_text, callbacks of every account).
 INSERT INTO gateway.account_grant (role, account, admin)
-SELECT a.grantee::regrole, NULL, bool_or(p.proname = 'gw_account_create')
+SELECT a.grantee::regrole, NULL, bool_or(p.proname IN ('gw_account_create', 'ingest_text'))
   FROM pg_catalog.pg_proc p, pg_catalog.aclexplode(p.proacl) a
- WHERE p.pronamespace = '@extschema@'::regnamespace
-   AND p.proname IN ('gw_queue_sms', 'gw_account_create')
+ WHERE ((p.pronamespace = '@extschema@'::regnamespace AND p.proname IN ('gw_queue_sms', 'gw_account_create'))
+        OR (p.pronamespace = 'gateway'::regnamespace AND p.proname = 'ingest_text'))
    AND a.privilege_type = 'EXECUTE' AND a.grantee <> 0 AND a.grantee <> p.proowner
  GROUP BY a.grantee;
 
@@ -71,6 +73,9 @@ CREATE OR REPLACE VIEW gateway.accounts AS
       FROM gateway.account
      WHERE (SELECT gateway.held_accounts()) IS NULL
         OR name = ANY ((SELECT gateway.held_accounts())::text[]);
+
+-- The worker purges callbacks older than gateway.keep_inbound by age.
+CREATE INDEX inbound_received_at ON gateway.inbound (received_at);
 
 -- check_account knows the account: credential files are tied to it.
 DROP FUNCTION gateway.check_account(text, jsonb, jsonb, text);
@@ -352,15 +357,15 @@ $$;
 
 CREATE OR REPLACE FUNCTION gw_grant_sender(role regrole)
 RETURNS void
-LANGUAGE sql
+LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
-AS $$ SELECT @extschema@.gw_grant_sender(role, NULL) $$;
+AS $$ BEGIN PERFORM @extschema@.gw_grant_sender(role, NULL); END $$;
 
 CREATE OR REPLACE FUNCTION gw_grant_admin(role regrole)
 RETURNS void
-LANGUAGE sql
+LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
-AS $$ SELECT @extschema@.gw_grant_admin(role, NULL) $$;
+AS $$ BEGIN PERFORM @extschema@.gw_grant_admin(role, NULL); END $$;
 
 -- Take one account from a role (account NULL: the grant of every account).
 -- A role left holding no account loses the functions and tables too.
@@ -418,6 +423,25 @@ BEGIN
     EXECUTE format('REVOKE SELECT ON gateway.accounts, gateway.outbox, gateway.stats, '
                    'gateway.inbound, gateway.subscriptions FROM %s', role);
     EXECUTE format('REVOKE USAGE ON SCHEMA gateway FROM %s', role);
+END
+$$;
+
+-- The listener's role takes callbacks for every account (it may execute
+-- gw_ingest and gateway.ingest_text, nothing else).
+CREATE OR REPLACE FUNCTION gw_grant_listener(role regrole)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    ext_schema text := gateway.ext_schema();
+BEGIN
+    INSERT INTO gateway.account_grant AS g (role, account, admin)
+        VALUES (gw_grant_listener.role, NULL, true)
+        ON CONFLICT ON CONSTRAINT account_grant_once DO UPDATE SET admin = true;
+    EXECUTE format('GRANT USAGE ON SCHEMA gateway TO %s', role);
+    EXECUTE format('GRANT EXECUTE ON FUNCTION %1$I.gw_ingest(text, text, jsonb), '
+                   'gateway.ingest_text(text, text, text) TO %2$s', ext_schema, role);
 END
 $$;
 

@@ -113,6 +113,29 @@ SELECT o.kind, o.name FROM ext_object o
                      WHERE c.oid = o.objid AND a.grantee = 0))
  ORDER BY 1, 2;
 
+-- Rows per account.  A role holds the accounts gw_grant_sender(role,
+-- account) and gw_grant_admin(role, account) gave it (no account: every
+-- account); the tables with a row per account show it only the rows of the
+-- accounts it holds (row-level security), and the views over them run as
+-- their caller.  Both from the catalog.
+SELECT c.oid::regclass AS "table", c.relrowsecurity AS row_security,
+       c.relforcerowsecurity AS forced, p.polname AS policy, p.polcmd AS command,
+       pg_get_expr(p.polqual, p.polrelid) AS rows_shown
+  FROM ext_object o JOIN pg_class c ON c.oid = o.objid
+  LEFT JOIN pg_policy p ON p.polrelid = c.oid
+ WHERE o.kind = 'table' AND c.relnamespace = 'gateway'::regnamespace
+   AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname IN ('account', 'name')
+                  AND NOT a.attisdropped)
+ ORDER BY 1;
+SELECT c.oid::regclass AS "view", coalesce(c.reloptions, '{}') AS options,
+       pg_get_viewdef(c.oid) LIKE '%held_accounts()%' AS filters_accounts
+  FROM ext_object o JOIN pg_class c ON c.oid = o.objid
+ WHERE o.kind = 'view' ORDER BY 1;
+-- what each role of the matrix holds
+SELECT r.kind, g.account, g.admin
+  FROM role_kind r JOIN gateway.account_grant g ON g.role::text = r.role
+ ORDER BY r.ord, g.account;
+
 -- Every SECURITY DEFINER function, and every SQL or PL/pgSQL function
 -- (whose names resolve at run time), pins search_path to pg_catalog, pg_temp.
 SELECT p.oid::regprocedure AS function, p.prosecdef AS security_definer,
@@ -160,7 +183,7 @@ SELECT gw_callback_url('pv_adm', 'dlr') LIKE '%token=%' AS callback_url;
 SELECT expect_error($$SELECT credentials FROM gateway.account_secret$$);
 SELECT expect_error($$SELECT * FROM gateway.account_token$$);
 SELECT expect_error($$UPDATE gateway.account_secret SET credentials = '{}'$$);
-SELECT expect_error($$SELECT gateway.check_account('vaspro', '{"api_key": "x-admin-key"}', '{}', NULL)$$);
+SELECT expect_error($$SELECT gateway.check_account('vaspro', '{"api_key": "x-admin-key"}', '{}', NULL, 'pv')$$);
 SELECT expect_error($$SELECT gw_grant_admin('gw_m_app')$$);
 SELECT gw_account_drop('pv_adm');
 RESET ROLE;
@@ -256,8 +279,8 @@ SET ROLE gw_m_admin;
 INSERT INTO seen SELECT 'ingest mo', gw_ingest('pv', 'mo', '{"msisdn": "0712000333", "message": " Stop "}') - 'recorded';
 INSERT INTO seen SELECT 'ingest dlr', gw_ingest('pv', 'dlr', '{"uniqueId": "pl-key-1", "deliveryStatus": "DeliveredToTerminal"}') - 'recorded' - 'outbox_id';
 INSERT INTO seen SELECT 'ingest subscription', gw_ingest('pv', 'subscription', '{"msisdn": "0712000444", "product_id": "P1", "start_keyword": "ON"}') - 'recorded';
-INSERT INTO seen SELECT 'create', to_jsonb(gw_account_create('pv_pl', 'VasPro', '{"api_key": "pv-pl-key-01"}', 'https://pl.example.com'));
-INSERT INTO seen SELECT 'update', to_jsonb(gw_account_update('pv_pl', '{"api_key": "pv-pl-key-02"}', 'https://pl2.example.com', '{"sender_id": "PL"}', true)::text);
+INSERT INTO seen SELECT 'create', to_jsonb(gw_account_create('pv_pl', 'VasPro', '{"api_key": "pv-pl-key-01"}', 'https://127.0.0.1/pl'));
+INSERT INTO seen SELECT 'update', to_jsonb(gw_account_update('pv_pl', '{"api_key": "pv-pl-key-02"}', 'https://127.0.0.1/pl2', '{"sender_id": "PL"}', true)::text);
 INSERT INTO seen SELECT 'callback_url', to_jsonb(gw_callback_url('pv_pl', 'dlr') IS NOT NULL);
 INSERT INTO seen SELECT 'requeue', to_jsonb(gw_requeue(:outbox_before + 1));
 RESET ROLE;

@@ -683,12 +683,11 @@ gw_check_account(PG_FUNCTION_ARGS)
 				 errmsg("unknown provider \"%s\"", name),
 				 errhint("Providers: %s.", all.data)));
 	}
-	if (PG_NARGS() < 5 || PG_ARGISNULL(4))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("account must not be null")));
+	/* four arguments: the SQL of an extension not updated to 0.3.0 yet */
 	if (!PG_ARGISNULL(1))
-		gw_check_credentials(p, PG_GETARG_JSONB_P(1), text_to_cstring(PG_GETARG_TEXT_PP(4)));
+		gw_check_credentials(p, PG_GETARG_JSONB_P(1),
+							 PG_NARGS() < 5 || PG_ARGISNULL(4) ? NULL
+							 : text_to_cstring(PG_GETARG_TEXT_PP(4)));
 	if (!PG_ARGISNULL(2))
 		gw_check_options(PG_GETARG_JSONB_P(2));
 	gw_check_base_url(p, PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3)));

@@ -91,6 +91,9 @@ gw_credfile_check_path(const char *account, const char *field, const char *path,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("credential file \"%s\" of field \"%s\" is outside gateway.credential_dir", path, field),
 				 errhint("Credential files must be inside %s.", dir)));
+	/* NULL: the check of an extension not updated to 0.3.0 yet; the read
+	 * when the account is used names it */
+	if (account != NULL)
 	{
 		const char *rest = path + n + (strcmp(dir, "/") != 0 ? 1 : 0);
 		size_t		al = strlen(account);
@@ -144,8 +147,10 @@ gw_credfile_read(const char *account, const char *field, const char *path, GwFil
 				 errhint("chmod go-w the directory: only the server's user may place credential files.")));
 	real = gw_realpath(field, path);
 	/* through symlinks too, the file stays in the account's directory */
-	real_dir = psprintf("%s%s%s", real_dir, strcmp(real_dir, "/") != 0 ? "/" : "", account);
-	if (strncmp(real, real_dir, strlen(real_dir)) != 0 || real[strlen(real_dir)] != '/')
+	if (account != NULL)
+		real_dir = psprintf("%s%s%s", real_dir, strcmp(real_dir, "/") != 0 ? "/" : "", account);
+	if (strncmp(real, real_dir, strlen(real_dir)) != 0 ||
+		(real[strlen(real_dir)] != '/' && strcmp(real_dir, "/") != 0))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("credential file \"%s\" of field \"%s\" is outside gateway.credential_dir", path, field),

@@ -131,6 +131,13 @@ _PG_init(void)
 							7 * 24 * 3600, -1, INT_MAX,
 							PGC_SIGHUP, GUC_UNIT_S,
 							NULL, NULL, NULL);
+	DefineCustomIntVariable("gateway.keep_inbound",
+							gettext_noop("How long received callbacks (gateway.inbound) are kept; -1 keeps them forever."),
+							NULL,
+							&gw_keep_inbound_s,
+							90 * 24 * 3600, -1, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
 
 	/* The callback listener: only when loaded by shared_preload_libraries. */
 	DefineCustomStringVariable("gateway.listen_address",

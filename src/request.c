@@ -50,8 +50,10 @@ gw_call_authorize(GwCall *call, bool refresh)
 void
 gw_call_request(GwCall *call, GwHttpRequest *req)
 {
-	/* the hosts allowed now, not when the account was stored */
-	gw_http_require_allowed(call->url.data, "request");
+	/* the hosts allowed now, not when the account was stored; a call
+	 * refused before it was built goes nowhere */
+	if (call->refused == NULL && !call->unsendable)
+		gw_http_require_allowed(call->url.data, "request");
 	memset(req, 0, sizeof(*req));
 	req->method = call->method;
 	req->url = call->url.data;

@@ -59,6 +59,7 @@ int			gw_max_attempts = 5;
 int			gw_retry_base_ms = 1000;
 int			gw_retry_max_ms = 300000;
 int			gw_keep_finished_s = 7 * 24 * 3600;
+int			gw_keep_inbound_s = 90 * 24 * 3600;
 
 /* One claimed row on its way. */
 typedef struct GwItem
@@ -826,6 +827,39 @@ gw_purge(void)
 	return true;
 }
 
+/*
+ * Remove callbacks older than gateway.keep_inbound the same way, from the
+ * first worker only: phone numbers and receipts are not kept for ever.
+ */
+static bool
+gw_purge_inbound(void)
+{
+	Datum		args[1];
+
+	if (gw_keep_inbound_s < 0 || gw_slot != 0)
+		return false;
+	args[0] = Int64GetDatum((int64) gw_keep_inbound_s);
+	for (int i = 0; i < 10; i++)
+	{
+		uint64		n;
+
+		gw_xact_begin("gateway: purging old callbacks");
+		if (SPI_execute_with_args(
+				"DELETE FROM gateway.inbound WHERE id IN ("
+				"  SELECT id FROM gateway.inbound"
+				"   WHERE received_at < pg_catalog.now() - $1 * interval '1 second'"
+				"   LIMIT 10000)",
+				1, (Oid[]) {INT8OID}, args, NULL, false, 0) != SPI_OK_DELETE)
+			elog(ERROR, "purging old callbacks failed");
+		n = SPI_processed;
+		gw_xact_end();
+		if (n < 10000)
+			return false;
+		CHECK_FOR_INTERRUPTS();
+	}
+	return true;
+}
+
 /* Milliseconds until the next row is due (capped at max_ms); rows parked at
  * 'infinity' (payments waiting for a callback or an operator) never are. */
 static long
@@ -906,6 +940,8 @@ gw_worker_main(Datum arg)
 				gw_adopt_orphans();
 			gw_recover();
 			behind = gw_purge();
+			if (gw_purge_inbound())
+				behind = true;
 			/*
 			 * Rows leased in the last second before a crash are left for the
 			 * second pass, which comes soon after start; a purge that is

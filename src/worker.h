@@ -14,6 +14,7 @@ extern int	gw_max_attempts;
 extern int	gw_retry_base_ms;
 extern int	gw_retry_max_ms;
 extern int	gw_keep_finished_s;
+extern int	gw_keep_inbound_s;
 
 extern void gw_worker_register(void);
 

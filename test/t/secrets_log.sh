@@ -13,9 +13,9 @@ dir="$GW_WORK/logkeys"
 log="$GW_WORK/data/log/postgresql.log"
 secret=$(new_secret GW-L0G)
 secret2=$(new_secret GW-L0G2)
-as_server mkdir -m 700 "$dir"
-put_secret "$dir/lg.key" "$secret"
-put_secret "$dir/lg2.key" "$secret2"
+as_server mkdir -m 700 "$dir" "$dir/lg" "$dir/lg3"
+put_secret "$dir/lg/lg.key" "$secret"
+put_secret "$dir/lg/lg2.key" "$secret2"
 url="$mock/vaspro"
 
 restore() {
@@ -32,11 +32,11 @@ setting gateway.credential_dir "$dir"
 
 # The documented flow: create, send, queue, update (new key file, new
 # address), a failing call, a provider failure, a provider that echoes the key.
-q "SELECT gw_account_create('lg', 'vaspro', '{\"api_key_file\": \"$dir/lg.key\"}', '$url')" >/dev/null
+q "SELECT gw_account_create('lg', 'vaspro', '{\"api_key_file\": \"$dir/lg/lg.key\"}', '$url')" >/dev/null
 check "send" "accepted" "$(q "SELECT gw_send_sms('lg', '0712345678', 'logged')->>'status'")"
 id=$(q "SELECT gw_queue_sms('lg', '0712345678', 'logged, queued')")
 check "queued" "sent" "$(q "SELECT gw_wait($id, '20 s')")"
-q "SELECT gw_account_update('lg', '{\"api_key_file\": \"$dir/lg2.key\"}', '$url/')" >/dev/null
+q "SELECT gw_account_update('lg', '{\"api_key_file\": \"$dir/lg/lg2.key\"}', '$url/')" >/dev/null
 check "send with the new key" "accepted" "$(q "SELECT gw_send_sms('lg', '0712345678', 'logged 2')->>'status'")"
 check "a failing call" "1" "$(q "SELECT gw_send_sms('lg', 'not a number', 'x')" 2>&1 | grep -c 'invalid phone number')"
 curl -s -X POST -d '{"status": 500}' "$mock/_mock/fault" >/dev/null
@@ -45,7 +45,7 @@ curl -s -X POST -d "{\"status\": 400, \"body\": \"{\\\"code\\\":\\\"Error\\\",\\
     "$mock/_mock/fault" >/dev/null
 check "a provider that echoes the key" "false" "$(q "SELECT gw_send_sms('lg', '0712345678', 'echo')->>'ok'")"
 check "a missing key file" "1" \
-    "$(q "SELECT gw_account_create('lg3', 'vaspro', '{\"api_key_file\": \"$dir/nosuch.key\"}', '$url')" 2>&1 | grep -c 'could not open credential file')"
+    "$(q "SELECT gw_account_create('lg3', 'vaspro', '{\"api_key_file\": \"$dir/lg3/nosuch.key\"}', '$url')" 2>&1 | grep -c 'could not open credential file')"
 # the key did reach the provider
 check "the provider got the key" "1" "$(curl -s "$mock/_mock/requests" | grep -c -F "$secret2" | awk '{print ($1 > 0)}')"
 
@@ -58,7 +58,7 @@ check "no key in the server log" "0" "$(grep -c -F -e "$secret" -e "$secret2" "$
 
 # pg_dump keeps the account and its credentials, as the file's path only.
 as_server pg_dump -h "$PGHOST" -p "$PGPORT" -U postgres -d "$db" -f "$dump" || { echo "FAIL: pg_dump"; fails=$((fails + 1)); }
-check "the dump keeps the account" "1" "$(grep -c -F "$dir/lg2.key" "$dump" | awk '{print ($1 > 0)}')"
+check "the dump keeps the account" "1" "$(grep -c -F "$dir/lg/lg2.key" "$dump" | awk '{print ($1 > 0)}')"
 check "no key in the dump" "0" "$(grep -c -F -e "$secret" -e "$secret2" "$dump")"
 
 q "SELECT gw_account_drop('lg')" >/dev/null
