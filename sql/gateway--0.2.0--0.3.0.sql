@@ -43,6 +43,20 @@ SELECT a.grantee::regrole, NULL, bool_or(p.proname IN ('gw_account_create', 'ing
         OR (p.pronamespace = 'gateway'::regnamespace AND p.proname = 'ingest_text'))
    AND a.privilege_type = 'EXECUTE' AND a.grantee <> 0 AND a.grantee <> p.proowner
  GROUP BY a.grantee;
+-- and read their accounts' callbacks and subscriptions, as senders now do
+DO $grant$
+DECLARE
+    r regrole;
+BEGIN
+    FOR r IN SELECT DISTINCT a.grantee::regrole
+               FROM pg_catalog.pg_proc p, pg_catalog.aclexplode(p.proacl) a
+              WHERE p.pronamespace = '@extschema@'::regnamespace AND p.proname = 'gw_queue_sms'
+                AND a.privilege_type = 'EXECUTE' AND a.grantee <> 0 AND a.grantee <> p.proowner
+    LOOP
+        EXECUTE pg_catalog.format('GRANT SELECT ON gateway.inbound, gateway.subscriptions TO %s', r);
+    END LOOP;
+END
+$grant$;
 
 -- The accounts the current role holds, NULL: every account.  For the
 -- row-level security policies (a role sees its own holdings only).

@@ -198,9 +198,10 @@ gw_hexval(char c)
 }
 
 /*
- * The token sealed in stored, or NULL when it cannot be opened (not sealed,
- * or sealed with another key: a restore into another cluster).  A token is
- * hex; what a wrong key opens is not.
+ * The token sealed in stored, or NULL when it cannot be opened (sealed with
+ * another key: a restore into another cluster).  A token is hex; what a
+ * wrong key opens is not.  A value without the prefix is a token stored
+ * plain, as before 0.3.0.
  */
 char *
 gw_callback_token_unseal(const char *account, const char *stored)
@@ -212,8 +213,11 @@ gw_callback_token_unseal(const char *account, const char *stored)
 	uint8		pad[GW_TOKEN_MAX];
 	char	   *token;
 
-	if (stored == NULL || strncmp(stored, GW_SEALED_PREFIX, strlen(GW_SEALED_PREFIX)) != 0)
+	if (stored == NULL)
 		return NULL;
+	/* stored plain: an extension not updated to 0.3.0 yet (the update seals it) */
+	if (strncmp(stored, GW_SEALED_PREFIX, strlen(GW_SEALED_PREFIX)) != 0)
+		return pstrdup(stored);
 	nonce_end = strchr(stored + strlen(GW_SEALED_PREFIX), ':');
 	if (nonce_end == NULL)
 		return NULL;
