@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "access/xlog.h"
 #include "common/hmac.h"
 #include "common/cryptohash.h"
 #include "fmgr.h"
@@ -80,6 +81,12 @@ gw_token_key_load(void)
 	if (gw_token_key_loaded)
 		return;
 	fd = open(path, O_RDONLY | PG_BINARY);
+	/* a standby's key must be its primary's: never make one there */
+	if (fd < 0 && errno == ENOENT && RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the callback token key \"%s\" is missing on this standby", path),
+				 errhint("Copy %s from the primary's data directory.", GW_TOKEN_KEY_FILE)));
 	if (fd < 0 && errno == ENOENT)
 	{
 		uint8		key[GW_TOKEN_KEY_LEN];

@@ -77,6 +77,11 @@ id=$(q "SELECT gw_queue_sms('fk', '0712345678', 'queued')")
 check "queued through the worker" "sent" "$(q "SELECT gw_wait($id, '20 s')")"
 check "the worker sent the key from the file" "1" "$(mock_got "$secret2")"
 
+# a new address without the credentials: refused, even though they come
+# from a file the account already names
+contains "a new base_url without the credentials is refused" \
+    "a new base_url needs the credentials again" \
+    "$(qerr "SELECT gw_account_update('fk', NULL, '$url/')")"
 # update with a file, and a new address with it
 check "update with api_key_file" "" "$(q "SELECT gw_account_update('fk', '$cred', '$url/')")"
 
