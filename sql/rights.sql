@@ -38,7 +38,7 @@ SELECT name FROM gateway.accounts WHERE name IN ('ra', 'rb') ORDER BY 1;
 
 -- Cross-account cancel, wait, requeue by guessing the id: nothing happens.
 SELECT gw_cancel(:ra_row) AS cancelled_other;
-SELECT replace(expect_error(format('SELECT gw_wait(%s, %L)', :ra_row, '0 s')), :'ra_row', '<ra_row>');
+SELECT regexp_replace(expect_error(format('SELECT gw_wait(%s, %L)', :ra_row, '0 s')), 'row [0-9]+ ', 'row <ra_row> ') AS wait_other;
 -- Cross-account send and queue: refused with a hint, nothing queued.
 SELECT expect_error($$SELECT gw_queue_sms('ra', '0712000003', 'as rb')$$);
 SELECT expect_error($$SELECT gw_send_sms('ra', '0712000003', 'as rb')$$);
@@ -47,6 +47,15 @@ SELECT expect_error($$SELECT gw_balance('ra')$$);
 -- its own account works
 SELECT gw_cancel(:rb_row) AS cancelled_own;
 RESET ROLE;
+-- nor through a trigger that queues for ra: it queues as the inserting role
+CREATE TABLE public.r_customers (phone text);
+GRANT INSERT ON public.r_customers TO rb_app;
+CREATE TRIGGER welcome AFTER INSERT ON public.r_customers FOR EACH ROW
+    EXECUTE FUNCTION gw_sms_trigger('ra', 'phone', 'welcome to ra');
+SET ROLE rb_app;
+SELECT expect_error($$INSERT INTO public.r_customers VALUES ('0712000009')$$);
+RESET ROLE;
+DROP TABLE public.r_customers;
 SELECT id = :ra_row AS ra_row, status FROM gateway.outbox WHERE id IN (:ra_row, :rb_row) ORDER BY id;
 SELECT count(*) AS queued_as_rb FROM gateway.outbox WHERE params->>'message' = 'as rb';
 
