@@ -17,6 +17,11 @@
 -- Rights per account, outbound hosts, secrets at rest (issue 13)
 ------------------------------------------------------------------------
 
+-- The tables this section alters, the outbox first (see docs/operations.md,
+-- Upgrading): the worker and the listener meet the update table by table.
+LOCK TABLE gateway.outbox, gateway.inbound, gateway.subscriptions,
+           gateway.account, gateway.account_secret IN ACCESS EXCLUSIVE MODE;
+
 -- Who holds which account (src/rights.c decides from it).  account NULL:
 -- every account, the one-argument gw_grant_sender/gw_grant_admin.  admin:
 -- may also change, drop and take callbacks for the account.
