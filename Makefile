@@ -20,6 +20,7 @@ OBJS = \
 	src/journal.o \
 	src/inbound.o \
 	src/optout.o \
+	src/launcher.o \
 	src/worker.o \
 	src/callback.o \
 	src/listener.o \
