@@ -24,6 +24,7 @@ OBJS = \
 	src/worker.o \
 	src/callback.o \
 	src/listener.o \
+	src/front.o \
 	src/msisdn.o \
 	src/smsinfo.o \
 	src/providers/vaspro.o \

@@ -189,5 +189,5 @@ _PG_init(void)
 	gw_shmem_init();
 	gw_launcher_init();
 	if (gw_listen_address[0] != '\0')
-		gw_listener_register();
+		gw_front_register();
 }

@@ -53,6 +53,7 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
+#include "callback.h"
 #include "launcher.h"
 #include "shmem.h"
 
@@ -74,6 +75,8 @@ typedef struct GwDbLocal
 	Oid			dboid;
 	BackgroundWorkerHandle *h[GW_MAX_WORKERS];
 	TimestampTz started[GW_MAX_WORKERS];
+	BackgroundWorkerHandle *lh;	/* its callback listener */
+	TimestampTz lstarted;
 } GwDbLocal;
 
 /* A database as pg_database lists it. */
@@ -494,6 +497,13 @@ gw_stop_set(GwDbLocal *l)
 		l->h[s] = NULL;
 		l->started[s] = 0;
 	}
+	if (l->lh)
+	{
+		TerminateBackgroundWorker(l->lh);
+		pfree(l->lh);
+	}
+	l->lh = NULL;
+	l->lstarted = 0;
 }
 
 /* Start worker slot of the set in entry db; false when no slot was free. */
@@ -516,6 +526,29 @@ gw_start_worker(int db, int slot, const GwDatabase *d)
 	bgw.bgw_notify_pid = MyProcPid;
 	l->started[slot] = GetCurrentTimestamp();
 	return RegisterDynamicBackgroundWorker(&bgw, &l->h[slot]);
+}
+
+/* Start the callback listener of the database in entry db. */
+static bool
+gw_start_listener(int db, const GwDatabase *d)
+{
+	BackgroundWorker bgw;
+	GwDbLocal  *l = &gw_local[db];
+
+	memset(&bgw, 0, sizeof(bgw));
+	bgw.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	bgw.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	bgw.bgw_restart_time = BGW_NEVER_RESTART;
+	snprintf(bgw.bgw_library_name, BGW_MAXLEN, "gateway");
+	snprintf(bgw.bgw_function_name, BGW_MAXLEN, "gw_listener_main");
+	snprintf(bgw.bgw_name, BGW_MAXLEN, "gateway listener for database %s", d->name);
+	snprintf(bgw.bgw_type, BGW_MAXLEN, "gateway listener");
+	bgw.bgw_main_arg = Int32GetDatum(db);
+	memcpy(bgw.bgw_extra, &d->oid, sizeof(Oid));
+	strlcpy(bgw.bgw_extra + sizeof(Oid), d->name, NAMEDATALEN);
+	bgw.bgw_notify_pid = MyProcPid;
+	l->lstarted = GetCurrentTimestamp();
+	return RegisterDynamicBackgroundWorker(&bgw, &l->lh);
 }
 
 /*
@@ -576,6 +609,19 @@ gw_launcher_pass(void)
 		if (!OidIsValid(l->dboid))
 			continue;
 		d = gw_find_database(dbs, l->dboid);
+		if (d != NULL && info[i].state == GW_DB_ABSENT)
+		{
+			/* without the extension: the set exits by itself (quietly) */
+			bool		live = info[i].listener_live || gw_handle_running(l->lh);
+
+			for (int s = 0; s < GW_MAX_WORKERS; s++)
+				live |= info[i].live[s] || gw_handle_running(l->h[s]);
+			if (live)
+			{
+				next = Min(next, 100);
+				continue;
+			}
+		}
 		if (d == NULL || !d->servable || info[i].state == GW_DB_ABSENT)
 		{
 			/* dropped, no longer servable, or without the extension */
@@ -638,6 +684,34 @@ gw_launcher_pass(void)
 		}
 		if (noslot != info[i].noslot)
 			gw_db_set_noslot(i, l->dboid, noslot);
+
+		/* a served database has a callback listener (when there is one) */
+		if (gw_handle_running(l->lh))
+		{
+			if (want == 0 || info[i].state != GW_DB_SERVED || gw_listen_address[0] == '\0')
+				TerminateBackgroundWorker(l->lh);
+		}
+		else
+		{
+			long		since = (long) ((now - l->lstarted) / 1000);
+
+			if (l->lh)
+				pfree(l->lh);
+			l->lh = NULL;
+			if (want == 0 || info[i].state != GW_DB_SERVED || gw_listen_address[0] == '\0' ||
+				info[i].listener_live)
+				continue;
+			if (l->lstarted != 0 && since < GW_RESTART_MS)
+				next = Min(next, GW_RESTART_MS - since);
+			else if (!gw_start_listener(i, d))
+			{
+				ereport(LOG,
+						(errmsg("gateway launcher could not start the callback listener for database \"%s\"",
+								d->name),
+						 errhint("Raise max_worker_processes.")));
+				next = Min(next, 5000);
+			}
+		}
 	}
 	list_free_deep(dbs);
 	return next;

@@ -37,6 +37,8 @@ typedef struct GwDbEntry
 	bool		noslot;			/* the launcher found no free worker slot */
 	TimestampTz paused_until;	/* a DROP/ALTER DATABASE wants it to itself */
 	GwWorkerSlot workers[GW_MAX_WORKERS];
+	pid_t		listener_pid;	/* its callback listener, 0: none */
+	char		listener_db[NAMEDATALEN];	/* the name it serves, "": not ready */
 } GwDbEntry;
 
 typedef struct GwBucket
@@ -285,10 +287,61 @@ gw_db_live_workers(Oid dboid)
 	LWLockAcquire(gw_shared->lock, LW_SHARED);
 	e = gw_db_find(dboid);
 	if (e)
+	{
 		for (int i = 0; i < GW_MAX_WORKERS; i++)
 			n += (e->workers[i].pid != 0);
+		n += (e->listener_pid != 0);
+	}
 	LWLockRelease(gw_shared->lock);
 	return n;
+}
+
+bool
+gw_db_set_listener(int db, const char *name)
+{
+	GwDbEntry  *e = &gw_shared->dbs[db];
+	bool		ok;
+
+	LWLockAcquire(gw_shared->lock, LW_EXCLUSIVE);
+	ok = (e->dboid == MyDatabaseId && (e->listener_pid == 0 || e->listener_pid == MyProcPid));
+	if (ok && name != NULL)
+	{
+		e->listener_pid = MyProcPid;
+		strlcpy(e->listener_db, name, NAMEDATALEN);
+	}
+	else if (ok)
+	{
+		e->listener_pid = 0;
+		e->listener_db[0] = '\0';
+	}
+	LWLockRelease(gw_shared->lock);
+	return ok;
+}
+
+bool
+gw_db_served(int db)
+{
+	bool		served;
+
+	LWLockAcquire(gw_shared->lock, LW_SHARED);
+	served = (gw_shared->dbs[db].dboid == MyDatabaseId &&
+			  gw_shared->dbs[db].state == GW_DB_SERVED);
+	LWLockRelease(gw_shared->lock);
+	return served;
+}
+
+Oid
+gw_db_listener_for(const char *name)
+{
+	Oid			dboid = InvalidOid;
+
+	LWLockAcquire(gw_shared->lock, LW_SHARED);
+	for (int i = 0; i < GW_MAX_DATABASES; i++)
+		if (gw_shared->dbs[i].listener_pid != 0 &&
+			strcmp(gw_shared->dbs[i].listener_db, name) == 0)
+			dboid = gw_shared->dbs[i].dboid;
+	LWLockRelease(gw_shared->lock);
+	return dboid;
 }
 
 void
@@ -305,6 +358,7 @@ gw_db_snapshot(GwDbInfo *out)
 		out[i].paused_until = e->paused_until;
 		for (int s = 0; s < GW_MAX_WORKERS; s++)
 			out[i].live[s] = (e->workers[s].pid != 0);
+		out[i].listener_live = (e->listener_pid != 0);
 	}
 	LWLockRelease(gw_shared->lock);
 }

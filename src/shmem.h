@@ -29,6 +29,7 @@ typedef struct GwDbInfo
 	bool		noslot;
 	TimestampTz paused_until;
 	bool		live[GW_MAX_WORKERS];	/* the slot's worker is registered */
+	bool		listener_live;
 } GwDbInfo;
 
 extern void gw_shmem_init(void);
@@ -57,7 +58,16 @@ extern bool gw_db_probe(Oid dboid, bool created);
 extern uint32 gw_db_gen(int db);
 /* (true: the entry is in that state now) */
 extern bool gw_db_mark(int db, GwDbState state, uint32 gen);
-/* A DROP/ALTER DATABASE: no workers for dboid until then; how many live. */
+/* A database's callback listener: registering (name: the database's name,
+ * once it takes connections) or leaving (NULL); false when another has the
+ * place.  And the database whose listener serves a name (InvalidOid: none). */
+extern bool gw_db_set_listener(int db, const char *name);
+extern Oid	gw_db_listener_for(const char *name);
+/* Whether this database's entry says served (its workers found the
+ * extension, and have not found it gone since). */
+extern bool gw_db_served(int db);
+/* A DROP/ALTER DATABASE: no workers for dboid until then; how many live
+ * (its listener included). */
 extern void gw_db_pause(Oid dboid, TimestampTz until);
 extern int	gw_db_live_workers(Oid dboid);
 /* The launcher: every entry; forgetting one (dropped, or still absent);

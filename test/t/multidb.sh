@@ -7,13 +7,18 @@
 # CREATE EXTENSION starts it again; gateway.database_workers sets a
 # database's worker count on reload; a queue call that nothing would serve
 # (count 0, a template) is an ERROR with a hint; after a restart every
-# database is found again.  Run by scripts/test.sh against its cluster.
+# database is found again.  One listener serves them all: a callback to
+# each database's URL (/<database>/<account>/<kind>) lands in that
+# database; a URL without a database (made before 0.3.0) lands in
+# gateway.database.  Run by scripts/test.sh against its cluster
+# (gateway.listen_address, gateway.database = contrib_regression).
 set -uo pipefail
 work=$GW_WORK
 . "$(dirname "$0")/../../scripts/lib.sh"    # as_pg
 GW_WORK=$work
 N=${GW_MULTIDB_N:-1000}
 mock="http://127.0.0.1:$GW_MOCK_PORT"
+base="http://127.0.0.1:$GW_LISTEN_PORT"
 conf="$GW_WORK/data/postgresql.conf"
 dbs="gw_md1 gw_md2 gw_md3 gw_md4 gw_mdt"
 fails=0
@@ -47,10 +52,26 @@ setup_db() {  # db rate_limit
     q postgres "CREATE DATABASE $1" >/dev/null &&
     q "$1" "CREATE EXTENSION gateway;
             SELECT gw_account_create('md', 'vaspro', '{\"api_key\": \"$1-key-0001\"}',
-                '$mock/vaspro', '{\"sender_id\": \"MDT\", \"rate_limit\": $2}');" >/dev/null
+                '$mock/vaspro', '{\"sender_id\": \"MDT\", \"rate_limit\": $2}');
+            SELECT gw_grant_listener('gw_listener');" >/dev/null
+}
+code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
+inbound() { q "$1" "SELECT string_agg(payload->>'uniqueId', ',' ORDER BY id) FROM gateway.inbound WHERE account = '$2'"; }
+dlr() {  # url unique_id: the HTTP status of a delivery report
+    code -X POST -H 'Content-Type: application/json' \
+        --data "{\"uniqueId\": \"$2\", \"deliveryStatus\": \"DeliveredToTerminal\"}" "$1"
+}
+wait_listener() {  # url: until the database's listener answers (not 503)
+    for _ in $(seq 1 100); do
+        c=$(code -X POST --data '{}' "$1")
+        [ "$c" != 000 ] && [ "$c" != 503 ] && return 0
+        sleep 0.1
+    done
+    return 1
 }
 reload() { q postgres "SELECT pg_reload_conf()" >/dev/null; sleep 0.5; }
 cleanup() {
+    q contrib_regression "SELECT gw_account_drop('mdl')" >/dev/null 2>&1
     sed -i '/^gateway.database_workers/d' "$conf"
     reload
     for d in $dbs; do
@@ -60,6 +81,11 @@ cleanup() {
 }
 trap cleanup EXIT
 cleanup
+q postgres "DO \$\$ BEGIN
+     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'gw_listener') THEN
+         CREATE ROLE gw_listener NOLOGIN;
+     END IF;
+   END \$\$;" >/dev/null
 
 # Three databases, each served by a worker set of its own.
 setup_db gw_md1 100000 && setup_db gw_md2 100000 && setup_db gw_md3 100 ||
@@ -120,12 +146,40 @@ sleep 1.5
 check "and they stay stopped" 0 "$(nworkers gw_md2)"
 q gw_md2 "CREATE EXTENSION gateway;
           SELECT gw_account_create('md', 'vaspro', '{\"api_key\": \"gw_md2-key-0001\"}',
-              '$mock/vaspro', '{\"sender_id\": \"MDT\", \"rate_limit\": 100000}');" >/dev/null
+              '$mock/vaspro', '{\"sender_id\": \"MDT\", \"rate_limit\": 100000}');
+          SELECT gw_grant_listener('gw_listener');" >/dev/null
 wait_workers gw_md2 1
 check "CREATE EXTENSION starts them again" 1 "$(nworkers gw_md2)"
 q gw_md2 "SELECT count(gw_queue_sms('md', '0712345678', 'mdt gw_md2 again ' || i)) FROM generate_series(1, 20) i" >/dev/null
 wait_sent gw_md2 20
 check "gw_md2 sends again" 20 "$(sent gw_md2)"
+
+# One listener for the cluster: each database's callback lands in it.
+for d in gw_md1 gw_md2 gw_md4; do
+    url=$(q $d "SELECT gw_callback_url('md', 'dlr')")
+    check "$d: the callback URL names the database" "$base/$d/md/dlr?token=" "${url%%token=*}token="
+    wait_listener "$url"
+    check "$d: a delivery report over HTTP" 200 "$(dlr "$url" "cb-$d")"
+done
+for d in gw_md1 gw_md2 gw_md4; do
+    check "$d: it landed there, and only there" "cb-$d" "$(inbound $d md)"
+done
+url1=$(q gw_md1 "SELECT gw_callback_url('md', 'dlr')")
+check "gw_md1's token does not open gw_md2's account" 403 "$(dlr "$base/gw_md2/md/dlr?token=${url1##*token=}" x)"
+check "a database that does not exist: 404" 404 "$(dlr "$base/gw_nosuch/md/dlr?token=${url1##*token=}" x)"
+check "a database without the extension: 503" 503 "$(dlr "$base/postgres/md/dlr?token=${url1##*token=}" x)"
+check "nothing else was recorded" "cb-gw_md1 cb-gw_md2" "$(inbound gw_md1 md) $(inbound gw_md2 md)"
+# a URL made before 0.3.0 (no database) is gateway.database's
+q contrib_regression "SELECT gw_account_create('mdl', 'vaspro', '{\"api_key\": \"mdl-key-0001\"}',
+                          '$mock/vaspro', '{\"sender_id\": \"MDL\"}')" >/dev/null
+urll=$(q contrib_regression "SELECT gw_callback_url('mdl', 'dlr')")
+check "an old URL without the database" 200 "$(dlr "$base/mdl/dlr?token=${urll##*token=}" old-url)"
+check "lands in gateway.database" "old-url" "$(inbound contrib_regression mdl)"
+check "the new URL works there too" 200 "$(dlr "$urll" new-url)"
+check "both recorded" "old-url,new-url" "$(inbound contrib_regression mdl)"
+# (no account md there: refused, 403 or 404 as for any unknown account)
+check "an old URL does not reach another database" refused \
+    "$(case $(dlr "$base/md/dlr?token=${url1##*token=}" x) in 403 | 404) echo refused ;; *) echo accepted ;; esac)"
 
 # Worker counts per database, on reload.
 echo "gateway.database_workers = 'gw_md1:3, gw_md2:0'" >>"$conf"
@@ -178,6 +232,9 @@ for d in gw_md1 gw_md2 gw_md4; do
 done
 wait_sent gw_md1 $((N + 30))
 check "rows queued before the restart are sent after it" $((N + 30)) "$(sent gw_md1)"
+wait_listener "$url1"
+check "the listener serves gw_md1 after the restart" 200 "$(dlr "$url1" after-restart)"
+check "recorded in gw_md1" "cb-gw_md1,after-restart" "$(inbound gw_md1 md)"
 check "no worker for the template" 0 "$(nworkers gw_mdt)"
 
 echo "multidb test: $fails failed"
