@@ -150,6 +150,8 @@ gw_parse_database_workers(const char *value, List **names, List **counts, char *
 int
 gw_workers_for(const char *dbname)
 {
+	MemoryContext cxt;
+	MemoryContext old;
 	List	   *names;
 	List	   *counts;
 	char	   *bad;
@@ -157,12 +159,17 @@ gw_workers_for(const char *dbname)
 
 	if (gw_database_workers == NULL || gw_database_workers[0] == '\0')
 		return n;
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "gateway worker counts",
+								ALLOCSET_SMALL_SIZES);
+	old = MemoryContextSwitchTo(cxt);
 	if (gw_parse_database_workers(gw_database_workers, &names, &counts, &bad))
 	{
 		for (int i = 0; i < list_length(names); i++)
 			if (strcmp(list_nth(names, i), dbname) == 0)
 				n = list_nth_int(counts, i);
 	}
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(cxt);
 	return n;
 }
 
@@ -170,17 +177,20 @@ gw_workers_for(const char *dbname)
 bool
 gw_database_workers_check(char **newval, void **extra, GucSource source)
 {
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "gateway worker counts",
+											  ALLOCSET_SMALL_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(cxt);
 	List	   *names;
 	List	   *counts;
 	char	   *bad;
+	bool		ok = gw_parse_database_workers(*newval, &names, &counts, &bad);
 
-	if (!gw_parse_database_workers(*newval, &names, &counts, &bad))
-	{
+	MemoryContextSwitchTo(old);
+	if (!ok)
 		GUC_check_errdetail("\"%s\" is not database:count with a count from 0 to %d.",
 							bad, GW_MAX_WORKERS);
-		return false;
-	}
-	return true;
+	MemoryContextDelete(cxt);
+	return ok;
 }
 
 /* ---------------------------------------------------------------------

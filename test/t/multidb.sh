@@ -171,7 +171,8 @@ check "a database without the extension: 503" 503 "$(dlr "$base/postgres/md/dlr?
 check "nothing else was recorded" "cb-gw_md1 cb-gw_md2" "$(inbound gw_md1 md) $(inbound gw_md2 md)"
 # a URL made before 0.3.0 (no database) is gateway.database's
 q contrib_regression "SELECT gw_account_create('mdl', 'vaspro', '{\"api_key\": \"mdl-key-0001\"}',
-                          '$mock/vaspro', '{\"sender_id\": \"MDL\"}')" >/dev/null
+                          '$mock/vaspro', '{\"sender_id\": \"MDL\"}');
+                      SELECT gw_grant_listener('gw_listener');" >/dev/null
 urll=$(q contrib_regression "SELECT gw_callback_url('mdl', 'dlr')")
 check "an old URL without the database" 200 "$(dlr "$base/mdl/dlr?token=${urll##*token=}" old-url)"
 check "lands in gateway.database" "old-url" "$(inbound contrib_regression mdl)"
