@@ -125,10 +125,16 @@ check "no worker left for the dropped database" 0 "$(nworkers gw_md3)"
 sleep 1
 check "and none started again" 0 "$(nworkers gw_md3)"
 
-# A plain DROP DATABASE (no FORCE) of a served database: our workers step aside.
-setup_db gw_md4 100000 && wait_workers gw_md4 1
-check "DROP DATABASE of a served database" 0 \
+# A plain DROP DATABASE (no FORCE) of a database that is draining: its
+# workers and listener step aside.
+setup_db gw_md4 100 && wait_workers gw_md4 1
+q gw_md4 "SELECT count(gw_queue_sms('md', '0712345678', 'mdt gw_md4 ' || i)) FROM generate_series(1, 500) i" >/dev/null
+for _ in $(seq 1 300); do s=$(sent gw_md4); [ "${s:-0}" -ge 20 ] && break; sleep 0.1; done
+s4=$(sent gw_md4)
+check "DROP DATABASE (no FORCE) of a database mid-drain" 0 \
     "$(timeout 30 psql -X -q -d postgres -c "DROP DATABASE gw_md4" >/dev/null 2>&1; echo $?)"
+check "it was mid-drain" yes "$([ "${s4:-0}" -ge 1 ] && [ "${s4:-0}" -lt 500 ] && echo yes || echo no)"
+check "gw_md4 is gone" 0 "$(q postgres "SELECT count(*) FROM pg_database WHERE datname = 'gw_md4'")"
 
 # CREATE EXTENSION in a new database is served without a restart.
 setup_db gw_md4 100000 || { echo "set-up of gw_md4 failed"; exit 1; }
