@@ -577,6 +577,11 @@ gw_launcher_pass(void)
 	ListCell   *lc;
 
 	/* databases not looked at yet get an entry, to be probed */
+	if (gw_db_take_probe_lost())
+	{
+		list_free(gw_absent);
+		gw_absent = NIL;
+	}
 	gw_db_snapshot(info);
 	foreach(lc, dbs)
 	{

@@ -54,6 +54,7 @@ typedef struct GwShared
 {
 	LWLock	   *lock;
 	Latch	   *launcher_latch;
+	bool		probe_lost;		/* a probe found the table full */
 	GwDbEntry	dbs[GW_MAX_DATABASES];
 	GwBucket	buckets[GW_MAX_BUCKETS];
 } GwShared;
@@ -227,10 +228,24 @@ gw_db_probe(Oid dboid, bool created)
 			e->gen++;
 		if (e->state == GW_DB_ABSENT || (created && e->state != GW_DB_SERVED))
 			e->state = GW_DB_PROBE;
-		gw_wake_launcher_locked();
 	}
+	else if (created)
+		gw_shared->probe_lost = true;	/* the launcher looks at all again */
+	gw_wake_launcher_locked();
 	LWLockRelease(gw_shared->lock);
 	return e != NULL;
+}
+
+bool
+gw_db_take_probe_lost(void)
+{
+	bool		lost;
+
+	LWLockAcquire(gw_shared->lock, LW_EXCLUSIVE);
+	lost = gw_shared->probe_lost;
+	gw_shared->probe_lost = false;
+	LWLockRelease(gw_shared->lock);
+	return lost;
 }
 
 uint32

@@ -53,6 +53,9 @@ extern void gw_shmem_wake_launcher(void);
  * mark it absent).
  */
 extern bool gw_db_probe(Oid dboid, bool created);
+/* The launcher: whether a CREATE EXTENSION found the table full since it
+ * last asked (then every database is to be looked at again). */
+extern bool gw_db_take_probe_lost(void);
 /* A worker: its entry's generation, read before it looks for the
  * extension; and marking the entry served or absent if it is unchanged. */
 extern uint32 gw_db_gen(int db);
