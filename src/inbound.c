@@ -375,6 +375,8 @@ gw_inbound_apply_outcome(GwApplied *out, int64 id, const GwAccount *acc, const c
 	gw_as_owner_begin(&save_userid, &save_sec);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	/* what this leaves (notes, status) outlives SPI */
+	MemoryContextSwitchTo(cxt);
 	if (!gw_inbound_match(acc->name, &in, &m, cxt))
 		out->note = strcmp(kind, "dlr") == 0
 			? "no outbox row has this uniqueId or correlator"

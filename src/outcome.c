@@ -5,10 +5,11 @@
  * The result's status and retryable, whatever the provider:
  *   - never sent (refused, unresolved, connect timeout): failed, retryable;
  *   - sent but the outcome is not known (timeout, broken or unreadable
- *     answer, 5xx): unknown; retryable only when a second copy carries the
- *     same idempotency key to the provider (the operation has a key param)
- *     and it moves no money: a payment is reconciled by a status query
- *     instead, and anything else may have been done already;
+ *     answer, 5xx): unknown; retryable unless it moves money (a payment is
+ *     reconciled by a status query instead) or is a message the provider
+ *     cannot recognize again (no idempotency key); a queued row whose
+ *     outcome is unknown and retryable is queued again, so a result that
+ *     says retryable and its row never disagree;
  *   - 429 and 503: failed, retryable (the provider says it did nothing);
  *   - other 4xx: rejected, not retryable (the request itself is wrong);
  *   - 2xx: what the provider's parser says; retryable when it failed and is
@@ -102,11 +103,20 @@ gw_backoff_ms(int attempts)
 	return (int64) (d * (0.5 + 0.5 * pg_prng_double(&pg_global_prng_state)));
 }
 
-/* Whether a request whose outcome is unknown may be sent again. */
+/*
+ * Whether a request whose outcome is unknown may be sent again: never a
+ * payment (it is reconciled instead), nor a message sent without an
+ * idempotency key (the provider could not tell a second copy from a new
+ * message); anything else may.
+ */
 static bool
 gw_resendable(const GwCall *call)
 {
-	return !(call->op->flags & GW_OP_PAYMENT) && call->op->key_param != NULL;
+	int			flags = call->op->flags;
+
+	if (flags & GW_OP_PAYMENT)
+		return false;
+	return !(flags & GW_OP_SMS) || call->op->key_param != NULL;
 }
 
 /* The result's status, retryable and error from what happened. */
