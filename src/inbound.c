@@ -354,6 +354,7 @@ gw_inbound_apply_outcome(GwApplied *out, int64 id, const GwAccount *acc, const c
 	GwOutcome	o;
 	Oid			save_userid;
 	int			save_sec;
+	bool		found;
 	MemoryContext cxt = CurrentMemoryContext;
 
 	in.kind = kind;
@@ -375,9 +376,11 @@ gw_inbound_apply_outcome(GwApplied *out, int64 id, const GwAccount *acc, const c
 	gw_as_owner_begin(&save_userid, &save_sec);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	/* what this leaves (notes, status) outlives SPI */
+	/* SPI calls leave SPI's memory current: what this leaves (notes, status)
+	 * is made in cxt, to outlive SPI */
+	found = gw_inbound_match(acc->name, &in, &m, cxt);
 	MemoryContextSwitchTo(cxt);
-	if (!gw_inbound_match(acc->name, &in, &m, cxt))
+	if (!found)
 		out->note = strcmp(kind, "dlr") == 0
 			? "no outbox row has this uniqueId or correlator"
 			: "no payment has this checkout or transaction request id";
@@ -408,6 +411,7 @@ gw_inbound_apply_outcome(GwApplied *out, int64 id, const GwAccount *acc, const c
 		else
 		{
 			gw_inbound_update(m.id, &o, gw_inbound_details(id, &in, &o));
+			MemoryContextSwitchTo(cxt);
 			out->status = pstrdup(gw_outbox_status_name(o.outbox));
 			if (o.check)
 				out->note = psprintf("needs checking: %s", o.check);

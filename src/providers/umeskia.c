@@ -194,11 +194,11 @@ umeskia_read_payment(Jsonb *body, GwInbound *in, GwRetry *retry)
 		if (c_st->status == GW_FAILED && c_code && c_code->status == GW_FAILED)
 		{
 			*retry = c_code->retry;
-			in->description = psprintf("%s: %s (code %s)", c_st->desc, c_code->desc, code);
+			in->description = psprintf("%s (code %s)", c_code->desc, code);
 		}
 		else if (c_st->status == GW_FAILED)
-			in->description = code ? psprintf("%s (code %s)", c_st->desc, code)
-				: pstrdup(c_st->desc);
+			in->description = code ? psprintf("transaction %s (code %s)", st, code)
+				: psprintf("transaction %s", st);
 		return;
 	}
 	if (code == NULL)
