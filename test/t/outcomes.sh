@@ -98,6 +98,16 @@ wait "$holder" 2>/dev/null
 check "sent again once the lock is gone: 200" 200 "$(code -X POST --data "$body" "$pay_url")"
 check "and the payment is paid" delivered "$(q "SELECT status FROM gateway.outbox WHERE id = $pay")"
 
+# One decision for a queued request whose outcome is unknown: contacts.add
+# answered with something unreadable says retryable, and its row is queued
+# again (it used to be left unknown for ever while its result said retryable).
+uid=$((700000 + $$ % 100000))
+curl -s -X POST -d '{"prefix": "/vaspro/v3/contact/api/add", "match": "\"unique_id\":'$uid'", "action": "malformed"}' \
+    "$mock/_mock/fault" >/dev/null
+cid=$(q "SELECT gw_enqueue('oc_vp', 'contacts.add', '{\"phone\": \"0712345678\", \"group_id\": 1, \"unique_id\": $uid}')")
+check "contacts.add after an unreadable answer: sent on the next attempt" "sent 2" \
+    "$(echo $(q "SELECT gw_wait($cid, '20 s')") $(q "SELECT attempts FROM gateway.outbox WHERE id = $cid"))"
+
 # Without shared_preload_libraries: an ERROR with a hint, the session goes on.
 np="$GW_WORK/nopreload"
 rm -rf "$np"; mkdir -p "$np"
