@@ -278,7 +278,7 @@ gw_array(Datum *v, bool *nulls, int n, Oid type)
 /*
  * Record the queued outcomes in one UPDATE; only rows we still lease.  A
  * delivery report or payment callback that came while the row was being
- * sent (gateway.apply_inbound) has set a final status and left the lease:
+ * sent (src/inbound.c) has set its status and left the lease:
  * the send's answer is recorded, the callback's status and result stay.
  */
 static void
