@@ -279,7 +279,9 @@ gw_array(Datum *v, bool *nulls, int n, Oid type)
  * Record the queued outcomes in one UPDATE; only rows we still lease.  A
  * delivery report or payment callback that came while the row was being
  * sent (src/inbound.c) has set its status and left the lease:
- * the send's answer is recorded, the callback's status and result stay.
+ * the send's answer is recorded, the callback's status and result stay.  A
+ * status query's answer replaces the result but keeps the callback that
+ * made the payment need checking.
  */
 static void
 gw_flush(void)
@@ -301,7 +303,10 @@ gw_flush(void)
 			"   SET status = CASE WHEN o.status OPERATOR(pg_catalog.=) 'sending'"
 			"            THEN v.status::gateway.outbox_status ELSE o.status END,"
 			"       result = CASE WHEN o.status OPERATOR(pg_catalog.=) 'sending'"
-			"            THEN coalesce(v.result, o.result)"
+			"            THEN (CASE WHEN o.result OPERATOR(pg_catalog.?) 'callback'"
+			"                  THEN coalesce(v.result, '{}') OPERATOR(pg_catalog.||)"
+			"                       pg_catalog.jsonb_build_object('callback', o.result OPERATOR(pg_catalog.->) 'callback')"
+			"                  ELSE coalesce(v.result, o.result) END)"
 			"            ELSE coalesce(v.result, '{}') OPERATOR(pg_catalog.||)"
 			"                 pg_catalog.jsonb_build_object('callback', o.result OPERATOR(pg_catalog.->) 'callback') END,"
 			"       provider_ref = coalesce(v.ref, o.provider_ref), last_error = v.error,"

@@ -98,6 +98,29 @@ wait "$holder" 2>/dev/null
 check "sent again once the lock is gone: 200" 200 "$(code -X POST --data "$body" "$pay_url")"
 check "and the payment is paid" delivered "$(q "SELECT status FROM gateway.outbox WHERE id = $pay")"
 
+# A callback that says paid but does not add up: the row needs checking, the
+# worker asks Umeskia's status query, and the answer settles it; the callback
+# that raised the doubt stays with the row.
+chk="occhk-$$"
+curl -s -X POST -d '{"prefix": "/umeskia/api/v1/transactionstatus", "match": "'$chk'", "count": 1000, "status": 200,
+  "body": {"ResultCode": "200", "TransactionID": "'$chk'", "TransactionStatus": "Completed", "TransactionCode": "0",
+           "TransactionReceipt": "SAQ34ZOVL3", "TransactionAmount": "10", "Msisdn": "254712345678"}}' \
+    "$mock/_mock/fault" >/dev/null
+crow=$(q "INSERT INTO gateway.outbox (account, operation, params, status, payment, match_key, next_attempt_at, attempts)
+          VALUES ('oc_um', 'payment.stk_push', '{\"phone\": \"0712345678\", \"amount\": 10}', 'sent', true,
+                  '$chk', 'infinity', 1) RETURNING id")
+check "a callback paying 9 of 10: needs checking" "unknown" \
+    "$(q "SELECT gw_ingest('oc_um', 'payment', '{\"ResponseCode\": 0, \"TransactionID\": \"$chk\",
+           \"TransactionAmount\": 9, \"TransactionReceipt\": \"QBI3DNNHWP\", \"Msisdn\": \"254712345678\"}')->>'status'")"
+for _ in $(seq 1 200); do
+    [ "$(q "SELECT status FROM gateway.outbox WHERE id = $crow")" = delivered ] && break
+    sleep 0.1
+done
+check "the worker asked Umeskia, which says 10 paid: delivered" delivered \
+    "$(q "SELECT status FROM gateway.outbox WHERE id = $crow")"
+check "the doubtful callback stays with the row" "the result says 9 paid, the payment asked for 10" \
+    "$(q "SELECT result->'callback'->>'check' FROM gateway.outbox WHERE id = $crow")"
+
 # One decision for a queued request whose outcome is unknown: contacts.add
 # answered with something unreadable says retryable, and its row is queued
 # again (it used to be left unknown for ever while its result said retryable).
