@@ -12,6 +12,7 @@ OBJS = \
 	src/credfile.o \
 	src/provider.o \
 	src/result.o \
+	src/outcome.o \
 	src/token.o \
 	src/request.o \
 	src/call.o \

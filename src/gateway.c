@@ -24,6 +24,15 @@ void		_PG_init(void);
 void
 _PG_init(void)
 {
+	/*
+	 * The outbox workers, the listener, the payment journal and settings only
+	 * start-up may create need the postmaster: refuse politely.
+	 */
+	if (!process_shared_preload_libraries_in_progress)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("gateway can only be loaded via shared_preload_libraries"),
+				 errhint("Add gateway to shared_preload_libraries in postgresql.conf and restart the server.")));
 	DefineCustomIntVariable("gateway.connect_timeout",
 							gettext_noop("Time allowed to connect to a provider."),
 							NULL,
@@ -166,6 +175,20 @@ _PG_init(void)
 							&gw_listen_timeout_s,
 							10, 1, 3600,
 							PGC_POSTMASTER, GUC_UNIT_S,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("gateway.callback_lock_timeout",
+							gettext_noop("Longest wait of the listener for a row lock; the callback is then answered 503."),
+							NULL,
+							&gw_callback_lock_timeout_ms,
+							100, 1, 60000,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("gateway.callback_statement_timeout",
+							gettext_noop("Time the listener gives one batch of callbacks; what is left then is answered 503."),
+							NULL,
+							&gw_callback_statement_timeout_ms,
+							500, 1, 600000,
+							PGC_SIGHUP, GUC_UNIT_MS,
 							NULL, NULL, NULL);
 	DefineCustomStringVariable("gateway.credential_dir",
 							   gettext_noop("Directory whose files credentials may name as \"<field>_file\"; empty: none."),

@@ -71,6 +71,8 @@ char	   *gw_listen_role = NULL;
 int			gw_listen_max_body = 64 * 1024;
 int			gw_listen_max_connections = 1000;
 int			gw_listen_timeout_s = 10;
+int			gw_callback_lock_timeout_ms = 100;
+int			gw_callback_statement_timeout_ms = 500;
 
 /* A USSD session must be answered within the provider's second. */
 #define GW_USSD_TIMEOUT_MS 900
@@ -265,12 +267,15 @@ gw_answer_from_error(GwAnswer *a, ErrorData *e, bool ingesting, bool *drop_plan)
 		gw_answer_set(a, MHD_HTTP_NOT_FOUND, "not found");
 	else if (ingesting && ERRCODE_TO_CATEGORY(e->sqlerrcode) == ERRCODE_DATA_EXCEPTION)
 		gw_answer_set(a, MHD_HTTP_BAD_REQUEST, "bad request");
+	else if (gw_errcode_transient(e->sqlerrcode))
+	{
+		/* a lock or statement timeout, a deadlock, ...: send it again */
+		gw_answer_set(a, MHD_HTTP_SERVICE_UNAVAILABLE,
+					  e->sqlerrcode == ERRCODE_QUERY_CANCELED ? "timed out" : "unavailable");
+	}
 	else
 	{
-		if (e->sqlerrcode == ERRCODE_QUERY_CANCELED)
-			gw_answer_set(a, MHD_HTTP_SERVICE_UNAVAILABLE, "timed out");
-		else
-			gw_answer_set(a, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error");
+		gw_answer_set(a, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error");
 		/* the plan may be what failed (the extension was dropped) */
 		*drop_plan = true;
 	}
@@ -281,7 +286,7 @@ gw_answer_from_error(GwAnswer *a, ErrorData *e, bool ingesting, bool *drop_plan)
  * subtransaction; its answer in its own memory context.
  */
 static void
-gw_listen_item(GwListenReq *r, Oid role, bool *drop_plan)
+gw_listen_item(GwListenReq *r, Oid role, TimestampTz deadline, bool *drop_plan)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
@@ -317,8 +322,18 @@ gw_listen_item(GwListenReq *r, Oid role, bool *drop_plan)
 		SetUserIdAndSecContext(role, save_sec | SECURITY_LOCAL_USERID_CHANGE);
 		if (ussd)
 			enable_timeout_after(STATEMENT_TIMEOUT, GW_USSD_TIMEOUT_MS);
+		else if (deadline)
+		{
+			/* the batch's statement timeout: what is left of it */
+			if (GetCurrentTimestamp() >= deadline)
+				ereport(ERROR,
+						(errcode(ERRCODE_QUERY_CANCELED),
+						 errmsg("canceling statement due to statement timeout"),
+						 errdetail("The batch of callbacks used up gateway.callback_statement_timeout.")));
+			enable_timeout_at(STATEMENT_TIMEOUT, deadline);
+		}
 		rc = SPI_execute_plan(gw_ingest_plan, args, NULL, false, 1);
-		if (ussd)
+		if (ussd || deadline)
 			disable_timeout(STATEMENT_TIMEOUT, false);
 		SetUserIdAndSecContext(save_userid, save_sec);
 		if (rc != SPI_OK_SELECT || SPI_processed != 1)
@@ -337,7 +352,7 @@ gw_listen_item(GwListenReq *r, Oid role, bool *drop_plan)
 	{
 		ErrorData  *e;
 
-		if (ussd)
+		if (ussd || deadline)
 			disable_timeout(STATEMENT_TIMEOUT, false);
 		SetUserIdAndSecContext(save_userid, save_sec);
 		MemoryContextSwitchTo(r->cxt);
@@ -367,9 +382,20 @@ gw_listen_batch(GwListenReq *list)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	bool		drop_plan = false;
+	volatile bool transient = false;
+	volatile TimestampTz deadline = 0;
 
 	for (GwListenReq *r = list; r; r = r->next)
 		r->answered = false;
+	/*
+	 * No row lock held by an application, and no slow statement, keeps the
+	 * listener (and the USSD sessions behind it) waiting longer than these.
+	 */
+	SetConfigOption("lock_timeout", psprintf("%d", gw_callback_lock_timeout_ms),
+					PGC_SUSET, PGC_S_SESSION);
+	if (gw_callback_statement_timeout_ms > 0)
+		deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+											   gw_callback_statement_timeout_ms);
 	PG_TRY();
 	{
 		Oid			role;
@@ -396,7 +422,7 @@ gw_listen_batch(GwListenReq *list)
 			gw_ingest_plan = gw_saved_plan("SELECT gateway.ingest_text($1, $2, $3)",
 										   3, (Oid[]) {TEXTOID, TEXTOID, TEXTOID});
 		for (GwListenReq *r = list; r; r = r->next)
-			gw_listen_item(r, role, &drop_plan);
+			gw_listen_item(r, role, deadline, &drop_plan);
 		SPI_finish();
 		PopActiveSnapshot();
 		CommitTransactionCommand();
@@ -411,6 +437,7 @@ gw_listen_batch(GwListenReq *list)
 		FlushErrorState();
 		AbortCurrentTransaction();
 		dropped = (e->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE);
+		transient = gw_errcode_transient(e->sqlerrcode);
 		if (!dropped)
 			ereport(LOG,
 					(errmsg("gateway listener: a batch of callbacks failed: %s", e->message)));
@@ -419,7 +446,7 @@ gw_listen_batch(GwListenReq *list)
 		for (GwListenReq *r = list; r; r = r->next)
 		{
 			MemoryContextSwitchTo(r->cxt);
-			if (dropped)
+			if (dropped || transient)
 				gw_answer_set(&r->answer, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable");
 			else
 				gw_answer_set(&r->answer, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error");

@@ -13,6 +13,8 @@ extern char *gw_listen_role;
 extern int	gw_listen_max_body;
 extern int	gw_listen_max_connections;
 extern int	gw_listen_timeout_s;
+extern int	gw_callback_lock_timeout_ms;
+extern int	gw_callback_statement_timeout_ms;
 
 /* Register the front (gateway.listen_address is set). */
 extern void gw_front_register(void);

@@ -169,6 +169,33 @@ for ((i = 0; i < ${#versions[@]} - 1; i++)); do
         "$(q "$db" "SET ROLE gw_up_sender; SELECT count(gw_queue_sms('up1', '0712345678', 'after the update'))")"
 done
 
+# Payments recorded before the update: each gets the key its callback names it
+# by (match_key), a payment that was not paid is failed, and a callback after
+# the update finds its row by that key.
+if [ "${#versions[@]}" -ge 2 ]; then
+    prev=${versions[${#versions[@]}-2]}
+    newdb gw_up_pay
+    q gw_up_pay "SET client_min_messages = warning; CREATE EXTENSION gateway VERSION '$prev'" >/dev/null
+    q gw_up_pay "SELECT gw_account_create('up1', 'vaspro', '{\"api_key\": \"up-key-0001\"}', '$mock/vaspro');
+        INSERT INTO gateway.outbox (account, operation, params, status, payment, result, provider_ref,
+                                    next_attempt_at)
+        VALUES ('up1', 'payment.stk_push', '{\"phone\": \"0712345678\", \"amount\": 10}', 'sent', true,
+                '{\"data\": {\"data\": {\"CheckoutRequestID\": \"ws_CO_up_1\"}}}', 'corr-up-1', 'infinity'),
+               ('up1', 'payment.stk_push', '{\"phone\": \"0712345678\", \"amount\": 10}', 'undelivered', true,
+                NULL, 'UMSPID-up-2', 'infinity'),
+               ('up1', 'sms.bulk', '{\"recipients\": \"0712345678\", \"message\": \"x\"}', 'undelivered', false,
+                NULL, 'corr-up-3', 'infinity')" >/dev/null
+    q gw_up_pay "ALTER EXTENSION gateway UPDATE" >/dev/null || { echo "FAIL: gw_up_pay: ALTER EXTENSION UPDATE"; fails=$((fails + 1)); }
+    check "$prev updated: payments have their match_key, messages none" "ws_CO_up_1,UMSPID-up-2," \
+        "$(q gw_up_pay "SELECT string_agg(coalesce(match_key, ''), ',' ORDER BY id) FROM gateway.outbox")"
+    check "$prev updated: a payment that was not paid is failed, an undelivered message stays" \
+        "sent,failed,undelivered" "$(q gw_up_pay "SELECT string_agg(status::text, ',' ORDER BY id) FROM gateway.outbox")"
+    check "$prev updated: a callback finds its payment by match_key" delivered \
+        "$(q gw_up_pay "SELECT gw_ingest('up1', 'payment', '{\"Body\": {\"stkCallback\": {\"CheckoutRequestID\": \"ws_CO_up_1\",
+            \"ResultCode\": 0, \"ResultDesc\": \"ok\", \"CallbackMetadata\": {\"Item\": [{\"Name\": \"Amount\", \"Value\": 10},
+            {\"Name\": \"MpesaReceiptNumber\", \"Value\": \"QBI3DNNHWP\"}, {\"Name\": \"PhoneNumber\", \"Value\": 254712345678}]}}}}')->>'status'")"
+fi
+
 # pg_dump and pg_restore keep gateway's data (its tables are configuration
 # tables), and the sequences go on where they were.
 newdb gw_up_restored
