@@ -89,7 +89,7 @@ said "$cb_rate callbacks/s ($cb_upd of $N applied, $cb_recv received, $cb_s s)"
 load1=$(bench_load)
 
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.0f%%", 100 * a / b; else printf "-" }'; }
-num() { echo "$1" | sed -e ':a' -e 's/\([0-9]\)\([0-9]\{3\}\)\($\|,\)/\1,\2\3/; ta'; }
+num() { bench_num "$1"; }
 cat <<TABLE
 
 $started, $machine

@@ -42,6 +42,8 @@ bench_machine() {
     echo "nproc $(nproc), $(lscpu | sed -n 's/^Model name: *//p' | head -1)," \
         "$(awk '/^MemTotal/ { printf "%.1f GB", $2 / 1048576 }' /proc/meminfo) memory"
 }
+# 12345 -> 12,345
+bench_num() { echo "$1" | sed -e ':a' -e 's/\([0-9]\)\([0-9]\{3\}\)\($\|,\)/\1,\2\3/; ta'; }
 bench_load() { cut -d' ' -f1-3 /proc/loadavg; }
 
 # The body every POST gets: VasPro's answer to an SMS it took, a fresh
@@ -74,6 +76,7 @@ http {
     client_body_buffer_size 16k;
     server {
         listen 127.0.0.1:$BENCH_NGINX_PORT reuseport;
+        location = /_nginx_status { stub_status; }
         location / {
             default_type application/json;
             return 200 '$BENCH_VASPRO_ANSWER';
@@ -109,6 +112,11 @@ bench_stop() {
     bench_nginx_stop
     (exit $rc)
     gw_stop
+}
+
+# Connections nginx accepted so far (each new TCP connection to it).
+bench_nginx_accepts() {
+    curl -s "http://127.0.0.1:$BENCH_NGINX_PORT/_nginx_status" | awk 'NR == 3 { print $1 }'
 }
 
 # pids of the nginx workers (for their CPU time)
@@ -161,7 +169,13 @@ SQL
 bench_pending() {
     bench_sql -c "SELECT count(*) FROM gateway.outbox WHERE status IN ('queued', 'sending')${1:+ AND account = '$1'}"
 }
-bench_wait_drained() { while [ "$(bench_pending "${1:-}")" != 0 ]; do sleep 0.1; done; }
+# (an EXISTS the outbox's work index answers: polling costs the drain little)
+bench_wait_drained() {
+    while [ "$(bench_sql -c "SELECT EXISTS (SELECT FROM gateway.outbox WHERE status IN ('queued', 'sending')
+                                             ${1:+AND account = '$1'})")" = t ]; do
+        sleep 0.1
+    done
+}
 
 # bench_queue ACCOUNT N [KEY_PREFIX]: N SMS queued in one transaction;
 # prints the commit's time (epoch seconds).
