@@ -61,22 +61,24 @@ echo "== $started: $machine; load average $load0"
 
 declare -A fig
 step() { printf '%-54s' "== $1" >&2; }
+# the 1-minute load average when a row is measured
+mark() { fig[$1.load]=$(cut -d' ' -f1 /proc/loadavg); }
 said() { echo "$1" >&2; }
 
 for t in ngx mock; do
     url=$ngx; [ $t = mock ] && url=$mock
     step "$t: wrk, 1 connection, ${WRK_SECONDS} s"
-    fig[$t.floor]=$(bench_wrk "$url$BENCH_SMS_PATH" 1 1 "$WRK_SECONDS"); said "${fig[$t.floor]} req/s"
+    mark $t.floor; fig[$t.floor]=$(bench_wrk "$url$BENCH_SMS_PATH" 1 1 "$WRK_SECONDS"); said "${fig[$t.floor]} req/s"
     step "$t: wrk, 2 threads x 50 connections"
-    fig[$t.ceil]=$(bench_wrk "$url$BENCH_SMS_PATH" 50 2 "$WRK_SECONDS"); said "${fig[$t.ceil]} req/s"
+    mark $t.ceil; fig[$t.ceil]=$(bench_wrk "$url$BENCH_SMS_PATH" 50 2 "$WRK_SECONDS"); said "${fig[$t.ceil]} req/s"
     step "$t: bare keep-alive libcurl client, $N"
-    fig[$t.ka]=$(bench_kaclient "$url$BENCH_SMS_PATH" "$N"); said "${fig[$t.ka]} req/s"
+    mark $t.ka; fig[$t.ka]=$(bench_kaclient "$url$BENCH_SMS_PATH" "$N"); said "${fig[$t.ka]} req/s"
     step "$t: gw_send_sms, one backend, $N"
-    out=$(bench_sync "$t" "$N")
+    mark $t.sync; out=$(bench_sync "$t" "$N")
     fig[$t.sync]=${out##* }; fig[$t.sync_ok]=${out%% *}; said "${fig[$t.sync]} calls/s (${fig[$t.sync_ok]} ok)"
     bench_fresh
     step "$t: drain of $N queued in one transaction"
-    fig[$t.drain]=$(bench_drain "$t" "$N")
+    mark $t.drain; fig[$t.drain]=$(bench_drain "$t" "$N")
     fig[$t.drain_sent]=$(bench_sql -c "SELECT count(*) FROM gateway.outbox WHERE account = '$t' AND status = 'sent'")
     fig[$t.drain_rss]=$(awk '/^VmRSS/ { printf "%.0f", $2 / 1024 }' "/proc/$(bench_worker_pid)/status")
     said "${fig[$t.drain]} msg/s (${fig[$t.drain_sent]} sent)"
@@ -84,7 +86,7 @@ done
 bench_kaclient_clean
 bench_fresh
 step "callbacks: $N delivery reports, 64 connections"
-read -r cb_upd cb_recv cb_rate cb_s < <(bench_callbacks cb "$N" cb-)
+mark cb; read -r cb_upd cb_recv cb_rate cb_s < <(bench_callbacks cb "$N" cb-)
 said "$cb_rate callbacks/s ($cb_upd of $N applied, $cb_recv received, $cb_s s)"
 load1=$(bench_load)
 
@@ -95,14 +97,16 @@ cat <<TABLE
 $started, $machine
 load average at start $load0, at the end $load1; fsync = $FSYNC; N = $N; gateway settings: defaults${BENCH_CONF:+ + $(echo "$BENCH_CONF" | tr '\n' ';')}
 
-| system | workload | nginx | ratio | mock | ratio |
-|---|---|---|---|---|---|
-| wrk, 1 connection | sequential keep-alive POSTs (the floor) | $(num "${fig[ngx.floor]}") req/s | 100% of floor | $(num "${fig[mock.floor]}") req/s | 100% of floor |
-| wrk, 2 threads × 50 connections | concurrent POSTs (the ceiling) | $(num "${fig[ngx.ceil]}") req/s | 100% of ceiling | $(num "${fig[mock.ceil]}") req/s | 100% of ceiling |
-| bare keep-alive libcurl client | $N sequential POSTs, one connection | $(num "${fig[ngx.ka]}") req/s | $(pct "${fig[ngx.ka]}" "${fig[ngx.floor]}") of floor | $(num "${fig[mock.ka]}") req/s | $(pct "${fig[mock.ka]}" "${fig[mock.floor]}") of floor |
-| gateway, one backend | $N sequential \`gw_send_sms\` | $(num "${fig[ngx.sync]}") calls/s | $(pct "${fig[ngx.sync]}" "${fig[ngx.floor]}") of floor, $(pct "${fig[ngx.sync]}" "${fig[ngx.ka]}") of client | $(num "${fig[mock.sync]}") calls/s | $(pct "${fig[mock.sync]}" "${fig[mock.floor]}") of floor, $(pct "${fig[mock.sync]}" "${fig[mock.ka]}") of client |
-| gateway worker | drain of $N \`gw_queue_sms\` queued in one transaction | $(num "${fig[ngx.drain]}") msg/s, RSS ${fig[ngx.drain_rss]} MB | $(pct "${fig[ngx.drain]}" "${fig[ngx.ceil]}") of ceiling | $(num "${fig[mock.drain]}") msg/s, RSS ${fig[mock.drain_rss]} MB | $(pct "${fig[mock.drain]}" "${fig[mock.ceil]}") of ceiling |
-| gateway listener | $N VasPro delivery reports over HTTP (wrk, 64 connections), applied | $(num "$cb_rate") applied/s | $(pct "$cb_rate" "${fig[ngx.ceil]}") of nginx's ceiling | | |
+| system | workload | nginx | ratio | load | mock | ratio | load |
+|---|---|---|---|---|---|---|---|
+| wrk, 1 connection | sequential keep-alive POSTs (the floor) | $(num "${fig[ngx.floor]}") req/s | 100% of floor | ${fig[ngx.floor.load]} | $(num "${fig[mock.floor]}") req/s | 100% of floor | ${fig[mock.floor.load]} |
+| wrk, 2 threads × 50 connections | concurrent POSTs (the ceiling) | $(num "${fig[ngx.ceil]}") req/s | 100% of ceiling | ${fig[ngx.ceil.load]} | $(num "${fig[mock.ceil]}") req/s | 100% of ceiling | ${fig[mock.ceil.load]} |
+| bare keep-alive libcurl client | $(num "$N") sequential POSTs, one connection | $(num "${fig[ngx.ka]}") req/s | $(pct "${fig[ngx.ka]}" "${fig[ngx.floor]}") of floor | ${fig[ngx.ka.load]} | $(num "${fig[mock.ka]}") req/s | $(pct "${fig[mock.ka]}" "${fig[mock.floor]}") of floor | ${fig[mock.ka.load]} |
+| gateway, one backend | $(num "$N") sequential \`gw_send_sms\` | $(num "${fig[ngx.sync]}") calls/s | $(pct "${fig[ngx.sync]}" "${fig[ngx.floor]}") of floor, $(pct "${fig[ngx.sync]}" "${fig[ngx.ka]}") of client | ${fig[ngx.sync.load]} | $(num "${fig[mock.sync]}") calls/s | $(pct "${fig[mock.sync]}" "${fig[mock.floor]}") of floor, $(pct "${fig[mock.sync]}" "${fig[mock.ka]}") of client | ${fig[mock.sync.load]} |
+| gateway worker | drain of $(num "$N") \`gw_queue_sms\` queued in one transaction | $(num "${fig[ngx.drain]}") msg/s, RSS ${fig[ngx.drain_rss]} MB | $(pct "${fig[ngx.drain]}" "${fig[ngx.ceil]}") of ceiling | ${fig[ngx.drain.load]} | $(num "${fig[mock.drain]}") msg/s, RSS ${fig[mock.drain_rss]} MB | $(pct "${fig[mock.drain]}" "${fig[mock.ceil]}") of ceiling | ${fig[mock.drain.load]} |
+| gateway listener | $(num "$N") VasPro delivery reports over HTTP (wrk, 64 connections), applied | $(num "$cb_rate") applied/s | $(pct "$cb_rate" "${fig[ngx.ceil]}") of nginx's ceiling | ${fig[cb.load]} | | | |
+
+load: the 1-minute load average when the row began (2 cores: above 2, other work was waiting for a CPU).
 TABLE
 bad=""
 [ "${fig[ngx.sync_ok]}" = "$N" ] && [ "${fig[mock.sync_ok]}" = "$N" ] || bad="$bad sync calls not ok;"

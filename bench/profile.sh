@@ -125,7 +125,7 @@ release_snapshot() {
 
 # One measured drain of n; fills RATE, CPU_US (worker CPU a message).
 measure() {  # label n
-    local n=$2 l0 lq l1 c0 c1 o0 o1 x0 x1 a0 a1 t0 t1 tu0 tu1 s0 s1 q0 q1 w1 wpid nginx_pids=""
+    local n=$2 l0 lq l1 c0 c1 o0 o1 x0 x1 a0 a1 t0 t1 tu0 tu1 s0 s1 q0 q1 w1 stm counts wpid nginx_pids=""
     bench_fresh
     sleep 1.2                       # the worker's table counters reach the stats
     wpid=$(bench_worker_pid)
@@ -145,6 +145,12 @@ measure() {  # label n
     c1=$(bench_cpu "$wpid"); x1=$(bench_cpu $o0)
     read -r s1 q1 _ <"/proc/$wpid/schedstat"
     w1=$(date +%s.%N)
+    # the statements now, before the idle worker adds its own
+    stm=$(stmts "$n")
+    counts=$(bench_sql -c "SELECT 'claim statements: ' || coalesce(sum(calls) FILTER (WHERE query LIKE 'WITH c AS%'), 0) ||
+                                  ', result writes: ' || coalesce(sum(calls) FILTER (WHERE query LIKE 'UPDATE gateway.outbox o%'), 0) ||
+                                  ', next-due queries: ' || coalesce(sum(calls) FILTER (WHERE query LIKE 'SELECT GREATEST%'), 0)
+                             FROM pg_stat_statements")
     [ -n "$nginx_pids" ] && { a1=$(bench_nginx_accepts); n1=$(bench_cpu $nginx_pids); }
     t1=$(bench_sql -c "SELECT extract(epoch FROM max(sent_at)) FROM gateway.outbox WHERE account = 'p'")
     sleep 1.5
@@ -171,15 +177,10 @@ measure() {  # label n
     echo
     echo "The statements from the queueing transaction's commit on (pg_stat_statements; executor time only, commits not included):"
     echo
-    stmts "$n"
+    echo "$stm"
     echo
-    bench_sql -c "SELECT 'worker transactions that wrote (claims that got rows, and result writes): ' ||
-                         $(pg_waldump --stats=record -p "$W/data/pg_wal" -s "$lq" -e "$l1" 2>/dev/null |
-                           awk '$1 == "Transaction/COMMIT" { print $2 }' || echo 0) ||
-                         '; claim statements: ' || coalesce(sum(calls) FILTER (WHERE query LIKE 'WITH c AS%'), 0) ||
-                         ', result writes: ' || coalesce(sum(calls) FILTER (WHERE query LIKE 'UPDATE gateway.outbox o%'), 0) ||
-                         ', next-due queries: ' || coalesce(sum(calls) FILTER (WHERE query LIKE 'SELECT GREATEST%'), 0)
-                    FROM pg_stat_statements"
+    echo "worker transactions that wrote (claims that got rows, and result writes): $(pg_waldump --stats=record \
+        -p "$W/data/pg_wal" -s "$lq" -e "$l1" 2>/dev/null | awk '$1 == "Transaction/COMMIT" { print $2 }'); $counts"
 }
 
 # The worker with nothing to do: CPU and statements over 2 s.
@@ -243,12 +244,14 @@ if [ "$PERF_N" -gt 0 ]; then
     else
         bench_fresh
         wpid=$(bench_worker_pid)
+        # from the queueing transaction's commit to the last result
+        t0=$(bench_queue p "$PERF_N")
         perf record -q -e cpu-clock -F 997 --call-graph dwarf,16384 -p "$wpid" -o "$W/perf.data" >/dev/null 2>&1 &
         perf_pid=$!
-        sleep 1
-        prate=$(bench_drain p "$PERF_N")
+        bench_wait_drained p
         kill -INT "$perf_pid"
         wait "$perf_pid" 2>/dev/null || true
+        prate=$(bench_sql -c "SELECT round($PERF_N / (extract(epoch FROM max(sent_at)) - $t0)) FROM gateway.outbox")
         echo "(drain under perf: $prate msg/s; µs a message below are the share times the worker CPU a message of part 1, $base_cpu µs)"
         echo
         perf script -i "$W/perf.data" -F comm,tid,ip,sym,symoff,dso 2>/dev/null >"$W/perf.txt"
