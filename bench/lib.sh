@@ -188,13 +188,15 @@ bench_queue() {
 }
 
 # bench_drain ACCOUNT N: prints messages/s from the commit of the queueing
-# transaction to the last result recorded.  BENCH_DRAIN_T0 and
-# BENCH_DRAIN_T1 keep the interval.
+# transaction to the last result recorded.  Called outside $(...), it also
+# leaves the interval in BENCH_DRAIN_T0 and BENCH_DRAIN_T1 and the rate in
+# BENCH_DRAIN_RATE.
 bench_drain() {
     BENCH_DRAIN_T0=$(bench_queue "$1" "$2")
     bench_wait_drained "$1"
     BENCH_DRAIN_T1=$(bench_sql -c "SELECT extract(epoch FROM max(sent_at)) FROM gateway.outbox WHERE account = '$1'")
-    awk -v n="$2" -v a="$BENCH_DRAIN_T0" -v b="$BENCH_DRAIN_T1" 'BEGIN { printf "%.0f\n", n / (b - a) }'
+    BENCH_DRAIN_RATE=$(awk -v n="$2" -v a="$BENCH_DRAIN_T0" -v b="$BENCH_DRAIN_T1" 'BEGIN { printf "%.0f", n / (b - a) }')
+    echo "$BENCH_DRAIN_RATE"
 }
 
 # The listener's settings, for GW_EXTRA_CONF

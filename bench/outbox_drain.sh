@@ -28,7 +28,8 @@ bench_account bench "http://127.0.0.1:$GW_MOCK_PORT/vaspro"
 
 echo "== 1. drain $N queued SMS"
 curl -s -X POST "$mock/_mock/config" -d '{"record": false}' >/dev/null
-rate=$(bench_drain bench "$N")
+bench_drain bench "$N" >/dev/null
+rate=$BENCH_DRAIN_RATE
 sql -c "SELECT 'sent:            ' || count(*) FILTER (WHERE status = 'sent') || ' of ' || count(*) FROM gateway.outbox"
 awk -v a="$BENCH_DRAIN_T0" -v b="$BENCH_DRAIN_T1" 'BEGIN { printf "drain time:      %.2f s\n", b - a }'
 echo "throughput:      $rate messages/s, every result recorded"

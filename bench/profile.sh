@@ -261,7 +261,7 @@ if [ "$PERF_N" -gt 0 ]; then
         echo
         echo '```'
         perf report -i "$W/perf.data" --no-children --sort dso,sym --stdio -g none 2>/dev/null |
-            grep -v '^#' | grep -v '^$' | head -25
+            awk '!/^#/ && NF && ++k <= 25' 
         echo '```'
     fi
 fi
