@@ -109,7 +109,9 @@ bench_nginx_stop() {
 # status kept.
 bench_stop() {
     local rc=$?
+    set +e                  # a failed run must still stop everything
     bench_nginx_stop
+    bench_kaclient_clean
     (exit $rc)
     gw_stop
 }
@@ -147,8 +149,36 @@ bench_kaclient() {
 }
 bench_kaclient_clean() { rm -f "${TMPDIR:-/tmp}/gw-kaclient-$$"; }
 
+# Where gateway.allowed_hosts and gateway.allow_http exist (0.3.0), let
+# accounts reach 127.0.0.1 over plain http; once a run.
+BENCH_ALLOWED=""
+bench_allow_local() {
+    [ -n "$BENCH_ALLOWED" ] && return 0
+    BENCH_ALLOWED=1
+    bench_sql >/dev/null <<'SQL'
+DO $$
+DECLARE hosts text := current_setting('gateway.allowed_hosts', true);
+BEGIN
+    IF hosts IS NULL THEN
+        RETURN;                         -- a version without the settings
+    END IF;
+    IF NOT '127.0.0.1' = ANY (regexp_split_to_array(hosts, '\s*,\s*')) THEN
+        EXECUTE format('ALTER SYSTEM SET gateway.allowed_hosts = %L',
+                       CASE WHEN hosts = '' THEN '127.0.0.1' ELSE hosts || ', 127.0.0.1' END);
+    END IF;
+    IF NOT current_setting('gateway.allow_http')::bool THEN
+        ALTER SYSTEM SET gateway.allow_http = on;
+    END IF;
+    PERFORM pg_reload_conf();
+END
+$$;
+SQL
+    sleep 0.2
+}
+
 # bench_account NAME BASE_URL [extra options, JSON members]
 bench_account() {
+    bench_allow_local
     bench_sql -c "SELECT gw_account_create('$1', 'vaspro', '{\"api_key\": \"bench-key\"}', '$2',
                   '{\"sender_id\": \"BENCH\", \"rate_limit\": 1000000${3:+, $3}}')" >/dev/null
 }
