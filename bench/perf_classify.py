@@ -38,7 +38,8 @@ def read_samples(path):
                 mm = re.match(r"^(.*)\+0x([0-9a-f]+)$", sym)
                 if mm:
                     sym, off = mm.group(1), int(mm.group(2), 16)
-                cur.append((sym, off, m.group(3)))
+                # a gateway.so replaced by `make install` while the worker ran
+                cur.append((sym, off, re.sub(r" \(deleted\)$", "", m.group(3))))
             elif not line.startswith((" ", "\t")):
                 cur = []
     if cur is not None:
