@@ -12,6 +12,7 @@ N=${N:-100000}
 MEM_N=${MEM_N:-1000000}
 bash scripts/setup.sh >/dev/null
 . scripts/lib.sh
+. bench/lib.sh
 export GW_DB=postgres
 export GW_EXTRA_CONF="gateway.max_in_flight = 64
 gateway.batch_size = 500
@@ -19,28 +20,19 @@ max_wal_size = '4GB'
 checkpoint_timeout = '30min'"
 gw_start >/dev/null
 mock="http://127.0.0.1:$GW_MOCK_PORT"
-sql() { psql -X -q -t -A -v ON_ERROR_STOP=1 "$@"; }
+sql() { bench_sql "$@"; }
+wait_drained() { bench_wait_drained; }
 
-sql <<SQL
-CREATE EXTENSION gateway;
-SELECT gw_account_create('bench', 'vaspro', '{"api_key": "bench-key"}',
-       'http://127.0.0.1:$GW_MOCK_PORT/vaspro', '{"sender_id": "BENCH", "rate_limit": 1000000}');
-SQL
-wait_drained() {
-    while [ "$(sql -c "SELECT count(*) FROM gateway.outbox WHERE status IN ('queued', 'sending')")" != 0 ]; do
-        sleep 0.2
-    done
-}
+sql -c "CREATE EXTENSION gateway" >/dev/null
+bench_account bench "http://127.0.0.1:$GW_MOCK_PORT/vaspro"
 
 echo "== 1. drain $N queued SMS"
 curl -s -X POST "$mock/_mock/config" -d '{"record": false}' >/dev/null
-t0=$(sql -c "SELECT count(gw_queue_sms('bench', '0712345678', 'Drain test ' || i)) FROM generate_series(1, $N) i" >/dev/null; date +%s.%N)
-wait_drained
-sql <<SQL
-SELECT 'sent:            ' || count(*) FILTER (WHERE status = 'sent') || ' of ' || count(*) FROM gateway.outbox;
-SELECT 'drain time:      ' || round(extract(epoch FROM max(sent_at) - to_timestamp($t0))::numeric, 2) || ' s' FROM gateway.outbox;
-SELECT 'throughput:      ' || round($N / extract(epoch FROM max(sent_at) - to_timestamp($t0))) || ' messages/s, every result recorded' FROM gateway.outbox;
-SQL
+bench_drain bench "$N" >/dev/null
+rate=$BENCH_DRAIN_RATE
+sql -c "SELECT 'sent:            ' || count(*) FILTER (WHERE status = 'sent') || ' of ' || count(*) FROM gateway.outbox"
+awk -v a="$BENCH_DRAIN_T0" -v b="$BENCH_DRAIN_T1" 'BEGIN { printf "drain time:      %.2f s\n", b - a }'
+echo "throughput:      $rate messages/s, every result recorded"
 
 echo "== 2. commit-to-request latency, 500 single-message transactions/s for 10 s"
 curl -s -X POST "$mock/_mock/reset" >/dev/null
