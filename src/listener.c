@@ -410,6 +410,11 @@ gw_listen_batch(GwListenReq *list)
 			ereport(ERROR,
 					(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
 					 errmsg("extension \"gateway\" is not installed or is being dropped")));
+		if (!gw_extension_current())
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("extension \"gateway\" is not at the library's version %s", GW_VERSION),
+					 errhint("Run ALTER EXTENSION gateway UPDATE in this database.")));
 
 		role = get_role_oid(gw_listen_role, true);
 		if (!OidIsValid(role) || superuser_arg(role))

@@ -179,12 +179,15 @@ gw_xact_end(void)
  * created anew exits, to start over clean: its rows ids mean nothing any
  * more.
  */
-static void
+static bool
 gw_check_installed(void)
 {
 	Oid			nsp;
 	Oid			relid = InvalidOid;
 	uint32		gen = gw_db_gen(gw_db);
+	char	   *v;
+	char		version[NAMEDATALEN] = "";
+	static bool said_version = false;
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
@@ -192,6 +195,9 @@ gw_check_installed(void)
 	if (OidIsValid(nsp))
 		relid = get_relname_relid("outbox", nsp);
 	gw_ext_oid = get_extension_oid("gateway", true);
+	v = gw_extension_version();
+	if (v != NULL)
+		strlcpy(version, v, sizeof(version));
 	CommitTransactionCommand();
 	if (OidIsValid(gw_outbox_relid) && relid != gw_outbox_relid)
 	{
@@ -205,12 +211,25 @@ gw_check_installed(void)
 		proc_exit(0);
 	}
 	gw_outbox_relid = relid;
+	if (version[0] != '\0' && strcmp(version, GW_VERSION) != 0)
+	{
+		/* an older schema: its tables are not the ones this library knows */
+		if (!said_version)
+			ereport(LOG,
+					(errmsg("%s: the extension is at version %s, the library at %s; nothing is sent until it is updated",
+							MyBgworkerEntry->bgw_name, version, GW_VERSION),
+					 errhint("Run ALTER EXTENSION gateway UPDATE in that database.")));
+		said_version = true;
+		return false;
+	}
+	said_version = false;
 	if (!gw_served)
 	{
 		gw_served = gw_db_mark(gw_db, GW_DB_SERVED, gen);
 		if (gw_served)
 			elog(LOG, "%s started", MyBgworkerEntry->bgw_name);
 	}
+	return true;
 }
 
 /* Queue an outcome for the next flush. */
@@ -801,9 +820,11 @@ gw_next_due_ms(long max_ms)
 	long		ms = max_ms;
 
 	gw_xact_begin("gateway: looking for due rows");
+	/* GREATEST skips a NULL: with nothing due it would say 0 and spin */
 	if (SPI_execute("SELECT GREATEST(0, EXTRACT(epoch FROM min(next_attempt_at) - pg_catalog.now()) * 1000)::int8"
 					"  FROM gateway.outbox WHERE status IN ('queued', 'unknown')"
-					"   AND next_attempt_at OPERATOR(pg_catalog.<) 'infinity'",
+					"   AND next_attempt_at OPERATOR(pg_catalog.<) 'infinity'"
+					" HAVING min(next_attempt_at) IS NOT NULL",
 					true, 1) == SPI_OK_SELECT && SPI_processed == 1)
 	{
 		bool		isnull;
@@ -861,7 +882,14 @@ gw_worker_main(Datum arg)
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
 		}
-		gw_check_installed();
+		if (!gw_check_installed())
+		{
+			/* wait for ALTER EXTENSION gateway UPDATE */
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 1000, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+			continue;
+		}
 
 		now = GetCurrentTimestamp();
 		if (now >= next_maintenance)
