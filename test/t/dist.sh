@@ -46,7 +46,7 @@ for f in "$tmp"/bad-*.json; do
     if out=$(python3 test/pgxn_meta.py --dist . "$f"); then
         bad "the checker accepted $(basename "$f")"
     else
-        echo "   rejected $(basename "$f" .json): $out" | head -1
+        n=$(basename "$f" .json); echo "   rejected ${n#bad-}: $out" | head -1
     fi
 done
 
