@@ -19,10 +19,11 @@ v=${GW_PG_MAJOR:-15}
 runtime=(postgresql-$v postgresql-client-$v libcurl4-openssl-dev libmicrohttpd-dev
          make gcc libc6-dev curl ca-certificates)
 # the test suite: pg_cron, openssl (the fault matrix's TLS server), python3
-# (reading results); dpkg-dev, debhelper, postgresql-server-dev-all and
-# mmdebstrap build the Debian package and the root it is tested in (test/t/deb.sh)
+# (reading results); build-essential, dpkg-dev, debhelper,
+# postgresql-server-dev-all and mmdebstrap build the Debian package and the
+# root it is tested in (test/t/deb.sh)
 tests=(postgresql-server-dev-$v postgresql-$v-cron openssl python3
-       dpkg-dev debhelper postgresql-server-dev-all mmdebstrap)
+       build-essential dpkg-dev debhelper postgresql-server-dev-all mmdebstrap)
 # make fuzz and make check-asan: clang with its sanitizer runtimes
 fuzz=(clang-14 libclang-rt-14-dev llvm-14)
 
