@@ -23,6 +23,17 @@ die() { echo "debroot.sh: $*" >&2; exit 1; }
 
 ROOT_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
+# Run "$@" in a private mount namespace: what it mounts goes with it.  Inside
+# a chroot (fresh-check), "/" is no mount point and cannot be made private;
+# the mounts there are private to the chroot's namespace already, and stay so.
+private_ns() {
+    if unshare --mount --propagation private true 2>/dev/null; then
+        unshare --mount --propagation private -- "$@"
+    else
+        unshare --mount --propagation unchanged -- "$@"
+    fi
+}
+
 if [ "${1:-}" = --run ]; then
     [ $# -ge 3 ] || die "usage: debroot.sh --run DIR CMD..."
     dir=$(readlink -f "$2"); shift 2
@@ -34,7 +45,7 @@ if [ "${1:-}" = --run ]; then
     # The resolver and hosts of this machine: apt inside may need them.
     cp -L /etc/resolv.conf "$dir/etc/resolv.conf" 2>/dev/null || true
     cp -L /etc/hosts "$dir/etc/hosts" 2>/dev/null || true
-    exec unshare --mount --propagation private -- /bin/bash -c '
+    private_ns /bin/bash -c '
         set -e
         r=$1; shift
         mount --bind /proc "$r/proc"
@@ -43,6 +54,7 @@ if [ "${1:-}" = --run ]; then
         mount --bind /dev/pts "$r/dev/pts"
         mount -t tmpfs -o mode=1777,nosuid,nodev debroot-shm "$r/dev/shm"
         exec chroot "$r" /usr/bin/env -i "$@"' debroot "$dir" "${envv[@]}" "$@"
+    exit 0   # (set -e: a failure exits with its status above)
 fi
 
 [ $# -ge 2 ] || die "usage: debroot.sh SUITE DIR [PACKAGE...] | debroot.sh --run DIR CMD..."
@@ -94,7 +106,7 @@ build() {
     # The host's apt configuration and keyrings (proxies, archive keys)
     # before mmdebstrap's apt update; no PostgreSQL cluster of its own.
     # mmdebstrap writes the sources it used into the root.
-    if ! TMPDIR=$tmp unshare --mount --propagation private -- mmdebstrap --quiet --mode=root --variant=minbase \
+    if ! TMPDIR=$tmp private_ns mmdebstrap --quiet --mode=root --variant=minbase \
         --format=tar ${incl:+--include="$incl"} \
         --setup-hook='for d in apt.conf.d trusted.gpg.d; do [ -d /etc/apt/$d ] && cp -rL /etc/apt/$d/. "$1/etc/apt/$d/"; done; true' \
         --setup-hook='mkdir -p "$1/etc/postgresql-common/createcluster.d" && echo "create_main_cluster = false" >"$1/etc/postgresql-common/createcluster.d/debroot.conf"' \
