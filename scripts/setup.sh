@@ -63,6 +63,8 @@ if [ "$mode" = demo ] && ! installed "postgresql-server-dev-$v"; then
         dl=$(mktemp -d)
         chmod 777 "$dl"   # apt downloads as _apt
         ver=$(dpkg-query -W -f='${Version}' "postgresql-$v")
+        # (apt's lists may be empty on a fresh machine with nothing missing)
+        apt-cache show "postgresql-server-dev-$v" >/dev/null 2>&1 || apt-get update -qq
         (cd "$dl" && { apt-get download -qq "postgresql-server-dev-$v=$ver" 2>/dev/null ||
                        apt-get download -qq "postgresql-server-dev-$v"; })
         rm -rf "$hdr" && mkdir -p "$hdr"
