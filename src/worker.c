@@ -958,6 +958,7 @@ gw_worker_main(Datum arg)
 
 		{
 			long		timeout;
+			int			rc = 0;
 
 			if (gw_nwaiting > 0)
 				timeout = Max(rate_wait, 1);
@@ -966,11 +967,12 @@ gw_worker_main(Datum arg)
 			if (timeout > 0)
 			{
 				pgstat_report_activity(STATE_IDLE, NULL);
-				(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-								 timeout, PG_WAIT_EXTENSION);
+				rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							   timeout, PG_WAIT_EXTENSION);
 				ResetLatch(MyLatch);
 			}
-			want_claim = (gw_nwaiting == 0);
+			/* a new row (the latch) is claimed even while others wait on a rate */
+			want_claim = (gw_nwaiting == 0 || (rc & WL_LATCH_SET));
 		}
 	}
 }
