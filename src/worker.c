@@ -447,8 +447,10 @@ gw_auth_of_tag(void *tag)
 	dlist_iter	it;
 
 	dlist_foreach(it, &gw_auths)
+	{
 		if ((void *) dlist_container(GwAuth, node, it.cur) == tag)
-		return (GwAuth *) tag;
+			return (GwAuth *) tag;
+	}
 	return NULL;
 }
 
@@ -512,7 +514,9 @@ gw_auth_fail(GwAuth *a, const GwHttpResponse *resp, const char *error)
 		dlist_delete(&it->node);
 		if (resp == NULL)
 		{
-			gw_result_add(it->id, "failed", NULL, NULL, error, 0);
+			/* as a row that could not be built (gw_claim) */
+			gw_result_add(it->id, it->reconcile ? "unknown" : "failed", NULL, NULL,
+						  error, it->reconcile ? gw_backoff_ms(it->attempts + 1) : 0);
 			MemoryContextDelete(it->cxt);
 		}
 		else
