@@ -3,8 +3,12 @@
  *
  * Providers POST delivery reports, payment results, subscriptions, incoming
  * SMS and USSD sessions to /<account>/<kind>?token=<account's token>.  The
- * listener checks the token, then hands the body to gateway.ingest_text as
- * gateway.listen_role.  The requests one MHD_run() completes are applied
+ * listener checks the token with the request's headers, before reading its
+ * body (an unknown account is refused as a wrong token is), then hands the
+ * body to gateway.ingest_text as gateway.listen_role.  A client address
+ * keeps at most gateway.listen_max_per_client connections, and a request
+ * must arrive whole within gateway.listen_request_timeout, or its
+ * connection is shut down.  The requests one MHD_run() completes are applied
  * together, in one transaction with a subtransaction each, and answered
  * after it commits: one WAL flush for many callbacks.  USSD is answered at
  * once, in a transaction of its own.

@@ -1232,7 +1232,6 @@ gw_worker_main(Datum arg)
 
 		{
 			long		timeout;
-			int			rc = 0;
 
 			if (gw_nwaiting > 0 || gw_nparked > 0)
 				timeout = Max(rate_wait, 1);
@@ -1241,12 +1240,11 @@ gw_worker_main(Datum arg)
 			if (timeout > 0)
 			{
 				pgstat_report_activity(STATE_IDLE, NULL);
-				rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-							   timeout, PG_WAIT_EXTENSION);
+				(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+								 timeout, PG_WAIT_EXTENSION);
 				ResetLatch(MyLatch);
 			}
-			/* a new row (the latch) is claimed even while others wait on a rate */
-			want_claim = (gw_nwaiting == 0 || (rc & WL_LATCH_SET));
+			want_claim = (gw_nwaiting == 0);
 		}
 	}
 }
