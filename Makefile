@@ -21,9 +21,11 @@ OBJS = \
 	src/journal.o \
 	src/inbound.o \
 	src/optout.o \
+	src/launcher.o \
 	src/worker.o \
 	src/callback.o \
 	src/listener.o \
+	src/front.o \
 	src/msisdn.o \
 	src/smsinfo.o \
 	src/providers/vaspro.o \

@@ -23,6 +23,7 @@
 #include "account.h"
 #include "journal.h"
 #include "jsonutil.h"
+#include "launcher.h"
 #include "outbox.h"
 #include "request.h"
 #include "shmem.h"
@@ -90,11 +91,7 @@ gw_outbox_enqueue(const char *account, const char *operation, Jsonb *params,
 	bool		caller_key;
 
 	gw_require_writable("queue messages");
-	if (!gw_shmem_ready())
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("the gateway outbox needs gateway in shared_preload_libraries"),
-				 errhint("Add gateway to shared_preload_libraries in postgresql.conf and restart; until then nothing would send queued rows.")));
+	gw_launcher_require_served();
 	acc = gw_account_get(account);
 	op = gw_operation_lookup(acc->provider, operation);
 	acc_name = pstrdup(acc->name);

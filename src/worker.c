@@ -8,6 +8,12 @@
  * turn finished requests into outbox statuses.  flush: record a batch of
  * them in one UPDATE.  No transaction is ever open across an HTTP request.
  *
+ * The launcher (launcher.c) starts a set of these workers for every
+ * database that has the extension; a worker serves one database for life.
+ * Worker 0 of a set the launcher has not seen served yet is its probe: it
+ * marks the database served, or absent and exits.  Any worker that finds
+ * the extension gone marks the database absent and exits.
+ *
  * A worker marks the rows it leased with a token it keeps in shared memory.
  * Rows leased by a token no live worker holds (the worker died, the server
  * crashed) are taken again: messages are queued again with the same
@@ -21,6 +27,7 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
+#include "commands/dbcommands.h"
 #include "commands/extension.h"
 #include "common/pg_prng.h"
 #include "executor/spi.h"
@@ -53,7 +60,6 @@
 #include "worker.h"
 
 char	   *gw_worker_database = NULL;
-int			gw_worker_count = 1;
 int			gw_batch_size = 200;
 int			gw_max_in_flight = 64;
 int			gw_max_attempts = 5;
@@ -99,7 +105,9 @@ typedef struct GwResults
 	TimestampTz first;
 } GwResults;
 
+static int	gw_db = -1;		/* the database's entry in shared memory */
 static int	gw_slot;
+static bool gw_served = false;	/* the entry says served */
 static int64 gw_token;
 static MemoryContext gw_worker_cxt;
 static MemoryContext gw_results_cxt;
@@ -112,26 +120,6 @@ static Oid	gw_outbox_relid = InvalidOid;	/* the outbox this worker's state is fo
 static Oid	gw_ext_oid = InvalidOid;	/* the extension that outbox belongs to */
 static SPIPlanPtr gw_claim_plan = NULL;
 static SPIPlanPtr gw_flush_plan = NULL;
-
-void
-gw_worker_register(void)
-{
-	BackgroundWorker bgw;
-
-	for (int i = 0; i < Min(gw_worker_count, GW_MAX_WORKERS); i++)
-	{
-		memset(&bgw, 0, sizeof(bgw));
-		bgw.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-		bgw.bgw_start_time = BgWorkerStart_RecoveryFinished;
-		bgw.bgw_restart_time = 5;
-		snprintf(bgw.bgw_library_name, BGW_MAXLEN, "gateway");
-		snprintf(bgw.bgw_function_name, BGW_MAXLEN, "gw_worker_main");
-		snprintf(bgw.bgw_name, BGW_MAXLEN, "gateway worker %d", i);
-		snprintf(bgw.bgw_type, BGW_MAXLEN, "gateway worker");
-		bgw.bgw_main_arg = Int32GetDatum(i);
-		RegisterBackgroundWorker(&bgw);
-	}
-}
 
 /* The entry of account in gw_refresh_accounts, or NULL; allocates nothing. */
 static ListCell *
@@ -148,7 +136,7 @@ gw_refresh_find(const char *account)
 static void
 gw_worker_exit(int code, Datum arg)
 {
-	gw_shmem_unregister_worker(gw_slot);
+	gw_shmem_unregister_worker(gw_db, gw_slot);
 }
 
 /*
@@ -187,15 +175,20 @@ gw_xact_end(void)
 }
 
 /*
- * Whether the extension is installed.  A worker that holds state (requests
- * in flight, results to record) for an outbox that was dropped or created
- * anew exits, to start over clean: its rows ids mean nothing any more.
+ * Make sure the extension is installed.  Without it, the database is marked
+ * absent (unless an extension was created there since we looked: the
+ * generation changed) and the worker exits; the launcher starts the set
+ * again after the next CREATE EXTENSION.  A worker that holds state
+ * (requests in flight, results to record) for an outbox that was dropped or
+ * created anew exits, to start over clean: its rows ids mean nothing any
+ * more.
  */
-static bool
-gw_installed(void)
+static void
+gw_check_installed(void)
 {
 	Oid			nsp;
 	Oid			relid = InvalidOid;
+	uint32		gen = gw_db_gen(gw_db);
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
@@ -209,8 +202,19 @@ gw_installed(void)
 		elog(LOG, "gateway worker %d: the outbox was dropped or created anew; restarting", gw_slot);
 		proc_exit(1);
 	}
+	if (!OidIsValid(relid))
+	{
+		(void) gw_db_mark(gw_db, GW_DB_ABSENT, gen);
+		elog(DEBUG1, "gateway worker %d: the extension is not installed; exiting", gw_slot);
+		proc_exit(0);
+	}
 	gw_outbox_relid = relid;
-	return OidIsValid(relid);
+	if (!gw_served)
+	{
+		gw_served = gw_db_mark(gw_db, GW_DB_SERVED, gen);
+		if (gw_served)
+			elog(LOG, "%s started", MyBgworkerEntry->bgw_name);
+	}
 }
 
 /* Backoff before attempt n+1: exponential, capped, with jitter. */
@@ -972,7 +976,7 @@ static void
 gw_recover(void)
 {
 	int64		tokens[GW_MAX_WORKERS];
-	int			n = gw_shmem_live_tokens(tokens);
+	int			n = gw_shmem_live_tokens(gw_db, tokens);
 	Datum	   *d;
 	Datum		args[2];
 	int			rc;
@@ -1042,7 +1046,7 @@ gw_adopt_orphans(void)
 
 	gw_xact_begin("gateway: adopting payments of ended sessions");
 	MemoryContextSwitchTo(cxt);
-	names = gw_journal_orphans();
+	names = gw_journal_orphans(strcmp(get_database_name(MyDatabaseId), gw_worker_database) == 0);
 	foreach(lc, names)
 	{
 		char	   *text = gw_journal_read(lfirst(lc));
@@ -1124,18 +1128,26 @@ gw_worker_main(Datum arg)
 	TimestampTz next_maintenance = 0;
 	int			maintenance_runs = 0;
 	bool		want_claim = true;
+	Oid			dboid;
 
-	gw_slot = DatumGetInt32(arg);
+	gw_db = DatumGetInt32(arg) / GW_MAX_WORKERS;
+	gw_slot = DatumGetInt32(arg) % GW_MAX_WORKERS;
+	memcpy(&dboid, MyBgworkerEntry->bgw_extra, sizeof(Oid));
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnection(gw_worker_database, NULL, 0);
+	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
 	/* Every name the worker uses is schema-qualified; nothing resolves
 	 * through a search_path a database owner could set or fill. */
 	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
 
 	gw_token = (int64) GetCurrentTimestamp() * GW_MAX_WORKERS + gw_slot;
-	gw_shmem_register_worker(gw_slot, gw_token);
+	if (!gw_shmem_register_worker(gw_db, gw_slot, gw_token))
+	{
+		/* the launcher that started it is gone, its place taken */
+		elog(LOG, "gateway worker %d: its place is taken; exiting", gw_slot);
+		proc_exit(0);
+	}
 	before_shmem_exit(gw_worker_exit, (Datum) 0);
 
 	gw_worker_cxt = AllocSetContextCreate(TopMemoryContext, "gateway worker",
@@ -1143,7 +1155,6 @@ gw_worker_main(Datum arg)
 	gw_results_cxt = AllocSetContextCreate(gw_worker_cxt, "gateway results",
 										   ALLOCSET_DEFAULT_SIZES);
 	gw_pool = gw_http_pool_create(Max(gw_max_in_flight, 1));
-	elog(LOG, "gateway worker %d started on database \"%s\"", gw_slot, gw_worker_database);
 
 	for (;;)
 	{
@@ -1157,15 +1168,7 @@ gw_worker_main(Datum arg)
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
 		}
-		if (!gw_installed())
-		{
-			pgstat_report_activity(STATE_IDLE, "gateway: extension not installed");
-			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-							 5000L, PG_WAIT_EXTENSION);
-			ResetLatch(MyLatch);
-			next_maintenance = 0;
-			continue;
-		}
+		gw_check_installed();
 
 		now = GetCurrentTimestamp();
 		if (now >= next_maintenance)

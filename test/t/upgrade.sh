@@ -72,6 +72,18 @@ fill() {
                 EXECUTE FUNCTION gw_sms_trigger('up1', 'phone', 'Karibu {{name}}!');
             INSERT INTO public.customers (name, phone) VALUES ('Amina', '0712345678');" >/dev/null
 }
+# Every database with the extension is served: wait until the database's
+# worker has sent what is due (the row for tomorrow stays queued), so that
+# the data compared before and after the update is at rest.
+settle() {
+    for _ in $(seq 1 300); do
+        [ "$(q "$1" "SELECT count(*) FROM gateway.outbox WHERE status IN ('queued', 'sending')
+                      AND next_attempt_at < now() + interval '1 hour'")" = 0 ] && return 0
+        sleep 0.1
+    done
+    echo "FAIL: $1: the due rows were not sent"
+    fails=$((fails + 1))
+}
 # (gateway's own idempotency keys start with a prefix drawn at install time)
 objects() {
     psql -X -q -v ON_ERROR_STOP=1 -d "$1" -f "$here/extension_objects.sql" |
@@ -100,6 +112,7 @@ data() { psql -X -q -t -A -v ON_ERROR_STOP=1 -d "$1" -f "$2"; }
 newdb gw_up_fresh
 q gw_up_fresh "CREATE EXTENSION gateway" >/dev/null || { echo "CREATE EXTENSION failed"; exit 1; }
 fill gw_up_fresh || { echo "filling the fresh database failed"; exit 1; }
+settle gw_up_fresh
 objects gw_up_fresh >"$out/fresh.objects" || { echo "listing objects failed"; exit 1; }
 echo "fresh install at $default: $(grep -c '^member: ' "$out/fresh.objects") objects"
 
@@ -118,6 +131,7 @@ for ((i = 0; i < ${#versions[@]} - 1; i++)); do
     check "$from: every C function resolves in today's library" yes "$([ "${nc:-0}" -gt 0 ] && echo yes || echo no)"
     echo "$from: $nc C functions resolve"
     fill "$db" || { echo "$from: its functions could not make the data"; fails=$((fails + 1)); continue; }
+    settle "$db"
     data_queries "$db" >"$out/$db.queries"
     data "$db" "$out/$db.queries" >"$out/$db.before"
     url_before=$(q "$db" "SELECT gw_callback_url('up1', 'dlr')")
