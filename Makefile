@@ -9,6 +9,7 @@ OBJS = \
 	src/jsonutil.o \
 	src/util.o \
 	src/account.o \
+	src/mask.o \
 	src/credfile.o \
 	src/provider.o \
 	src/result.o \
