@@ -10,9 +10,11 @@ OBJS = \
 	src/util.o \
 	src/account.o \
 	src/rights.o \
+	src/mask.o \
 	src/credfile.o \
 	src/provider.o \
 	src/result.o \
+	src/outcome.o \
 	src/token.o \
 	src/request.o \
 	src/call.o \
@@ -21,9 +23,11 @@ OBJS = \
 	src/journal.o \
 	src/inbound.o \
 	src/optout.o \
+	src/launcher.o \
 	src/worker.o \
 	src/callback.o \
 	src/listener.o \
+	src/front.o \
 	src/msisdn.o \
 	src/smsinfo.o \
 	src/providers/vaspro.o \
@@ -56,6 +60,8 @@ EXTRA_CLEAN = $(OBJS:.o=.d)
 mock:
 	$(MAKE) -C test/mock
 
+# The PGXN distribution: the committed HEAD as gateway-VERSION.zip (one top
+# directory, META.json in it); test/t/dist.sh builds and installs it.
 dist:
 	git archive --format zip --prefix=$(EXTENSION)-$(EXTVERSION)/ -o $(EXTENSION)-$(EXTVERSION).zip HEAD
 
@@ -63,9 +69,12 @@ dist:
 # and UndefinedBehaviorSanitizer in fuzz/build/, never over this build.
 FUZZ_SECONDS ?= 30
 .PHONY: fuzz fuzz-build asan-build check-asan
+# (scripts/setup.sh --fuzz installs clang-14, its sanitizer runtimes and llvm-14)
 fuzz-build:
+	@bash scripts/setup.sh --fuzz
 	@$(MAKE) -s -j2 -f fuzz/Makefile FLAVOR=fuzz GW_OBJS="$(OBJS)"
 asan-build:
+	@bash scripts/setup.sh --fuzz
 	@$(MAKE) -s -j2 -f fuzz/Makefile FLAVOR=asan GW_OBJS="$(OBJS)"
 fuzz: fuzz-build
 	@bash fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_HARNESSES)

@@ -46,10 +46,7 @@ extern Oid	gw_extension_owner(void);
 extern void gw_as_owner_begin(Oid *save_userid, int *save_sec);
 extern void gw_as_owner_end(Oid save_userid, int save_sec);
 
-/* Replace every credential value in s (in place, same length). */
+/* Mask the account's secrets in s (in place, same length; see mask.h). */
 extern void gw_account_redact(const GwAccount *acc, char *s);
-
-/* Replace every occurrence of one secret in s (in place, same length). */
-extern void gw_redact(const char *secret, char *s);
 
 #endif

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "access/xlog.h"
+#include "commands/dbcommands.h"
 #include "common/hmac.h"
 #include "common/cryptohash.h"
 #include "fmgr.h"
@@ -286,7 +287,10 @@ gw_callback_url_for(const GwAccount *acc, const char *kind)
 	while (strlen(base) > 0 && base[strlen(base) - 1] == '/')
 		base[strlen(base) - 1] = '\0';
 	initStringInfo(&url);
+	/* /<database>/<account>/<kind>: the listener serves every database */
 	appendStringInfo(&url, "%s/", base);
+	gw_http_append_escaped(&url, get_database_name(MyDatabaseId));
+	appendStringInfoChar(&url, '/');
 	gw_http_append_escaped(&url, acc->name);
 	appendStringInfo(&url, "/%s?token=%s", kind, acc->callback_token);
 	return url.data;

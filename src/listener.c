@@ -3,8 +3,12 @@
  *
  * Providers POST delivery reports, payment results, subscriptions, incoming
  * SMS and USSD sessions to /<account>/<kind>?token=<account's token>.  The
- * listener checks the token, then hands the body to gateway.ingest_text as
- * gateway.listen_role.  The requests one MHD_run() completes are applied
+ * listener checks the token with the request's headers, before reading its
+ * body (an unknown account is refused as a wrong token is), then hands the
+ * body to gateway.ingest_text as gateway.listen_role.  A client address
+ * keeps at most gateway.listen_max_per_client connections, and a request
+ * must arrive whole within gateway.listen_request_timeout, or its
+ * connection is shut down.  The requests one MHD_run() completes are applied
  * together, in one transaction with a subtransaction each, and answered
  * after it commits: one WAL flush for many callbacks.  USSD is answered at
  * once, in a transaction of its own.
@@ -15,14 +19,23 @@
  * callback it makes runs inside our MHD_run().  An ERROR in a request is
  * caught there, before it could unwind through libmicrohttpd's frames.
  *
- * Two workers: a launcher connected to no database waits, quietly, until
- * gateway.database exists, then starts the listener proper as a dynamic
- * worker and starts it again whenever it stops.
+ * One listener per database that has the extension, started by the
+ * launcher (launcher.c) with the database's workers.  It listens on no
+ * port: the front (front.c), the one process that accepts connections on
+ * gateway.listen_address, reads a request's first line, and passes the
+ * connection to the listener of the database its URL names
+ * (/<database>/<account>/<kind>), over a Unix datagram socket (SCM_RIGHTS).
+ * libmicrohttpd takes it from there as if it had accepted it.  A URL
+ * without a database (/<account>/<kind>, as before 0.3.0) goes to the
+ * listener of gateway.database.
  */
 #include "postgres.h"
 
 #include <netdb.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 #include <microhttpd.h>
 
 #include "access/heapam.h"
@@ -30,14 +43,17 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/pg_authid.h"
 #include "catalog/pg_database.h"
 #include "catalog/namespace.h"
 #include "executor/spi.h"
+#include "lib/ilist.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
+#include "storage/ipc.h"
 #include "storage/latch.h"
 #include "tcop/tcopprot.h"
 #include "utils/acl.h"
@@ -48,12 +64,14 @@
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 #include "utils/timeout.h"
 
 #include "account.h"
 #include "callback.h"
 #include "jsonutil.h"
 #include "listener.h"
+#include "shmem.h"
 #include "util.h"
 #include "worker.h"
 
@@ -61,11 +79,14 @@ char	   *gw_listen_role = NULL;
 int			gw_listen_max_body = 64 * 1024;
 int			gw_listen_max_connections = 1000;
 int			gw_listen_timeout_s = 10;
+int			gw_callback_lock_timeout_ms = 100;
+int			gw_callback_statement_timeout_ms = 500;
+int			gw_listen_max_per_client = 100;
+int			gw_listen_request_timeout_s = 30;
 
 /* A USSD session must be answered within the provider's second. */
 #define GW_USSD_TIMEOUT_MS 900
 
-PGDLLEXPORT void gw_listener_launcher_main(Datum arg);
 PGDLLEXPORT void gw_listener_main(Datum arg);
 
 /* The answer to one request. */
@@ -89,7 +110,6 @@ typedef struct GwListenReq
 	struct MHD_Connection *conn;
 	char	   *account;
 	char	   *kind;
-	char	   *token;
 	bool		answered;
 	GwAnswer	answer;
 	struct GwListenReq *next;
@@ -102,25 +122,43 @@ typedef struct GwListenReq
  */
 #define GW_LISTEN_BATCH_MAX 64
 
+/*
+ * One open connection: who it is from, and since when it has been waiting
+ * for its current request to be complete (its start, or the end of the
+ * request before it).  The list is in that order, oldest first.
+ */
+typedef struct GwClientAddr
+{
+	uint8		addr[16];		/* IPv6, or IPv4 mapped into it */
+} GwClientAddr;
+
+typedef struct GwConn
+{
+	dlist_node	node;
+	int			fd;
+	GwClientAddr client;
+	TimestampTz since;
+	bool		cut;			/* past its deadline, shut down */
+} GwConn;
+
 static MemoryContext gw_listen_cxt;
+static dlist_head gw_conns = DLIST_STATIC_INIT(gw_conns);
+static int	gw_listen_db = -1;	/* this database's entry in shared memory */
+static char gw_listen_dbname[NAMEDATALEN];
+static bool gw_listen_legacy;	/* gateway.database: URLs without a database */
 static SPIPlanPtr gw_ingest_plan = NULL;
 static GwListenReq *gw_pending = NULL;
 static GwListenReq **gw_pending_tail = &gw_pending;
 
-void
-gw_listener_register(void)
+/* Exit, quietly, once the workers found the extension gone. */
+static void
+gw_listen_check_served(void)
 {
-	BackgroundWorker bgw;
-
-	memset(&bgw, 0, sizeof(bgw));
-	bgw.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	bgw.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	bgw.bgw_restart_time = 5;
-	snprintf(bgw.bgw_library_name, BGW_MAXLEN, "gateway");
-	snprintf(bgw.bgw_function_name, BGW_MAXLEN, "gw_listener_launcher_main");
-	snprintf(bgw.bgw_name, BGW_MAXLEN, "gateway listener launcher");
-	snprintf(bgw.bgw_type, BGW_MAXLEN, "gateway listener launcher");
-	RegisterBackgroundWorker(&bgw);
+	if (!gw_db_served(gw_listen_db))
+	{
+		elog(DEBUG1, "gateway listener: the extension is gone; exiting");
+		proc_exit(0);
+	}
 }
 
 /* Sleep on the latch; take a reload on the way. */
@@ -131,6 +169,7 @@ gw_listen_sleep(long ms)
 					 ms, PG_WAIT_EXTENSION);
 	ResetLatch(MyLatch);
 	CHECK_FOR_INTERRUPTS();
+	gw_listen_check_served();
 	if (ConfigReloadPending)
 	{
 		ConfigReloadPending = false;
@@ -138,109 +177,92 @@ gw_listen_sleep(long ms)
 	}
 }
 
-/* Whether the database exists: a plain scan, as no database is selected. */
-static bool
-gw_database_exists(const char *name)
+/*
+ * The role callback handlers run as: gateway.listen_role, when it names a
+ * role that cannot climb: no superuser, no CREATEROLE (which could grant
+ * itself other roles), no access to the server's files or programs.
+ * InvalidOid otherwise, the reason in *why and *refused set when the role
+ * exists but is not fit.  Needs a transaction.
+ */
+Oid
+gw_handler_role(char **why, bool *refused)
 {
-	bool		found = false;
-	Relation	rel;
-	TableScanDesc scan;
+	Oid			role;
 	HeapTuple	tup;
+	bool		createrole = false;
 
-	StartTransactionCommand();
-	(void) GetTransactionSnapshot();
-	rel = table_open(DatabaseRelationId, AccessShareLock);
-	scan = table_beginscan_catalog(rel, 0, NULL);
-	while (!found && HeapTupleIsValid(tup = heap_getnext(scan, ForwardScanDirection)))
-		found = (strcmp(NameStr(((Form_pg_database) GETSTRUCT(tup))->datname), name) == 0);
-	table_endscan(scan);
-	table_close(rel, AccessShareLock);
-	CommitTransactionCommand();
-	return found;
-}
-
-/* The launcher: start the listener once the database exists, and again. */
-void
-gw_listener_launcher_main(Datum arg)
-{
-	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	pqsignal(SIGTERM, die);
-	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
-
-	for (;;)
+	*why = NULL;
+	*refused = false;
+	if (gw_listen_role == NULL || gw_listen_role[0] == '\0')
 	{
-		BackgroundWorker bgw;
-		BackgroundWorkerHandle *handle;
-		pid_t		pid;
-
-		if (!gw_database_exists(gw_worker_database))
-		{
-			gw_listen_sleep(1000);
-			continue;
-		}
-		memset(&bgw, 0, sizeof(bgw));
-		bgw.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-		bgw.bgw_start_time = BgWorkerStart_RecoveryFinished;
-		bgw.bgw_restart_time = BGW_NEVER_RESTART;
-		snprintf(bgw.bgw_library_name, BGW_MAXLEN, "gateway");
-		snprintf(bgw.bgw_function_name, BGW_MAXLEN, "gw_listener_main");
-		snprintf(bgw.bgw_name, BGW_MAXLEN, "gateway listener");
-		snprintf(bgw.bgw_type, BGW_MAXLEN, "gateway listener");
-		bgw.bgw_notify_pid = MyProcPid;
-		if (!RegisterDynamicBackgroundWorker(&bgw, &handle))
-		{
-			ereport(LOG,
-					(errmsg("gateway listener launcher could not start the listener"),
-					 errhint("Raise max_worker_processes.")));
-			gw_listen_sleep(5000);
-			continue;
-		}
-		if (WaitForBackgroundWorkerStartup(handle, &pid) == BGWH_STARTED)
-			(void) WaitForBackgroundWorkerShutdown(handle);
-		pfree(handle);
-		/* it stopped: give whatever stopped it a moment */
-		gw_listen_sleep(2000);
+		*why = pstrdup("gateway.listen_role is not set");
+		return InvalidOid;
 	}
+	role = get_role_oid(gw_listen_role, true);
+	if (!OidIsValid(role))
+	{
+		*why = psprintf("gateway.listen_role \"%s\" does not exist", gw_listen_role);
+		return InvalidOid;
+	}
+	tup = SearchSysCache1(AUTHOID, ObjectIdGetDatum(role));
+	if (HeapTupleIsValid(tup))
+	{
+		createrole = ((Form_pg_authid) GETSTRUCT(tup))->rolcreaterole;
+		ReleaseSysCache(tup);
+	}
+	*refused = true;
+	if (superuser_arg(role))
+		*why = psprintf("gateway.listen_role \"%s\" is a superuser", gw_listen_role);
+	else if (createrole)
+		*why = psprintf("gateway.listen_role \"%s\" may create roles", gw_listen_role);
+	else if (has_privs_of_role(role, ROLE_PG_EXECUTE_SERVER_PROGRAM) ||
+			 has_privs_of_role(role, ROLE_PG_WRITE_SERVER_FILES) ||
+			 has_privs_of_role(role, ROLE_PG_READ_SERVER_FILES))
+		*why = psprintf("gateway.listen_role \"%s\" may use the server's files or programs", gw_listen_role);
+	else
+	{
+		*refused = false;
+		return role;
+	}
+	return InvalidOid;
 }
 
 /*
- * Wait until the extension is installed and gateway.listen_role is a role
- * that is not a superuser.  A superuser is refused with an ERROR in the log,
- * once per setting; the other waits are quiet.
+ * Wait until the extension is installed and gateway.listen_role is fit to
+ * run handlers (gw_handler_role).  An unfit role is refused with an ERROR
+ * in the log, once per setting; the other waits are quiet.
  */
 static void
 gw_listener_wait_ready(void)
 {
-	char	   *refused = NULL;
+	char	   *refused_role = NULL;
 
 	for (;;)
 	{
 		bool		installed;
-		Oid			role = InvalidOid;
-		bool		super = false;
+		Oid			role;
+		char	   *why;
+		bool		refused;
 
 		SetCurrentStatementStartTimestamp();
 		StartTransactionCommand();
 		installed = OidIsValid(get_namespace_oid("gateway", true));
-		if (gw_listen_role && gw_listen_role[0])
-			role = get_role_oid(gw_listen_role, true);
-		if (OidIsValid(role))
-			super = superuser_arg(role);
+		role = gw_handler_role(&why, &refused);
+		if (why)
+			why = MemoryContextStrdup(gw_listen_cxt, why);
 		CommitTransactionCommand();
 
-		if (installed && OidIsValid(role) && !super)
+		if (installed && OidIsValid(role))
 			return;
-		if (super && (refused == NULL || strcmp(refused, gw_listen_role) != 0))
+		if (refused && (refused_role == NULL || strcmp(refused_role, gw_listen_role) != 0))
 		{
 			/* an ERROR in the log, but the worker stays to take a reload */
 			PG_TRY();
 			{
 				ereport(ERROR,
 						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-						 errmsg("gateway.listen_role \"%s\" is a superuser: the listener does not start",
-								gw_listen_role),
-						 errhint("Name a role without superuser that may execute gateway.ingest_text, and reload.")));
+						 errmsg("%s: the listener does not start", why),
+						 errhint("Name a role without superuser, CREATEROLE or server file access that may execute gateway.ingest_text, and reload.")));
 			}
 			PG_CATCH();
 			{
@@ -248,8 +270,10 @@ gw_listener_wait_ready(void)
 				FlushErrorState();
 			}
 			PG_END_TRY();
-			refused = MemoryContextStrdup(TopMemoryContext, gw_listen_role);
+			refused_role = MemoryContextStrdup(TopMemoryContext, gw_listen_role);
 		}
+		if (why)
+			pfree(why);
 		gw_listen_sleep(1000);
 	}
 }
@@ -315,35 +339,36 @@ gw_answer_from_result(GwAnswer *a, const char *kind, Jsonb *res)
 
 /* The answer to a request whose ingest raised e. */
 static void
-gw_answer_from_error(GwAnswer *a, ErrorData *e, bool ingesting, bool *drop_plan)
+gw_answer_from_error(GwAnswer *a, ErrorData *e, bool *drop_plan)
 {
-	if (!ingesting && e->sqlerrcode == ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION)
-		gw_answer_set(a, MHD_HTTP_FORBIDDEN, "forbidden");
-	else if (e->sqlerrcode == ERRCODE_UNDEFINED_OBJECT)
-		gw_answer_set(a, MHD_HTTP_NOT_FOUND, "not found");
-	else if (ingesting && ERRCODE_TO_CATEGORY(e->sqlerrcode) == ERRCODE_DATA_EXCEPTION)
+	if (e->sqlerrcode == ERRCODE_UNDEFINED_OBJECT)
+		gw_answer_set(a, MHD_HTTP_FORBIDDEN, "forbidden");	/* the account went */
+	else if (ERRCODE_TO_CATEGORY(e->sqlerrcode) == ERRCODE_DATA_EXCEPTION)
 		gw_answer_set(a, MHD_HTTP_BAD_REQUEST, "bad request");
+	else if (gw_errcode_transient(e->sqlerrcode))
+	{
+		/* a lock or statement timeout, a deadlock, ...: send it again */
+		gw_answer_set(a, MHD_HTTP_SERVICE_UNAVAILABLE,
+					  e->sqlerrcode == ERRCODE_QUERY_CANCELED ? "timed out" : "unavailable");
+	}
 	else
 	{
-		if (e->sqlerrcode == ERRCODE_QUERY_CANCELED)
-			gw_answer_set(a, MHD_HTTP_SERVICE_UNAVAILABLE, "timed out");
-		else
-			gw_answer_set(a, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error");
+		gw_answer_set(a, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error");
 		/* the plan may be what failed (the extension was dropped) */
 		*drop_plan = true;
 	}
 }
 
 /*
- * Check one request's token and ingest its body as gateway.listen_role, in a
- * subtransaction; its answer in its own memory context.
+ * Ingest one request's body as gateway.listen_role (its token was checked
+ * with its headers), in a subtransaction; its answer in its own memory
+ * context.
  */
 static void
-gw_listen_item(GwListenReq *r, Oid role, bool *drop_plan)
+gw_listen_item(GwListenReq *r, Oid role, TimestampTz deadline, bool *drop_plan)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
-	volatile bool ingesting = false;
 	volatile bool ussd = (strcmp(r->kind, "ussd") == 0);
 	Oid			save_userid;
 	int			save_sec;
@@ -353,30 +378,31 @@ gw_listen_item(GwListenReq *r, Oid role, bool *drop_plan)
 	MemoryContextSwitchTo(cxt);
 	PG_TRY();
 	{
-		const GwAccount *acc;
 		Datum		args[3];
 		bool		isnull;
 		Datum		d;
 		int			rc;
-
-		acc = gw_account_get(r->account);
-		if (r->token == NULL || acc->callback_token == NULL ||
-			!gw_token_equal(r->token, acc->callback_token))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
-					 errmsg("wrong callback token")));
 
 		args[0] = CStringGetTextDatum(r->account);
 		args[1] = CStringGetTextDatum(r->kind);
 		args[2] = PointerGetDatum(cstring_to_text_with_len(r->body.data, r->body.len));
 
 		/* the handlers run as gateway.listen_role */
-		ingesting = true;
 		SetUserIdAndSecContext(role, save_sec | SECURITY_LOCAL_USERID_CHANGE);
 		if (ussd)
 			enable_timeout_after(STATEMENT_TIMEOUT, GW_USSD_TIMEOUT_MS);
+		else if (deadline)
+		{
+			/* the batch's statement timeout: what is left of it */
+			if (GetCurrentTimestamp() >= deadline)
+				ereport(ERROR,
+						(errcode(ERRCODE_QUERY_CANCELED),
+						 errmsg("canceling statement due to statement timeout"),
+						 errdetail("The batch of callbacks used up gateway.callback_statement_timeout.")));
+			enable_timeout_at(STATEMENT_TIMEOUT, deadline);
+		}
 		rc = SPI_execute_plan(gw_ingest_plan, args, NULL, false, 1);
-		if (ussd)
+		if (ussd || deadline)
 			disable_timeout(STATEMENT_TIMEOUT, false);
 		SetUserIdAndSecContext(save_userid, save_sec);
 		if (rc != SPI_OK_SELECT || SPI_processed != 1)
@@ -395,14 +421,14 @@ gw_listen_item(GwListenReq *r, Oid role, bool *drop_plan)
 	{
 		ErrorData  *e;
 
-		if (ussd)
+		if (ussd || deadline)
 			disable_timeout(STATEMENT_TIMEOUT, false);
 		SetUserIdAndSecContext(save_userid, save_sec);
 		MemoryContextSwitchTo(r->cxt);
 		e = CopyErrorData();
 		FlushErrorState();
 		RollbackAndReleaseCurrentSubTransaction();
-		gw_answer_from_error(&r->answer, e, ingesting, drop_plan);
+		gw_answer_from_error(&r->answer, e, drop_plan);
 		if (r->answer.status >= 500)
 			ereport(LOG,
 					(errmsg("gateway listener: %s callback for account \"%s\" failed: %s",
@@ -425,9 +451,20 @@ gw_listen_batch(GwListenReq *list)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	bool		drop_plan = false;
+	volatile bool transient = false;
+	volatile TimestampTz deadline = 0;
 
 	for (GwListenReq *r = list; r; r = r->next)
 		r->answered = false;
+	/*
+	 * No row lock held by an application, and no slow statement, keeps the
+	 * listener (and the USSD sessions behind it) waiting longer than these.
+	 */
+	SetConfigOption("lock_timeout", psprintf("%d", gw_callback_lock_timeout_ms),
+					PGC_SUSET, PGC_S_SESSION);
+	if (gw_callback_statement_timeout_ms > 0)
+		deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+											   gw_callback_statement_timeout_ms);
 	PG_TRY();
 	{
 		Oid			role;
@@ -442,19 +479,29 @@ gw_listen_batch(GwListenReq *list)
 			ereport(ERROR,
 					(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
 					 errmsg("extension \"gateway\" is not installed or is being dropped")));
-
-		role = get_role_oid(gw_listen_role, true);
-		if (!OidIsValid(role) || superuser_arg(role))
+		if (!gw_extension_current())
 			ereport(ERROR,
-					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("gateway.listen_role \"%s\" does not exist or is a superuser", gw_listen_role)));
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("extension \"gateway\" is not at the library's version %s", GW_VERSION),
+					 errhint("Run ALTER EXTENSION gateway UPDATE in this database.")));
+
+		{
+			char	   *why;
+			bool		refused;
+
+			role = gw_handler_role(&why, &refused);
+			if (!OidIsValid(role))
+				ereport(ERROR,
+						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+						 errmsg("%s: callbacks are not taken", why)));
+		}
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
 		if (gw_ingest_plan == NULL)
 			gw_ingest_plan = gw_saved_plan("SELECT gateway.ingest_text($1, $2, $3)",
 										   3, (Oid[]) {TEXTOID, TEXTOID, TEXTOID});
 		for (GwListenReq *r = list; r; r = r->next)
-			gw_listen_item(r, role, &drop_plan);
+			gw_listen_item(r, role, deadline, &drop_plan);
 		SPI_finish();
 		PopActiveSnapshot();
 		CommitTransactionCommand();
@@ -469,6 +516,7 @@ gw_listen_batch(GwListenReq *list)
 		FlushErrorState();
 		AbortCurrentTransaction();
 		dropped = (e->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE);
+		transient = gw_errcode_transient(e->sqlerrcode);
 		if (!dropped)
 			ereport(LOG,
 					(errmsg("gateway listener: a batch of callbacks failed: %s", e->message)));
@@ -477,7 +525,7 @@ gw_listen_batch(GwListenReq *list)
 		for (GwListenReq *r = list; r; r = r->next)
 		{
 			MemoryContextSwitchTo(r->cxt);
-			if (dropped)
+			if (dropped || transient)
 				gw_answer_set(&r->answer, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable");
 			else
 				gw_answer_set(&r->answer, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error");
@@ -540,9 +588,147 @@ gw_listen_reply(struct MHD_Connection *conn, GwAnswer *a)
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, a->content_type);
 	if (a->status == MHD_HTTP_METHOD_NOT_ALLOWED)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "POST");
+	if (a->status == MHD_HTTP_MISDIRECTED_REQUEST)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
 	ret = MHD_queue_response(conn, a->status, resp);
 	MHD_destroy_response(resp);
 	return ret;
+}
+
+/*
+ * Whether token opens account, in a short transaction of its own: 0 when it
+ * does, else the HTTP status to answer.  An account that does not exist is
+ * refused exactly as a wrong token is, so that names cannot be probed.
+ */
+static int
+gw_listen_authorize(const char *account, const char *token)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	volatile int status = MHD_HTTP_FORBIDDEN;
+
+	PG_TRY();
+	{
+		const GwAccount *acc;
+
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		if (!gw_lock_extension(InvalidOid, true))
+			status = MHD_HTTP_SERVICE_UNAVAILABLE;
+		else
+		{
+			acc = gw_account_get(account);
+			if (token != NULL && acc->callback_token != NULL &&
+				gw_token_equal(token, acc->callback_token))
+				status = 0;
+		}
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *e;
+
+		MemoryContextSwitchTo(cxt);
+		e = CopyErrorData();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		if (e->sqlerrcode == ERRCODE_UNDEFINED_OBJECT)
+			status = MHD_HTTP_FORBIDDEN;
+		else
+		{
+			status = MHD_HTTP_SERVICE_UNAVAILABLE;
+			ereport(LOG,
+					(errmsg("gateway listener: a callback token could not be checked: %s",
+							e->message)));
+		}
+		FreeErrorData(e);
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	return status;
+}
+
+/*
+ * A new request, its headers read: everything that can be said before the
+ * body, is (method, path, size, token), so a body is read only for a caller
+ * that holds the account's token.  NULL with *a set when it is refused.
+ */
+static GwListenReq *
+gw_listen_begin(struct MHD_Connection *conn, const char *url, const char *method,
+				GwAnswer *a)
+{
+	const char *slash = (url[0] == '/') ? strchr(url + 1, '/') : NULL;
+	const char *len;
+	const char *token;
+	char	   *account;
+	int			status;
+	MemoryContext cxt;
+	GwListenReq *r;
+
+	if (strcmp(method, MHD_HTTP_METHOD_POST) != 0)
+	{
+		gw_answer_set(a, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed");
+		return NULL;
+	}
+	if (slash == NULL || !gw_name_ok(url + 1, slash - url - 1) ||
+		!gw_callback_kind_valid(slash + 1))
+	{
+		gw_answer_set(a, MHD_HTTP_NOT_FOUND, "not found");
+		return NULL;
+	}
+	len = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (len && strtoll(len, NULL, 10) > gw_listen_max_body)
+	{
+		gw_answer_set(a, MHD_HTTP_CONTENT_TOO_LARGE, "payload too large");
+		return NULL;
+	}
+	token = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "token");
+	account = pnstrdup(url + 1, slash - url - 1);
+	status = gw_listen_authorize(account, token);
+	pfree(account);
+	if (status == MHD_HTTP_FORBIDDEN)
+	{
+		gw_answer_set(a, status, "forbidden");
+		return NULL;
+	}
+	if (status != 0)
+	{
+		gw_answer_set(a, status, "unavailable");
+		return NULL;
+	}
+
+	cxt = AllocSetContextCreate(gw_listen_cxt, "gateway listener request",
+								ALLOCSET_SMALL_SIZES);
+	r = MemoryContextAllocZero(cxt, sizeof(GwListenReq));
+	r->cxt = cxt;
+	r->account = MemoryContextStrdup(cxt, url + 1);
+	r->account[slash - url - 1] = '\0';
+	r->kind = MemoryContextStrdup(cxt, slash + 1);
+	r->body.data = MemoryContextAlloc(cxt, 1024);
+	r->body.maxlen = 1024;
+	resetStringInfo(&r->body);
+	return r;
+}
+
+/*
+ * The path of a callback URL within this database: /<database>/<account>/<kind>
+ * naming this database gives /<account>/<kind>; a URL without a database is
+ * this database's when it is gateway.database.  NULL: another database's.
+ */
+static const char *
+gw_listen_local_path(const char *url)
+{
+	size_t		len = strlen(gw_listen_dbname);
+	const char *rest = url + 1 + len;
+
+	if (url[0] == '/' && strncmp(url + 1, gw_listen_dbname, len) == 0 &&
+		rest[0] == '/' && strchr(rest + 1, '/') != NULL)
+		return rest;
+	if (gw_listen_legacy && url[0] == '/' && strchr(url + 1, '/') != NULL &&
+		strchr(strchr(url + 1, '/') + 1, '/') == NULL)
+		return url;
+	return NULL;
 }
 
 /* libmicrohttpd's request handler: called for headers, body parts, end. */
@@ -553,33 +739,28 @@ gw_listen_access(void *cls, struct MHD_Connection *conn, const char *url,
 {
 	GwListenReq *r = *con_cls;
 	GwAnswer	a;
-	const char *slash;
 	MemoryContext old;
-	enum MHD_Result ret;
+
+	/* /<account>/<kind> from here on; a connection the front handed us
+	 * may go on with a request for another database */
+	url = gw_listen_local_path(url);
+	if (url == NULL)
+	{
+		gw_answer_set(&a, MHD_HTTP_MISDIRECTED_REQUEST, "misdirected request");
+		return gw_listen_reply(conn, &a);
+	}
 
 	if (r == NULL)
 	{
-		MemoryContext cxt;
-		const char *len;
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 
-		if (strcmp(method, MHD_HTTP_METHOD_POST) != 0)
-		{
-			gw_answer_set(&a, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed");
-			return gw_listen_reply(conn, &a);
-		}
-		len = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-		if (len && strtoll(len, NULL, 10) > gw_listen_max_body)
-		{
-			gw_answer_set(&a, MHD_HTTP_CONTENT_TOO_LARGE, "payload too large");
-			return gw_listen_reply(conn, &a);
-		}
-		cxt = AllocSetContextCreate(gw_listen_cxt, "gateway listener request",
-									ALLOCSET_SMALL_SIZES);
-		r = MemoryContextAllocZero(cxt, sizeof(GwListenReq));
-		r->cxt = cxt;
-		old = MemoryContextSwitchTo(cxt);
-		initStringInfo(&r->body);
-		MemoryContextSwitchTo(old);
+		/* over its client's limit, or past its deadline: not served */
+		if (ci && ci->socket_context && ((GwConn *) ci->socket_context)->cut)
+			return MHD_NO;
+		r = gw_listen_begin(conn, url, method, &a);
+		if (r == NULL)
+			return gw_listen_reply(conn, &a);	/* the body is never read */
 		*con_cls = r;
 		return MHD_YES;
 	}
@@ -603,25 +784,14 @@ gw_listen_access(void *cls, struct MHD_Connection *conn, const char *url,
 		return gw_listen_reply(conn, &r->answer);
 
 	/* the whole body is here */
-	old = MemoryContextSwitchTo(r->cxt);
-	slash = (url[0] == '/') ? strchr(url + 1, '/') : NULL;
 	if (r->too_big)
 		gw_answer_set(&a, MHD_HTTP_CONTENT_TOO_LARGE, "payload too large");
-	else if (slash == NULL || !gw_name_ok(url + 1, slash - url - 1) ||
-			 !gw_callback_kind_valid(slash + 1))
-		gw_answer_set(&a, MHD_HTTP_NOT_FOUND, "not found");
 	else if (memchr(r->body.data, '\0', r->body.len) != NULL ||
 			 !pg_verifymbstr(r->body.data, r->body.len, true))
 		gw_answer_set(&a, MHD_HTTP_BAD_REQUEST, "bad request");
 	else
 	{
-		const char *token = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "token");
-
 		r->conn = conn;
-		r->account = pnstrdup(url + 1, slash - url - 1);
-		r->kind = pstrdup(slash + 1);
-		r->token = token ? pstrdup(token) : NULL;
-		MemoryContextSwitchTo(old);
 		if (strcmp(r->kind, "ussd") == 0)
 		{
 			/* a phone is waiting: answered at once, in a batch of its own */
@@ -633,9 +803,7 @@ gw_listen_access(void *cls, struct MHD_Connection *conn, const char *url,
 		MHD_suspend_connection(conn);
 		return MHD_YES;
 	}
-	ret = gw_listen_reply(conn, &a);
-	MemoryContextSwitchTo(old);
-	return ret;
+	return gw_listen_reply(conn, &a);
 }
 
 static void
@@ -643,64 +811,283 @@ gw_listen_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 					enum MHD_RequestTerminationCode toe)
 {
 	GwListenReq *r = *con_cls;
+	const union MHD_ConnectionInfo *ci;
 
 	if (r)
 		MemoryContextDelete(r->cxt);
 	*con_cls = NULL;
+	/* the connection's next request has its own deadline */
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	if (ci && ci->socket_context)
+	{
+		GwConn	   *c = ci->socket_context;
+
+		c->since = GetCurrentTimestamp();
+		dlist_move_tail(&gw_conns, &c->node);
+	}
 }
 
-/* Start libmicrohttpd on gateway.listen_address, without threads. */
+static void
+gw_client_addr(const struct sockaddr *sa, GwClientAddr *k)
+{
+	memset(k, 0, sizeof(*k));
+	if (sa == NULL)
+		return;
+	if (sa->sa_family == AF_INET)
+	{
+		k->addr[10] = k->addr[11] = 0xff;
+		memcpy(k->addr + 12, &((const struct sockaddr_in *) sa)->sin_addr, 4);
+	}
+	else if (sa->sa_family == AF_INET6)
+		memcpy(k->addr, &((const struct sockaddr_in6 *) sa)->sin6_addr, 16);
+}
+
+/* How many connections the client has open here, those cut aside. */
+static int
+gw_client_conns(const GwClientAddr *k)
+{
+	int			n = 0;
+	dlist_iter	it;
+
+	dlist_foreach(it, &gw_conns)
+	{
+		GwConn	   *c = dlist_container(GwConn, node, it.cur);
+
+		if (!c->cut && memcmp(&c->client, k, sizeof(*k)) == 0)
+			n++;
+	}
+	return n;
+}
+
+/*
+ * Keep the list of open connections.  A connection from a client that has
+ * gateway.listen_max_per_client open already is shut down at once.
+ */
+static void
+gw_listen_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
+				 enum MHD_ConnectionNotificationCode toe)
+{
+	GwConn	   *c = *socket_context;
+
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+	{
+		const union MHD_ConnectionInfo *ci;
+
+		c = MemoryContextAllocExtended(gw_listen_cxt, sizeof(GwConn),
+									   MCXT_ALLOC_ZERO | MCXT_ALLOC_NO_OOM);
+		ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		if (c == NULL)
+		{
+			/* no memory to keep it: it does not stay */
+			if (ci)
+				(void) shutdown(ci->connect_fd, SHUT_RDWR);
+			return;
+		}
+		c->fd = ci ? ci->connect_fd : -1;
+		ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+		gw_client_addr(ci ? ci->client_addr : NULL, &c->client);
+		c->since = GetCurrentTimestamp();
+		if (gw_listen_max_per_client > 0 &&
+			gw_client_conns(&c->client) >= gw_listen_max_per_client)
+		{
+			if (c->fd >= 0)
+				(void) shutdown(c->fd, SHUT_RDWR);
+			c->cut = true;
+		}
+		dlist_push_tail(&gw_conns, &c->node);
+		*socket_context = c;
+	}
+	else if (c != NULL)
+	{
+		dlist_delete(&c->node);
+		pfree(c);
+		*socket_context = NULL;
+	}
+}
+
+/*
+ * Shut down the connections whose request is not complete within
+ * gateway.listen_request_timeout (libmicrohttpd then closes them); the ms
+ * until the next deadline, or -1.
+ */
+static long
+gw_listen_deadlines(void)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	dlist_iter	it;
+
+	dlist_foreach(it, &gw_conns)
+	{
+		GwConn	   *c = dlist_container(GwConn, node, it.cur);
+		TimestampTz deadline;
+
+		if (c->cut)
+			continue;
+		deadline = TimestampTzPlusMilliseconds(c->since, (int64) gw_listen_request_timeout_s * 1000);
+		if (deadline > now)
+			return (long) ((deadline - now) / 1000) + 1;	/* the rest are younger */
+		if (c->fd >= 0)
+			(void) shutdown(c->fd, SHUT_RDWR);
+		c->cut = true;
+	}
+	return -1;
+}
+
+/*
+ * The address a database's listener takes connections on from the front: a
+ * Unix datagram socket in the abstract namespace, named after the
+ * postmaster and the database.
+ */
+void
+gw_listen_socket_addr(Oid dboid, struct sockaddr_un *sa, socklen_t *len)
+{
+	int			n;
+
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	n = snprintf(sa->sun_path + 1, sizeof(sa->sun_path) - 1, "gateway-listener-%d-%u",
+				 (int) PostmasterPid, dboid);
+	*len = offsetof(struct sockaddr_un, sun_path) + 1 + n;
+}
+
+/* The socket the front hands connections to, non-blocking. */
+static int
+gw_listen_socket(void)
+{
+	struct sockaddr_un sa;
+	socklen_t	len;
+	int			fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int			on = 1;
+
+	gw_listen_socket_addr(MyDatabaseId, &sa, &len);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)) != 0 ||
+		bind(fd, (struct sockaddr *) &sa, len) != 0)
+		ereport(ERROR,
+				(errcode_for_socket_access(),
+				 errmsg("gateway listener could not create its socket: %m")));
+	return fd;
+}
+
+/*
+ * Take the connections the front handed over: each message carries one
+ * descriptor and the client's address, and must come from a process of our
+ * own user.
+ */
+static void
+gw_listen_take(int sock, struct MHD_Daemon *d)
+{
+	for (;;)
+	{
+		struct sockaddr_storage addr;
+		struct msghdr msg;
+		struct iovec iov;
+		union
+		{
+			char		buf[CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(struct ucred))];
+			struct cmsghdr align;
+		}			ctl;
+		struct cmsghdr *c;
+		int			fd = -1;
+		bool		ours = false;
+		ssize_t		n;
+
+		memset(&msg, 0, sizeof(msg));
+		iov.iov_base = &addr;
+		iov.iov_len = sizeof(addr);
+		msg.msg_iov = &iov;
+		msg.msg_iovlen = 1;
+		msg.msg_control = ctl.buf;
+		msg.msg_controllen = sizeof(ctl.buf);
+		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+		if (n < 0)
+			return;				/* EAGAIN: no more */
+		for (c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+		{
+			if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+				c->cmsg_len == CMSG_LEN(sizeof(int)))
+				memcpy(&fd, CMSG_DATA(c), sizeof(int));
+			else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS)
+			{
+				struct ucred cred;
+
+				memcpy(&cred, CMSG_DATA(c), sizeof(cred));
+				ours = (cred.uid == geteuid());
+			}
+		}
+		if (fd < 0)
+			continue;
+		if (!ours || (msg.msg_flags & MSG_CTRUNC) || n < (ssize_t) sizeof(sa_family_t) ||
+			MHD_add_connection(d, fd, (struct sockaddr *) &addr, (socklen_t) n) != MHD_YES)
+			close(fd);
+	}
+}
+
+/* Start libmicrohttpd without threads and without a socket of its own:
+ * its connections come from the front. */
 static struct MHD_Daemon *
 gw_listen_start(void)
 {
-	char	   *addr = pstrdup(gw_listen_address);
-	char	   *colon = strrchr(addr, ':');
-	char	   *host = addr;
-	struct addrinfo hints;
-	struct addrinfo *ai;
 	struct MHD_Daemon *d;
-	int			rc;
 
-	if (colon == NULL || colon[1] == '\0')
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid gateway.listen_address \"%s\"", gw_listen_address),
-				 errhint("Use host:port, e.g. 127.0.0.1:8787, or [::1]:8787.")));
-	*colon = '\0';
-	if (host[0] == '[' && host[strlen(host) - 1] == ']')
-	{
-		host[strlen(host) - 1] = '\0';
-		host++;
-	}
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	rc = getaddrinfo(host[0] ? host : NULL, colon + 1, &hints, &ai);
-	if (rc != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid gateway.listen_address \"%s\": %s", gw_listen_address, gai_strerror(rc))));
-
-	d = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_TURBO | MHD_ALLOW_SUSPEND_RESUME |
-						 (ai->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0),
+	d = MHD_start_daemon(MHD_USE_NO_LISTEN_SOCKET | MHD_USE_EPOLL | MHD_USE_TURBO |
+						 MHD_ALLOW_SUSPEND_RESUME,
 						 0, NULL, NULL, gw_listen_access, NULL,
-						 MHD_OPTION_SOCK_ADDR, ai->ai_addr,
 						 MHD_OPTION_CONNECTION_LIMIT, (unsigned int) gw_listen_max_connections,
 						 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) gw_listen_timeout_s,
-						 MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int) 1024,
-						 MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int) 1,
 						 MHD_OPTION_NOTIFY_COMPLETED, gw_listen_completed, NULL,
+						 MHD_OPTION_NOTIFY_CONNECTION, gw_listen_notify, NULL,
 						 MHD_OPTION_END);
-	freeaddrinfo(ai);
 	if (d == NULL)
 		ereport(ERROR,
-				(errcode_for_socket_access(),
-				 errmsg("gateway listener could not listen on \"%s\": %m", gw_listen_address)));
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("gateway listener could not start libmicrohttpd")));
 	return d;
 }
 
-/* The listener proper. */
+/*
+ * The extension is gone: leave, quietly, without dropping a connection the
+ * front handed over.  The front hands no more once we are unregistered;
+ * what it handed before is taken and answered (503 while the extension is
+ * gone), for a second at most.
+ */
+static void
+gw_listen_leave(struct MHD_Daemon *d, int sock)
+{
+	TimestampTz start;
+
+	(void) gw_db_set_listener(gw_listen_db, NULL);
+	pg_usleep(50 * 1000L);
+	start = GetCurrentTimestamp();
+	for (;;)
+	{
+		const union MHD_DaemonInfo *info;
+
+		gw_listen_take(sock, d);
+		MHD_run(d);
+		while (gw_pending)
+		{
+			gw_listen_flush();
+			MHD_run(d);
+		}
+		info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+		if (info == NULL || info->num_connections == 0 ||
+			TimestampDifferenceExceeds(start, GetCurrentTimestamp(), 1000))
+			break;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 10L, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+	elog(DEBUG1, "gateway listener: the extension is gone; exiting");
+	proc_exit(0);
+}
+
+static void
+gw_listener_exit(int code, Datum arg)
+{
+	(void) gw_db_set_listener(gw_listen_db, NULL);
+}
+
+/* A database's listener. */
 void
 gw_listener_main(Datum arg)
 {
@@ -708,11 +1095,22 @@ gw_listener_main(Datum arg)
 	const union MHD_DaemonInfo *info;
 	WaitEventSet *wes;
 	MemoryContext loop_cxt;
+	Oid			dboid;
+	int			sock;
 
+	gw_listen_db = DatumGetInt32(arg);
+	memcpy(&dboid, MyBgworkerEntry->bgw_extra, sizeof(Oid));
+	strlcpy(gw_listen_dbname, MyBgworkerEntry->bgw_extra + sizeof(Oid), NAMEDATALEN);
+	gw_listen_legacy = (strcmp(gw_listen_dbname, gw_worker_database) == 0);
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnection(gw_worker_database, NULL, 0);
+	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+	if (!gw_db_set_listener(gw_listen_db, NULL))
+	{
+		elog(LOG, "gateway listener: database \"%s\" has a listener; exiting", gw_listen_dbname);
+		proc_exit(0);
+	}
 
 	gw_listen_cxt = AllocSetContextCreate(TopMemoryContext, "gateway listener",
 										  ALLOCSET_DEFAULT_SIZES);
@@ -723,13 +1121,19 @@ gw_listener_main(Datum arg)
 	info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_EPOLL_FD);
 	if (info == NULL)
 		elog(ERROR, "libmicrohttpd gave no epoll descriptor");
-	wes = CreateWaitEventSet(TopMemoryContext, 3);
+	sock = gw_listen_socket();
+	wes = CreateWaitEventSet(TopMemoryContext, 4);
 	AddWaitEventToSet(wes, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
 	AddWaitEventToSet(wes, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
 	AddWaitEventToSet(wes, WL_SOCKET_READABLE, info->epoll_fd, NULL, NULL);
+	AddWaitEventToSet(wes, WL_SOCKET_READABLE, sock, NULL, NULL);
+	/* the front hands us connections from now on */
+	before_shmem_exit(gw_listener_exit, (Datum) 0);
+	if (!gw_db_set_listener(gw_listen_db, gw_listen_dbname))
+		proc_exit(0);
 	ereport(LOG,
-			(errmsg("gateway listener on %s for database \"%s\", handlers run as \"%s\"",
-					gw_listen_address, gw_worker_database, gw_listen_role)));
+			(errmsg("gateway listener for database \"%s\" on %s, handlers run as \"%s\"",
+					gw_listen_dbname, gw_listen_address, gw_listen_role)));
 	pgstat_report_activity(STATE_IDLE, NULL);
 	/* for the answers made before a request has a context of its own */
 	loop_cxt = AllocSetContextCreate(gw_listen_cxt, "gateway listener loop",
@@ -739,19 +1143,26 @@ gw_listener_main(Datum arg)
 	{
 		MHD_UNSIGNED_LONG_LONG mhd_timeout;
 		long		timeout = 1000;
-		WaitEvent	events[3];
+		long		deadline;
+		WaitEvent	events[4];
 
 		if (MHD_get_timeout(d, &mhd_timeout) == MHD_YES)
 			timeout = (long) Min(mhd_timeout, (MHD_UNSIGNED_LONG_LONG) 1000);
+		deadline = gw_listen_deadlines();
+		if (deadline >= 0)
+			timeout = Min(timeout, deadline);
 		(void) WaitEventSetWait(wes, timeout, events, lengthof(events), PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
+		if (!gw_db_served(gw_listen_db))
+			gw_listen_leave(d, sock);
 		if (ConfigReloadPending)
 		{
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
 		}
 		MemoryContextSwitchTo(loop_cxt);
+		gw_listen_take(sock, d);
 		MHD_run(d);
 		/* what that run completed is applied, then answered by the next */
 		while (gw_pending)

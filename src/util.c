@@ -3,12 +3,18 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
 #include "access/xact.h"
 #include "access/xlog.h"
+#include "catalog/indexing.h"
 #include "catalog/pg_extension.h"
 #include "commands/extension.h"
 #include "storage/lmgr.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/rel.h"
 #include "utils/inval.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
@@ -71,6 +77,48 @@ gw_lock_extension(Oid extoid, bool nowait)
 	return true;
 }
 
+/*
+ * The version of gateway installed in this database (palloc'd), or NULL.
+ * The worker and the listener serve only a database whose extension is at
+ * the library's version: before ALTER EXTENSION gateway UPDATE its tables
+ * are not the ones the library reads and writes.  Call in a transaction.
+ */
+char *
+gw_extension_version(void)
+{
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	char	   *version = NULL;
+
+	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber, F_NAMEEQ,
+				CStringGetDatum("gateway"));
+	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+	{
+		bool		isnull;
+		Datum		v = heap_getattr(tup, Anum_pg_extension_extversion,
+									 RelationGetDescr(rel), &isnull);
+
+		if (!isnull)
+			version = text_to_cstring(DatumGetTextPP(v));
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return version;
+}
+
+bool
+gw_extension_current(void)
+{
+	char	   *v = gw_extension_version();
+
+	return v != NULL && strcmp(v, GW_VERSION) == 0;
+}
+
 SPIPlanPtr
 gw_saved_plan(const char *sql, int nargs, Oid *types)
 {
@@ -82,8 +130,25 @@ gw_saved_plan(const char *sql, int nargs, Oid *types)
 	return plan;
 }
 
+bool
+gw_errcode_transient(int sqlerrcode)
+{
+	int			cat = ERRCODE_TO_CATEGORY(sqlerrcode);
+
+	return cat == ERRCODE_TRANSACTION_ROLLBACK ||
+		cat == ERRCODE_INSUFFICIENT_RESOURCES ||
+		cat == ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE ||
+		cat == ERRCODE_OPERATOR_INTERVENTION;
+}
+
 char *
 gw_try_subxact(GwSubxactFn fn, void *arg, MemoryContext cxt)
+{
+	return gw_try_subxact_ex(fn, arg, cxt, false);
+}
+
+char *
+gw_try_subxact_ex(GwSubxactFn fn, void *arg, MemoryContext cxt, bool rethrow_transient)
 {
 	ResourceOwner owner = CurrentResourceOwner;
 	char	   *volatile error = NULL;
@@ -103,6 +168,10 @@ gw_try_subxact(GwSubxactFn fn, void *arg, MemoryContext cxt)
 		ed = CopyErrorData();
 		FlushErrorState();
 		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		if (rethrow_transient && gw_errcode_transient(ed->sqlerrcode))
+			ReThrowError(ed);
 		error = ed->message;
 	}
 	PG_END_TRY();

@@ -30,6 +30,8 @@ extern void gw_require_writable(const char *what);
  * EXTENSION holds or waits for the lock.
  */
 extern bool gw_lock_extension(Oid extoid, bool nowait);
+extern char *gw_extension_version(void);
+extern bool gw_extension_current(void);
 
 /* Prepare and keep an SPI plan for the life of the backend. */
 extern SPIPlanPtr gw_saved_plan(const char *sql, int nargs, Oid *types);
@@ -41,5 +43,18 @@ extern SPIPlanPtr gw_saved_plan(const char *sql, int nargs, Oid *types);
  */
 typedef void (*GwSubxactFn) (void *arg);
 extern char *gw_try_subxact(GwSubxactFn fn, void *arg, MemoryContext cxt);
+
+/*
+ * Whether an ERROR may go away by itself (SQLSTATE classes 40 transaction
+ * rollback, 53 insufficient resources, 55 object not in prerequisite state,
+ * e.g. a lock not available, and 57 operator intervention, e.g. a statement
+ * or lock timeout): the same work may succeed when tried again.
+ */
+extern bool gw_errcode_transient(int sqlerrcode);
+
+/* gw_try_subxact, but a transient ERROR (above) is raised again after the
+ * rollback instead of being returned. */
+extern char *gw_try_subxact_ex(GwSubxactFn fn, void *arg, MemoryContext cxt,
+							   bool rethrow_transient);
 
 #endif

@@ -8,6 +8,12 @@
  * turn finished requests into outbox statuses.  flush: record a batch of
  * them in one UPDATE.  No transaction is ever open across an HTTP request.
  *
+ * The launcher (launcher.c) starts a set of these workers for every
+ * database that has the extension; a worker serves one database for life.
+ * Worker 0 of a set the launcher has not seen served yet is its probe: it
+ * marks the database served, or absent and exits.  Any worker that finds
+ * the extension gone marks the database absent and exits.
+ *
  * A worker marks the rows it leased with a token it keeps in shared memory.
  * Rows leased by a token no live worker holds (the worker died, the server
  * crashed) are taken again: messages are queued again with the same
@@ -21,6 +27,7 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
+#include "commands/dbcommands.h"
 #include "commands/extension.h"
 #include "common/pg_prng.h"
 #include "executor/spi.h"
@@ -48,11 +55,11 @@
 #include "jsonutil.h"
 #include "request.h"
 #include "shmem.h"
+#include "token.h"
 #include "util.h"
 #include "worker.h"
 
 char	   *gw_worker_database = NULL;
-int			gw_worker_count = 1;
 int			gw_batch_size = 200;
 int			gw_max_in_flight = 64;
 int			gw_max_attempts = 5;
@@ -68,16 +75,11 @@ typedef struct GwItem
 	MemoryContext cxt;
 	int64		id;
 	char	   *account;
-	int			attempts;
-	bool		payment;
-	bool		reconcile;		/* a status query for an unknown payment */
-	bool		can_reconcile;	/* the operation has a status query */
+	char	   *match_key;		/* the row's, for a status query by it */
 	double		rate;
 	char	   *prep_error;		/* set when the request could not be built */
-	bool		refreshed;		/* prepared with a fresh token after a 401 */
 	bool		needs_auth;		/* the provider hands out tokens */
-	bool		has_key;		/* the operation carries our idempotency key */
-	TimestampTz created_at;
+	GwRowState	row;			/* for outcome.c: attempts, reconcile, ... */
 	GwCall		call;
 	GwHttpRequest req;
 } GwItem;
@@ -96,10 +98,14 @@ typedef struct GwResults
 	Datum	   *error;
 	bool	   *error_null;
 	Datum	   *delay;			/* ms until the next attempt; -1: never */
+	Datum	   *match;
+	bool	   *match_null;
 	TimestampTz first;
 } GwResults;
 
+static int	gw_db = -1;		/* the database's entry in shared memory */
 static int	gw_slot;
+static bool gw_served = false;	/* the entry says served */
 static int64 gw_token;
 static MemoryContext gw_worker_cxt;
 static MemoryContext gw_results_cxt;
@@ -112,26 +118,6 @@ static Oid	gw_outbox_relid = InvalidOid;	/* the outbox this worker's state is fo
 static Oid	gw_ext_oid = InvalidOid;	/* the extension that outbox belongs to */
 static SPIPlanPtr gw_claim_plan = NULL;
 static SPIPlanPtr gw_flush_plan = NULL;
-
-void
-gw_worker_register(void)
-{
-	BackgroundWorker bgw;
-
-	for (int i = 0; i < Min(gw_worker_count, GW_MAX_WORKERS); i++)
-	{
-		memset(&bgw, 0, sizeof(bgw));
-		bgw.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-		bgw.bgw_start_time = BgWorkerStart_RecoveryFinished;
-		bgw.bgw_restart_time = 5;
-		snprintf(bgw.bgw_library_name, BGW_MAXLEN, "gateway");
-		snprintf(bgw.bgw_function_name, BGW_MAXLEN, "gw_worker_main");
-		snprintf(bgw.bgw_name, BGW_MAXLEN, "gateway worker %d", i);
-		snprintf(bgw.bgw_type, BGW_MAXLEN, "gateway worker");
-		bgw.bgw_main_arg = Int32GetDatum(i);
-		RegisterBackgroundWorker(&bgw);
-	}
-}
 
 /* The entry of account in gw_refresh_accounts, or NULL; allocates nothing. */
 static ListCell *
@@ -148,7 +134,7 @@ gw_refresh_find(const char *account)
 static void
 gw_worker_exit(int code, Datum arg)
 {
-	gw_shmem_unregister_worker(gw_slot);
+	gw_shmem_unregister_worker(gw_db, gw_slot);
 }
 
 /*
@@ -187,15 +173,23 @@ gw_xact_end(void)
 }
 
 /*
- * Whether the extension is installed.  A worker that holds state (requests
- * in flight, results to record) for an outbox that was dropped or created
- * anew exits, to start over clean: its rows ids mean nothing any more.
+ * Make sure the extension is installed.  Without it, the database is marked
+ * absent (unless an extension was created there since we looked: the
+ * generation changed) and the worker exits; the launcher starts the set
+ * again after the next CREATE EXTENSION.  A worker that holds state
+ * (requests in flight, results to record) for an outbox that was dropped or
+ * created anew exits, to start over clean: its rows ids mean nothing any
+ * more.
  */
 static bool
-gw_installed(void)
+gw_check_installed(void)
 {
 	Oid			nsp;
 	Oid			relid = InvalidOid;
+	uint32		gen = gw_db_gen(gw_db);
+	char	   *v;
+	char		version[NAMEDATALEN] = "";
+	static bool said_version = false;
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
@@ -203,30 +197,47 @@ gw_installed(void)
 	if (OidIsValid(nsp))
 		relid = get_relname_relid("outbox", nsp);
 	gw_ext_oid = get_extension_oid("gateway", true);
+	v = gw_extension_version();
+	if (v != NULL)
+		strlcpy(version, v, sizeof(version));
 	CommitTransactionCommand();
 	if (OidIsValid(gw_outbox_relid) && relid != gw_outbox_relid)
 	{
 		elog(LOG, "gateway worker %d: the outbox was dropped or created anew; restarting", gw_slot);
 		proc_exit(1);
 	}
+	if (!OidIsValid(relid))
+	{
+		(void) gw_db_mark(gw_db, GW_DB_ABSENT, gen);
+		elog(DEBUG1, "gateway worker %d: the extension is not installed; exiting", gw_slot);
+		proc_exit(0);
+	}
 	gw_outbox_relid = relid;
-	return OidIsValid(relid);
-}
-
-/* Backoff before attempt n+1: exponential, capped, with jitter. */
-static int64
-gw_backoff_ms(int attempts)
-{
-	double		d = gw_retry_base_ms * pow(2.0, Max(attempts - 1, 0));
-
-	d = Min(d, (double) gw_retry_max_ms);
-	return (int64) (d * (0.5 + 0.5 * pg_prng_double(&pg_global_prng_state)));
+	if (version[0] != '\0' && strcmp(version, GW_VERSION) != 0)
+	{
+		/* an older schema: its tables are not the ones this library knows */
+		if (!said_version)
+			ereport(LOG,
+					(errmsg("%s: the extension is at version %s, the library at %s; nothing is sent until it is updated",
+							MyBgworkerEntry->bgw_name, version, GW_VERSION),
+					 errhint("Run ALTER EXTENSION gateway UPDATE in that database.")));
+		said_version = true;
+		return false;
+	}
+	said_version = false;
+	if (!gw_served)
+	{
+		gw_served = gw_db_mark(gw_db, GW_DB_SERVED, gen);
+		if (gw_served)
+			elog(LOG, "%s started", MyBgworkerEntry->bgw_name);
+	}
+	return true;
 }
 
 /* Queue an outcome for the next flush. */
 static void
-gw_result_add(int64 id, const char *status, Jsonb *result, const char *ref,
-			  const char *error, int64 delay_ms)
+gw_result_add(int64 id, GwOutboxStatus status, Jsonb *result, const char *ref,
+			  const char *error, int64 delay_ms, const char *match_key)
 {
 	GwResults  *r = &gw_res;
 	MemoryContext old = MemoryContextSwitchTo(gw_results_cxt);
@@ -245,13 +256,15 @@ gw_result_add(int64 id, const char *status, Jsonb *result, const char *ref,
 		GROW(error, Datum);
 		GROW(error_null, bool);
 		GROW(delay, Datum);
+		GROW(match, Datum);
+		GROW(match_null, bool);
 #undef GROW
 		r->cap = cap;
 	}
 	if (r->n == 0)
 		r->first = GetCurrentTimestamp();
 	r->id[r->n] = Int64GetDatum(id);
-	r->status[r->n] = CStringGetTextDatum(status);
+	r->status[r->n] = CStringGetTextDatum(gw_outbox_status_name(status));
 	r->result_null[r->n] = (result == NULL);
 	if (result)
 	{
@@ -267,8 +280,26 @@ gw_result_add(int64 id, const char *status, Jsonb *result, const char *ref,
 	if (error)
 		r->error[r->n] = CStringGetTextDatum(error);
 	r->delay[r->n] = Int64GetDatum(delay_ms);
+	r->match_null[r->n] = (match_key == NULL);
+	if (match_key)
+		r->match[r->n] = CStringGetTextDatum(match_key);
 	r->n++;
 	MemoryContextSwitchTo(old);
+}
+
+/*
+ * The outcome of a row whose request could not be built (or given a token):
+ * a message that cannot be built now never will be, failed; a payment being
+ * reconciled is asked about again later.
+ */
+static void
+gw_result_unbuilt(GwItem *it, const char *error)
+{
+	gw_result_add(it->id, it->row.reconcile ? GW_OB_UNKNOWN : GW_OB_FAILED, NULL, NULL,
+				  error,
+				  !it->row.reconcile ? 0 :
+				  it->row.can_reconcile ? gw_backoff_ms(it->row.attempts + 1) : -1,
+				  NULL);
 }
 
 static Datum
@@ -287,14 +318,16 @@ gw_array(Datum *v, bool *nulls, int n, Oid type)
 /*
  * Record the queued outcomes in one UPDATE; only rows we still lease.  A
  * delivery report or payment callback that came while the row was being
- * sent (gateway.apply_inbound) has set a final status and left the lease:
- * the send's answer is recorded, the callback's status and result stay.
+ * sent (src/inbound.c) has set its status and left the lease:
+ * the send's answer is recorded, the callback's status and result stay.  A
+ * status query's answer replaces the result but keeps the callback that
+ * made the payment need checking.
  */
 static void
 gw_flush(void)
 {
 	GwResults  *r = &gw_res;
-	Datum		args[7];
+	Datum		args[8];
 	int			rc;
 
 	if (r->n == 0)
@@ -302,30 +335,35 @@ gw_flush(void)
 	gw_xact_begin("gateway: recording results");
 	if (gw_flush_plan == NULL)
 	{
-		Oid			types[7] = {INT8ARRAYOID, TEXTARRAYOID, JSONBARRAYOID, TEXTARRAYOID,
-		TEXTARRAYOID, INT8ARRAYOID, INT8OID};
+		Oid			types[8] = {INT8ARRAYOID, TEXTARRAYOID, JSONBARRAYOID, TEXTARRAYOID,
+		TEXTARRAYOID, INT8ARRAYOID, INT8OID, TEXTARRAYOID};
 
 		gw_flush_plan = gw_saved_plan(
 			"UPDATE gateway.outbox o"
 			"   SET status = CASE WHEN o.status OPERATOR(pg_catalog.=) 'sending'"
 			"            THEN v.status::gateway.outbox_status ELSE o.status END,"
 			"       result = CASE WHEN o.status OPERATOR(pg_catalog.=) 'sending'"
-			"            THEN coalesce(v.result, o.result)"
+			"            THEN (CASE WHEN o.result OPERATOR(pg_catalog.?) 'callback'"
+			"                  THEN coalesce(v.result, '{}') OPERATOR(pg_catalog.||)"
+			"                       pg_catalog.jsonb_build_object('callback', o.result OPERATOR(pg_catalog.->) 'callback')"
+			"                  ELSE coalesce(v.result, o.result) END)"
 			"            ELSE coalesce(v.result, '{}') OPERATOR(pg_catalog.||)"
 			"                 pg_catalog.jsonb_build_object('callback', o.result OPERATOR(pg_catalog.->) 'callback') END,"
 			"       provider_ref = coalesce(v.ref, o.provider_ref), last_error = v.error,"
+			"       match_key = coalesce(v.match, o.match_key),"
 			"       next_attempt_at = CASE WHEN v.delay < 0 THEN 'infinity'::timestamptz"
 			"            ELSE pg_catalog.now() + v.delay * interval '1 millisecond' END,"
 			"       sent_at = CASE WHEN v.status IN ('sent', 'delivered') OR o.status = 'delivered'"
 			"            THEN coalesce(o.sent_at, pg_catalog.clock_timestamp()) ELSE o.sent_at END,"
 			"       updated_at = pg_catalog.now(), lease_until = NULL, leased_by = NULL"
 			"  FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3),"
-			"                 pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6))"
-			"       AS v(id, status, result, ref, error, delay)"
+			"                 pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6),"
+			"                 pg_catalog.unnest($8))"
+			"       AS v(id, status, result, ref, error, delay, match)"
 			" WHERE o.id OPERATOR(pg_catalog.=) v.id"
-			"   AND o.status IN ('sending', 'delivered', 'undelivered')"
+			"   AND o.status IN ('sending', 'delivered', 'undelivered', 'failed', 'unknown')"
 			"   AND o.leased_by OPERATOR(pg_catalog.=) $7",
-			7, types);
+			8, types);
 	}
 	args[0] = gw_array(r->id, NULL, r->n, INT8OID);
 	args[1] = gw_array(r->status, NULL, r->n, TEXTOID);
@@ -334,6 +372,7 @@ gw_flush(void)
 	args[4] = gw_array(r->error, r->error_null, r->n, TEXTOID);
 	args[5] = gw_array(r->delay, NULL, r->n, INT8OID);
 	args[6] = Int64GetDatum(gw_token);
+	args[7] = gw_array(r->match, r->match_null, r->n, TEXTOID);
 	rc = SPI_execute_plan(gw_flush_plan, args, NULL, false, 0);
 	if (rc != SPI_OK_UPDATE)
 		elog(ERROR, "recording results failed: %s", SPI_result_code_string(rc));
@@ -360,12 +399,29 @@ gw_item_prepare_step(void *arg)
 	const GwOperation *op = gw_operation_lookup(acc->provider, a->operation);
 
 	it->rate = acc->rate_limit;
-	it->can_reconcile = (op->reconcile_op != NULL);
-	it->has_key = (op->key_param != NULL);
+	it->row.can_reconcile = (op->reconcile_op != NULL &&
+							 (!op->reconcile_by_match_key || it->match_key != NULL));
 	it->needs_auth = (acc->provider->authorize != NULL);
-	if (it->reconcile)
+	if (op->flags & GW_OP_PAYMENT)
+	{
+		/* what the customer was asked for, to check what comes back */
+		GwCall		asked;
+
+		gw_call_prepare(&asked, acc, a->operation, a->params);
+		it->row.amount = gw_param_find(&asked, "amount");
+		it->row.phone = gw_param_find(&asked, "phone");
+	}
+	if (it->row.reconcile)
+	{
+		if (!it->row.can_reconcile)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("%s cannot be asked about this payment", acc->provider->name),
+					 errdetail("The push was never answered with a transaction id.")));
 		gw_call_prepare(&it->call, acc, op->reconcile_op,
-						gw_jsonb_set_text(NULL, op->reconcile_param, a->key));
+						gw_jsonb_set_text(NULL, op->reconcile_param,
+										  op->reconcile_by_match_key ? it->match_key : a->key));
+	}
 	else
 		gw_call_prepare(&it->call, acc, a->operation,
 						op->key_param ? gw_jsonb_set_text(a->params, op->key_param, a->key)
@@ -386,49 +442,322 @@ gw_item_prepare(GwItem *it, const char *operation, Jsonb *params, const char *ke
 	MemoryContextSwitchTo(oldcxt);
 }
 
-static void
-gw_item_authorize_step(void *arg)
-{
-	GwItem	   *it = (GwItem *) arg;
-	ListCell   *lc;
+static void gw_collect_one(GwItem *it, GwHttpResponse *resp);
 
-	/* a token refused with 401 is replaced before the next send */
-	lc = gw_refresh_find(it->account);
-	it->refreshed = (lc != NULL);
+/*
+ * Tokens (providers with an authorize hook: Nenasasa).  The claimed rows of
+ * an account that need a token wait, parked, for one token request of that
+ * account, which goes through the pool like any request: never inside a
+ * transaction, and while it hangs every other account's rows go on.  A
+ * failed request is remembered: the rows it held get its answer as their
+ * outcome, and the account's rows are not claimed again before a backoff.
+ */
+typedef struct GwAuth
+{
+	dlist_node	node;
+	char		account[NAMEDATALEN];
+	dlist_head	parked;			/* items waiting for the token */
+	int			nparked;
+	bool		after_401;		/* the provider refused the last token */
+	bool		password;		/* next request: the password grant */
+	bool		fetching;		/* a request is in the pool */
+	bool		fetch_after_401;	/* that request follows a 401 */
+	bool		fetch_refresh;	/* that request is a refresh grant */
+	TimestampTz fetched_at;
+	bool		have_cached;	/* the stored token that request renews */
+	GwToken		cached;
+	GwAccount  *acc;
+	MemoryContext cxt;			/* acc, cached, the request */
+	GwHttpRequest req;
+	int			failures;		/* in a row */
+	TimestampTz retry_at;		/* after a failure, no request before */
+} GwAuth;
+
+static dlist_head gw_auths = DLIST_STATIC_INIT(gw_auths);
+static int	gw_nparked = 0;
+
+static GwAuth *
+gw_auth_get(const char *account)
+{
+	dlist_iter	it;
+	GwAuth	   *a;
+
+	dlist_foreach(it, &gw_auths)
+	{
+		a = dlist_container(GwAuth, node, it.cur);
+		if (strcmp(a->account, account) == 0)
+			return a;
+	}
+	a = MemoryContextAllocZero(gw_worker_cxt, sizeof(GwAuth));
+	strlcpy(a->account, account, NAMEDATALEN);
+	dlist_init(&a->parked);
+	a->cxt = AllocSetContextCreate(gw_worker_cxt, "gateway token", ALLOCSET_SMALL_SIZES);
+	dlist_push_tail(&gw_auths, &a->node);
+	return a;
+}
+
+/* The GwAuth whose request a pool tag is, or NULL (a row's). */
+static GwAuth *
+gw_auth_of_tag(void *tag)
+{
+	dlist_iter	it;
+
+	dlist_foreach(it, &gw_auths)
+	{
+		if ((void *) dlist_container(GwAuth, node, it.cur) == tag)
+			return (GwAuth *) tag;
+	}
+	return NULL;
+}
+
+/* Park a prepared item until its account's token is there. */
+static void
+gw_auth_park(GwItem *it)
+{
+	GwAuth	   *a = gw_auth_get(it->account);
+	ListCell   *lc = gw_refresh_find(it->account);
+
 	if (lc)
 	{
 		String	   *name = lfirst(lc);
 
+		/* a token refused with 401 is replaced before the next send */
 		gw_refresh_accounts = list_delete_cell(gw_refresh_accounts, lc);
 		pfree(strVal(name));
 		pfree(name);
+		a->after_401 = true;
+		a->password = true;
 	}
-	gw_call_authorize(&it->call, it->refreshed);
-	gw_call_request(&it->call, &it->req);
+	dlist_push_tail(&a->parked, &it->node);
+	a->nparked++;
+	gw_nparked++;
+}
+
+/* Send the parked items of a with the token. */
+static void
+gw_auth_release(GwAuth *a, const GwToken *tok, bool after_401)
+{
+	dlist_mutable_iter iter;
+
+	dlist_foreach_modify(iter, &a->parked)
+	{
+		GwItem	   *it = dlist_container(GwItem, node, iter.cur);
+		MemoryContext old = MemoryContextSwitchTo(it->cxt);
+
+		dlist_delete(&it->node);
+		it->row.refreshed = after_401;
+		it->call.account->provider->authorize_with(&it->call, tok);
+		gw_call_request(&it->call, &it->req);
+		MemoryContextSwitchTo(old);
+		dlist_push_tail(&gw_waiting, &it->node);
+		gw_nwaiting++;
+	}
+	gw_nparked -= a->nparked;
+	a->nparked = 0;
+}
+
+/* The parked items of a were not sent: resp (the token request's answer,
+ * or NULL with error) is their outcome. */
+static void
+gw_auth_fail(GwAuth *a, const GwHttpResponse *resp, const char *error)
+{
+	dlist_mutable_iter iter;
+
+	dlist_foreach_modify(iter, &a->parked)
+	{
+		GwItem	   *it = dlist_container(GwItem, node, iter.cur);
+
+		dlist_delete(&it->node);
+		if (resp == NULL)
+		{
+			/* as a row that could not be built (gw_claim) */
+			gw_result_unbuilt(it, error);
+			MemoryContextDelete(it->cxt);
+		}
+		else
+		{
+			GwHttpResponse r = *resp;
+			MemoryContext old = MemoryContextSwitchTo(it->cxt);
+
+			r.body = palloc(resp->body_len + 1);
+			memcpy(r.body, resp->body, resp->body_len);
+			r.body[resp->body_len] = '\0';
+			r.error = resp->error ? pstrdup(resp->error) : NULL;
+			MemoryContextSwitchTo(old);
+			it->call.unsendable = true;
+			gw_collect_one(it, &r);
+		}
+	}
+	gw_nparked -= a->nparked;
+	a->nparked = 0;
+}
+
+/* The account and its stored token, into a's memory. */
+static void
+gw_auth_load_step(void *arg)
+{
+	GwAuth	   *a = (GwAuth *) arg;
+	MemoryContext old = MemoryContextSwitchTo(a->cxt);
+
+	a->acc = gw_account_copy(gw_account_get(a->account));
+	a->have_cached = gw_token_load(a->acc, &a->cached);
+	MemoryContextSwitchTo(old);
 }
 
 /*
- * Give a prepared request the provider's token.  Runs in a transaction of
- * its own after the claim committed: a token may need an HTTP call, and no
- * claimed row stays locked meanwhile.
+ * Give the parked items their token: the stored one while it is fresh, else
+ * a request to the provider started in the pool (none before the backoff
+ * of a failure ends).  The ms until the earliest backoff ends (0: none).
  */
-static void
-gw_item_authorize(GwItem *it)
+static int
+gw_auth_run(void)
 {
-	MemoryContext oldcxt = CurrentMemoryContext;
+	dlist_iter	iter;
+	TimestampTz now = GetCurrentTimestamp();
+	int			wait = 0;
+	int			starting = 0;
+	bool		in_xact = false;
 
-	it->prep_error = gw_try_subxact(gw_item_authorize_step, it, it->cxt);
-	MemoryContextSwitchTo(oldcxt);
+	dlist_foreach(iter, &gw_auths)
+	{
+		GwAuth	   *a = dlist_container(GwAuth, node, iter.cur);
+		char	   *error;
+		bool		use_refresh;
+
+		if (a->nparked == 0 || a->fetching)
+			continue;
+		if (a->retry_at > now)
+		{
+			int			ms = (int) Min((a->retry_at - now) / 1000 + 1, 1000);
+
+			wait = (wait == 0) ? ms : Min(wait, ms);
+			continue;
+		}
+		if (gw_http_pool_free_slots(gw_pool) - starting <= 0)
+			break;
+		if (!in_xact)
+		{
+			gw_xact_begin("gateway: reading tokens");
+			in_xact = true;
+		}
+		MemoryContextReset(a->cxt);
+		a->acc = NULL;
+		error = gw_try_subxact(gw_auth_load_step, a, a->cxt);
+		if (error)
+		{
+			gw_auth_fail(a, NULL, error);
+			continue;
+		}
+		if (a->have_cached && !a->password && !gw_token_due(&a->cached, now))
+		{
+			gw_auth_release(a, &a->cached, false);
+			continue;
+		}
+		/* the request: after commit, with nothing of the transaction's */
+		use_refresh = a->have_cached && !a->password && a->cached.refresh_token != NULL;
+		{
+			MemoryContext old = MemoryContextSwitchTo(a->cxt);
+
+			a->acc->provider->token_request(a->acc, use_refresh ? a->cached.refresh_token : NULL,
+											&a->req);
+			MemoryContextSwitchTo(old);
+		}
+		a->fetch_refresh = use_refresh;
+		a->fetch_after_401 = a->after_401;
+		a->after_401 = false;
+		a->password = false;
+		a->fetching = true;		/* started below */
+		starting++;
+	}
+	if (in_xact)
+		gw_xact_end();
+
+	/* every request is sent outside the transaction that read the tokens */
+	dlist_foreach(iter, &gw_auths)
+	{
+		GwAuth	   *a = dlist_container(GwAuth, node, iter.cur);
+
+		if (a->fetching && a->req.url != NULL)
+		{
+			a->fetched_at = GetCurrentTimestamp();
+			if (!gw_http_pool_start(gw_pool, &a->req, a))
+				a->fetching = false;	/* no slot after all: next round */
+			/* the pool copied the body, which holds the password */
+			explicit_bzero((char *) a->req.body, a->req.body_len);
+			a->req.url = NULL;
+		}
+	}
+	return wait;
 }
 
-static void gw_collect_one(GwItem *it, GwHttpResponse *resp);
+/* A refresh grant the provider refused outright (not busy, not broken). */
+static bool
+gw_auth_refused(const GwHttpResponse *resp)
+{
+	return resp->net_error == GW_NET_OK &&
+		resp->status >= 400 && resp->status < 500 && resp->status != 429;
+}
+
+/* A token request finished. */
+static void
+gw_auth_done(GwAuth *a, GwHttpResponse *resp)
+{
+	GwToken		tok;
+	TimestampTz now = GetCurrentTimestamp();
+
+	a->fetching = false;
+	memset(&tok, 0, sizeof(tok));
+	if (a->acc->provider->token_answer(resp, a->fetched_at, &tok))
+	{
+		a->failures = 0;
+		a->retry_at = 0;
+		/* for every backend and the next claims (best effort, never raises) */
+		gw_xact_begin("gateway: storing a token");
+		gw_token_store(a->acc, &tok);
+		gw_xact_end();
+		gw_auth_release(a, &tok, a->fetch_after_401);
+	}
+	else if (a->fetch_refresh && gw_auth_refused(resp))
+		a->password = true;		/* asked again with the password, next round */
+	else if (a->have_cached && !a->fetch_after_401 && now < a->cached.expires_at)
+		gw_auth_release(a, &a->cached, false);	/* renewing early failed; it still works */
+	else
+	{
+		a->failures++;
+		a->retry_at = TimestampTzPlusMilliseconds(now, gw_backoff_ms(a->failures));
+		gw_auth_fail(a, resp, NULL);
+	}
+	if (tok.access_token)
+		explicit_bzero(tok.access_token, strlen(tok.access_token));
+	if (tok.refresh_token)
+		explicit_bzero(tok.refresh_token, strlen(tok.refresh_token));
+}
+
+/* Accounts whose token request failed lately: their rows are not claimed. */
+static Datum
+gw_auth_backoff_accounts(void)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	Datum		names[64];
+	int			n = 0;
+	dlist_iter	iter;
+
+	dlist_foreach(iter, &gw_auths)
+	{
+		GwAuth	   *a = dlist_container(GwAuth, node, iter.cur);
+
+		if (a->retry_at > now && n < lengthof(names))
+			names[n++] = CStringGetTextDatum(a->account);
+	}
+	return gw_array(names, NULL, n, TEXTOID);
+}
 
 /* Claim up to n due rows and prepare their requests; how many were claimed. */
 static int
 gw_claim(int n)
 {
 	int			rc;
-	Datum		args[3];
+	Datum		args[4];
 	int			got;
 	Jsonb	  **params;
 	char	  **ops;
@@ -438,13 +767,14 @@ gw_claim(int n)
 	gw_xact_begin("gateway: claiming");
 	if (gw_claim_plan == NULL)
 	{
-		Oid			types[3] = {INT4OID, INT8OID, INT8OID};
+		Oid			types[4] = {INT4OID, INT8OID, INT8OID, TEXTARRAYOID};
 
 		gw_claim_plan = gw_saved_plan(
 			"WITH c AS ("
 			"  SELECT id, status AS was FROM gateway.outbox"
 			"   WHERE status IN ('queued', 'unknown')"
 			"     AND next_attempt_at OPERATOR(pg_catalog.<=) pg_catalog.now()"
+			"     AND NOT account OPERATOR(pg_catalog.=) ANY ($4)"
 			"   ORDER BY next_attempt_at LIMIT $1"
 			"   FOR UPDATE SKIP LOCKED)"
 			" UPDATE gateway.outbox o"
@@ -456,12 +786,13 @@ gw_claim(int n)
 			"        leased_by = $3, updated_at = pg_catalog.now()"
 			"   FROM c WHERE o.id OPERATOR(pg_catalog.=) c.id"
 			" RETURNING o.id, o.account, o.operation, o.params, o.idempotency_key,"
-			"           o.attempts, o.payment, c.was, o.created_at",
-			3, types);
+			"           o.attempts, o.payment, c.was, o.created_at, o.match_key",
+			4, types);
 	}
 	args[0] = Int32GetDatum(n);
 	args[1] = Int64GetDatum((int64) gw_request_timeout_ms + 60000);
 	args[2] = Int64GetDatum(gw_token);
+	args[3] = gw_auth_backoff_accounts();
 	rc = SPI_execute_plan(gw_claim_plan, args, NULL, false, 0);
 	if (rc != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "claiming rows failed: %s", SPI_result_code_string(rc));
@@ -488,34 +819,20 @@ gw_claim(int n)
 		ops[i] = SPI_getvalue(t, d, 3);
 		params[i] = DatumGetJsonbPCopy(SPI_getbinval(t, d, 4, &isnull));
 		keys[i] = SPI_getvalue(t, d, 5);
-		it->attempts = DatumGetInt32(SPI_getbinval(t, d, 6, &isnull));
-		it->payment = DatumGetBool(SPI_getbinval(t, d, 7, &isnull));
+		it->row.attempts = DatumGetInt32(SPI_getbinval(t, d, 6, &isnull));
 		{
 			char	   *was = SPI_getvalue(t, d, 8);
 
-			it->reconcile = (strcmp(was, "unknown") == 0);
+			it->row.reconcile = (strcmp(was, "unknown") == 0);
 		}
-		it->created_at = DatumGetTimestampTz(SPI_getbinval(t, d, 9, &isnull));
+		it->row.created_at = DatumGetTimestampTz(SPI_getbinval(t, d, 9, &isnull));
+		it->match_key = SPI_getvalue(t, d, 10);
 		MemoryContextSwitchTo(old);
 		items[i] = it;
 	}
 	for (int i = 0; i < got; i++)
 		gw_item_prepare(items[i], ops[i], params[i], keys[i]);
 	gw_xact_end();
-
-	/* tokens, outside the claim's transaction */
-	for (int i = 0; i < got; i++)
-	{
-		if (items[i]->needs_auth && items[i]->prep_error == NULL)
-		{
-			gw_xact_begin("gateway: fetching tokens");
-			for (int j = i; j < got; j++)
-				if (items[j]->needs_auth && items[j]->prep_error == NULL)
-					gw_item_authorize(items[j]);
-			gw_xact_end();
-			break;
-		}
-	}
 
 	for (int i = 0; i < got; i++)
 	{
@@ -527,17 +844,18 @@ gw_claim(int n)
 			 * A message that cannot be built now never will be: failed.  A
 			 * payment being reconciled is asked about again later.
 			 */
-			gw_result_add(it->id, it->reconcile ? "unknown" : "failed", NULL, NULL,
-						  it->prep_error, it->reconcile ? gw_backoff_ms(it->attempts + 1) : 0);
+			gw_result_unbuilt(it, it->prep_error);
 			MemoryContextDelete(it->cxt);
 		}
-		else if (it->call.unsendable || it->call.refused)
+		else if (it->call.refused)
 		{
-			/* no token could be had, or every recipient opted out: no request */
+			/* every recipient opted out: no request */
 			GwHttpResponse resp = it->call.resp;
 
 			gw_collect_one(it, &resp);
 		}
+		else if (it->needs_auth)
+			gw_auth_park(it);	/* its token: gw_auth_run, outside any transaction */
 		else
 		{
 			dlist_push_tail(&gw_waiting, &it->node);
@@ -574,66 +892,6 @@ gw_start(void)
 	return wait;
 }
 
-/* Turn one finished request into its outbox outcome. */
-/* The outbox status for a finished request, and the delay before the next
- * attempt (-1: none; an operator or a callback decides). */
-static const char *
-gw_outcome(GwItem *it, GwHttpResponse *resp, const char *st, bool retryable,
-		   char **ref, int64 *delay)
-{
-	*delay = 0;
-	if (resp->status == 401 && it->call.account->provider->authorize && !it->refreshed &&
-		it->attempts < gw_max_attempts)
-	{
-		/* The provider refused its token: send once more with a fresh one. */
-		MemoryContext wc = MemoryContextSwitchTo(gw_worker_cxt);
-
-		if (gw_refresh_find(it->account) == NULL)
-			gw_refresh_accounts = lappend(gw_refresh_accounts, makeString(pstrdup(it->account)));
-		MemoryContextSwitchTo(wc);
-		return it->reconcile ? "unknown" : "queued";
-	}
-	if (it->reconcile)
-	{
-		/*
-		 * What the provider says of a payment we could not be sure of.  Only
-		 * an answer settles it; nothing here ever sends the payment again.
-		 */
-		if (strcmp(st, "delivered") == 0)
-			return "delivered";
-		if (strcmp(st, "failed") == 0 && resp->status >= 200 && resp->status < 300)
-			return "failed";
-		/* pending, refused or no answer: ask again later, for a day at most */
-		*ref = NULL;
-		*delay = TimestampDifferenceExceeds(it->created_at, GetCurrentTimestamp(), 86400 * 1000)
-			? -1 : gw_backoff_ms(it->attempts + 1);
-		return "unknown";
-	}
-	if (strcmp(st, "accepted") == 0 || strcmp(st, "pending") == 0)
-		return "sent";
-	if (strcmp(st, "delivered") == 0)
-		return "delivered";
-	if (strcmp(st, "unknown") == 0 && (it->payment || !it->has_key))
-	{
-		/*
-		 * The provider may have it.  A payment is reconciled; a message the
-		 * provider cannot recognize again by our key is not sent twice.
-		 */
-		*delay = (it->payment && it->can_reconcile) ? gw_backoff_ms(1) : -1;
-		return "unknown";
-	}
-	if (retryable)
-	{
-		if (it->attempts >= gw_max_attempts)
-			return "dead";
-		*delay = gw_backoff_ms(it->attempts);
-		if (resp->retry_after_s > 0)
-			*delay = Max(*delay, (int64) resp->retry_after_s * 1000);
-		return "queued";
-	}
-	return "failed";
-}
-
 /* Turn one finished request into its outbox outcome.  Whatever the answer,
  * the row gets an outcome and the worker goes on. */
 static void
@@ -647,20 +905,23 @@ gw_collect_one(GwItem *it, GwHttpResponse *resp)
 	PG_TRY();
 	{
 		Jsonb	   *res;
-		char	   *st;
-		bool		retryable;
-		char	   *ref;
-		const char *outcome;
-		int64		delay;
+		GwOutcome  *o = &it->call.outcome;
 
 		it->call.resp = *resp;
+		it->call.row = &it->row;
 		res = gw_call_complete(&it->call);
-		st = gw_jsonb_get_text(res, "status");
-		retryable = (gw_jsonb_get(res, "retryable") != NULL &&
-					 gw_jsonb_get(res, "retryable")->val.boolean);
-		ref = gw_jsonb_get_text(res, "provider_ref");
-		outcome = gw_outcome(it, resp, st, retryable, &ref, &delay);
-		gw_result_add(it->id, outcome, res, ref, gw_jsonb_get_text(res, "error"), delay);
+		if (o->refresh_token && gw_refresh_find(it->account) == NULL)
+		{
+			MemoryContext wc = MemoryContextSwitchTo(gw_worker_cxt);
+
+			gw_refresh_accounts = lappend(gw_refresh_accounts, makeString(pstrdup(it->account)));
+			MemoryContextSwitchTo(wc);
+		}
+		/* a status query's answer names the payment, not a new request */
+		gw_result_add(it->id, o->outbox, res,
+					  it->row.reconcile ? NULL : it->call.provider_ref,
+					  o->error, o->delay_ms,
+					  it->row.reconcile ? NULL : it->call.match_key);
 	}
 	PG_CATCH();
 	{
@@ -670,8 +931,8 @@ gw_collect_one(GwItem *it, GwHttpResponse *resp)
 		MemoryContextSwitchTo(it->cxt);
 		ed = CopyErrorData();
 		FlushErrorState();
-		gw_result_add(it->id, "unknown", NULL, NULL,
-					  psprintf("the answer could not be read: %s", ed->message), -1);
+		gw_result_add(it->id, GW_OB_UNKNOWN, NULL, NULL,
+					  psprintf("the answer could not be read: %s", ed->message), -1, NULL);
 	}
 	PG_END_TRY();
 	MemoryContextSwitchTo(old);
@@ -687,10 +948,14 @@ gw_collect(void)
 
 	while (gw_http_pool_next(gw_pool, &tag, &resp))
 	{
-		GwItem	   *it = (GwItem *) tag;
+		GwAuth	   *a = gw_auth_of_tag(tag);
 
 		/* the response lives in gw_results_cxt until the flush */
-		gw_collect_one(it, &resp);
+		if (a)
+			gw_auth_done(a, &resp);
+		else
+			gw_collect_one((GwItem *) tag, &resp);
+		MemoryContextSwitchTo(gw_results_cxt);
 	}
 	MemoryContextSwitchTo(old);
 }
@@ -704,7 +969,7 @@ static void
 gw_recover(void)
 {
 	int64		tokens[GW_MAX_WORKERS];
-	int			n = gw_shmem_live_tokens(tokens);
+	int			n = gw_shmem_live_tokens(gw_db, tokens);
 	Datum	   *d;
 	Datum		args[2];
 	int			rc;
@@ -774,7 +1039,7 @@ gw_adopt_orphans(void)
 
 	gw_xact_begin("gateway: adopting payments of ended sessions");
 	MemoryContextSwitchTo(cxt);
-	names = gw_journal_orphans();
+	names = gw_journal_orphans(strcmp(get_database_name(MyDatabaseId), gw_worker_database) == 0);
 	foreach(lc, names)
 	{
 		char	   *text = gw_journal_read(lfirst(lc));
@@ -868,9 +1133,11 @@ gw_next_due_ms(long max_ms)
 	long		ms = max_ms;
 
 	gw_xact_begin("gateway: looking for due rows");
+	/* GREATEST skips a NULL: with nothing due it would say 0 and spin */
 	if (SPI_execute("SELECT GREATEST(0, EXTRACT(epoch FROM min(next_attempt_at) - pg_catalog.now()) * 1000)::int8"
 					"  FROM gateway.outbox WHERE status IN ('queued', 'unknown')"
-					"   AND next_attempt_at OPERATOR(pg_catalog.<) 'infinity'",
+					"   AND next_attempt_at OPERATOR(pg_catalog.<) 'infinity'"
+					" HAVING min(next_attempt_at) IS NOT NULL",
 					true, 1) == SPI_OK_SELECT && SPI_processed == 1)
 	{
 		bool		isnull;
@@ -889,18 +1156,26 @@ gw_worker_main(Datum arg)
 	TimestampTz next_maintenance = 0;
 	int			maintenance_runs = 0;
 	bool		want_claim = true;
+	Oid			dboid;
 
-	gw_slot = DatumGetInt32(arg);
+	gw_db = DatumGetInt32(arg) / GW_MAX_WORKERS;
+	gw_slot = DatumGetInt32(arg) % GW_MAX_WORKERS;
+	memcpy(&dboid, MyBgworkerEntry->bgw_extra, sizeof(Oid));
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnection(gw_worker_database, NULL, 0);
+	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
 	/* Every name the worker uses is schema-qualified; nothing resolves
 	 * through a search_path a database owner could set or fill. */
 	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
 
 	gw_token = (int64) GetCurrentTimestamp() * GW_MAX_WORKERS + gw_slot;
-	gw_shmem_register_worker(gw_slot, gw_token);
+	if (!gw_shmem_register_worker(gw_db, gw_slot, gw_token))
+	{
+		/* the launcher that started it is gone, its place taken */
+		elog(LOG, "gateway worker %d: its place is taken; exiting", gw_slot);
+		proc_exit(0);
+	}
 	before_shmem_exit(gw_worker_exit, (Datum) 0);
 
 	gw_worker_cxt = AllocSetContextCreate(TopMemoryContext, "gateway worker",
@@ -908,12 +1183,12 @@ gw_worker_main(Datum arg)
 	gw_results_cxt = AllocSetContextCreate(gw_worker_cxt, "gateway results",
 										   ALLOCSET_DEFAULT_SIZES);
 	gw_pool = gw_http_pool_create(Max(gw_max_in_flight, 1));
-	elog(LOG, "gateway worker %d started on database \"%s\"", gw_slot, gw_worker_database);
 
 	for (;;)
 	{
 		TimestampTz now;
 		int			rate_wait;
+		int			auth_wait;
 
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
@@ -921,13 +1196,12 @@ gw_worker_main(Datum arg)
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
 		}
-		if (!gw_installed())
+		if (!gw_check_installed())
 		{
-			pgstat_report_activity(STATE_IDLE, "gateway: extension not installed");
+			/* wait for ALTER EXTENSION gateway UPDATE */
 			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-							 5000L, PG_WAIT_EXTENSION);
+							 1000, PG_WAIT_EXTENSION);
 			ResetLatch(MyLatch);
-			next_maintenance = 0;
 			continue;
 		}
 
@@ -955,16 +1229,20 @@ gw_worker_main(Datum arg)
 		/* claim while there is room and rows may be due */
 		while (want_claim)
 		{
-			int			room = gw_http_pool_free_slots(gw_pool) - gw_nwaiting;
+			int			room = gw_http_pool_free_slots(gw_pool) - gw_nwaiting - gw_nparked;
 			int			n = Min(room, gw_batch_size);
 
 			if (n <= 0)
 				break;
 			want_claim = (gw_claim(n) == n);
+			(void) gw_auth_run();
 			rate_wait = gw_start();
 			gw_http_pool_run(gw_pool, 0);
 		}
+		auth_wait = gw_auth_run();
 		rate_wait = gw_start();
+		if (auth_wait > 0)
+			rate_wait = (rate_wait == 0) ? auth_wait : Min(rate_wait, auth_wait);
 		gw_http_pool_run(gw_pool, 0);
 		gw_collect();
 
@@ -995,7 +1273,7 @@ gw_worker_main(Datum arg)
 		{
 			long		timeout;
 
-			if (gw_nwaiting > 0)
+			if (gw_nwaiting > 0 || gw_nparked > 0)
 				timeout = Max(rate_wait, 1);
 			else
 				timeout = gw_next_due_ms(1000);

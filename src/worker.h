@@ -7,7 +7,6 @@
 #include "postgres.h"
 
 extern char *gw_worker_database;
-extern int	gw_worker_count;
 extern int	gw_batch_size;
 extern int	gw_max_in_flight;
 extern int	gw_max_attempts;
@@ -15,8 +14,6 @@ extern int	gw_retry_base_ms;
 extern int	gw_retry_max_ms;
 extern int	gw_keep_finished_s;
 extern int	gw_keep_inbound_s;
-
-extern void gw_worker_register(void);
 
 PGDLLEXPORT void gw_worker_main(Datum arg);
 

@@ -34,7 +34,7 @@ q "DO \$\$ BEGIN
    SELECT gw_account_create('tokdump', 'vaspro', '{\"api_key\": \"tokdump-key-01\"}',
        'http://127.0.0.1:$GW_MOCK_PORT/vaspro');" >/dev/null || { echo "set-up failed"; exit 1; }
 for _ in $(seq 1 100); do
-    [ "$(code -X POST "$base/tokdump/dlr")" != 000 ] && break
+    [ "$(code -X POST "$base/$db/tokdump/dlr")" != 000 ] && break
     sleep 0.1
 done
 
@@ -54,8 +54,8 @@ check "the table holds no copy of the token" 0 \
 before=$(inbound)
 body='{"uniqueId": "tokdump-1", "deliveryStatus": "DeliveredToTerminal"}'
 c1=$(code -X POST -H 'Content-Type: application/json' --data "$body" \
-    "$base/tokdump/dlr?token=$(printf %s "$dumped" | sed 's/:/%3A/g')")
-c2=$(code -X POST -H 'Content-Type: application/json' --data "$body" "$base/tokdump/dlr?token=${dumped##*:}")
+    "$base/$db/tokdump/dlr?token=$(printf %s "$dumped" | sed 's/:/%3A/g')")
+c2=$(code -X POST -H 'Content-Type: application/json' --data "$body" "$base/$db/tokdump/dlr?token=${dumped##*:}")
 check "the dumped value is refused as a token" 1 "$([ "$c1" != 200 ] && [ "$c1" != 000 ] && echo 1 || echo 0)"
 check "its hex part is refused as a token" 1 "$([ "$c2" != 200 ] && [ "$c2" != 000 ] && echo 1 || echo 0)"
 check "nothing recorded for them" "$before" "$(inbound)"

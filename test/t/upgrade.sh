@@ -73,6 +73,18 @@ fill() {
                 EXECUTE FUNCTION gw_sms_trigger('up1', 'phone', 'Karibu {{name}}!');
             INSERT INTO public.customers (name, phone) VALUES ('Amina', '0712345678');" >/dev/null
 }
+# Every database with the extension is served: wait until the database's
+# worker has sent what is due (the row for tomorrow stays queued), so that
+# the data compared before and after the update is at rest.
+settle() {
+    for _ in $(seq 1 300); do
+        [ "$(q "$1" "SELECT count(*) FROM gateway.outbox WHERE status IN ('queued', 'sending')
+                      AND next_attempt_at < now() + interval '1 hour'")" = 0 ] && return 0
+        sleep 0.1
+    done
+    echo "FAIL: $1: the due rows were not sent"
+    fails=$((fails + 1))
+}
 # (gateway's own idempotency keys start with a prefix drawn at install time)
 objects() {
     psql -X -q -v ON_ERROR_STOP=1 -d "$1" -f "$here/extension_objects.sql" |
@@ -103,6 +115,7 @@ data() { psql -X -q -t -A -v ON_ERROR_STOP=1 -d "$1" -f "$2"; }
 newdb gw_up_fresh
 q gw_up_fresh "CREATE EXTENSION gateway" >/dev/null || { echo "CREATE EXTENSION failed"; exit 1; }
 fill gw_up_fresh || { echo "filling the fresh database failed"; exit 1; }
+settle gw_up_fresh
 objects gw_up_fresh >"$out/fresh.objects" || { echo "listing objects failed"; exit 1; }
 echo "fresh install at $default: $(grep -c '^member: ' "$out/fresh.objects") objects"
 
@@ -121,15 +134,25 @@ for ((i = 0; i < ${#versions[@]} - 1; i++)); do
     check "$from: every C function resolves in today's library" yes "$([ "${nc:-0}" -gt 0 ] && echo yes || echo no)"
     echo "$from: $nc C functions resolve"
     fill "$db" || { echo "$from: its functions could not make the data"; fails=$((fails + 1)); continue; }
+    # The library serves only a schema at its own version: until the update,
+    # the database's worker sends nothing (it says so in the log).
+    sleep 1.5
+    check "$from: nothing is sent before the update" 0 \
+        "$(q "$db" "SELECT count(*) FROM gateway.outbox WHERE status::text <> 'queued' OR attempts > 0")"
     data_queries "$db" >"$out/$db.queries"
     data "$db" "$out/$db.queries" >"$out/$db.before"
     url_before=$(q "$db" "SELECT gw_callback_url('up1', 'dlr')")
     key_before=$(key_default "$db")
 
+    # Every step and the rows after it in one transaction: the worker starts
+    # sending only once the update commits.
+    steps=(-c BEGIN)
     for ((j = i + 1; j < ${#versions[@]}; j++)); do
-        q "$db" "ALTER EXTENSION gateway UPDATE TO '${versions[$j]}'" >/dev/null ||
-            { echo "FAIL: $from: ALTER EXTENSION gateway UPDATE TO '${versions[$j]}'"; fails=$((fails + 1)); }
+        steps+=(-c "ALTER EXTENSION gateway UPDATE TO '${versions[$j]}'")
     done
+    psql -X -q -t -A -v ON_ERROR_STOP=1 -d "$db" "${steps[@]}" -f "$out/$db.queries" -c COMMIT \
+        >"$out/$db.after" 2>"$out/$db.update.err" ||
+        { echo "FAIL: $from: ALTER EXTENSION gateway UPDATE:"; cat "$out/$db.update.err"; fails=$((fails + 1)); }
     check "$from: updated to $default" "$default" "$(q "$db" "SELECT extversion FROM pg_extension WHERE extname = 'gateway'")"
 
     objects "$db" >"$out/$db.objects"
@@ -140,7 +163,6 @@ for ((i = 0; i < ${#versions[@]} - 1; i++)); do
         head -n 60 "$out/$db.objects.diff"
         fails=$((fails + 1))
     fi
-    data "$db" "$out/$db.queries" >"$out/$db.after"
     if diff -u "$out/$db.before" "$out/$db.after" >"$out/$db.data.diff"; then
         echo "ok: $from updated: every row is as it was ($(wc -l <"$out/$db.after") rows)"
     else
@@ -160,6 +182,33 @@ for ((i = 0; i < ${#versions[@]} - 1; i++)); do
     check "$from updated: a granted sender still queues" 1 \
         "$(q "$db" "SET ROLE gw_up_sender; SELECT count(gw_queue_sms('up1', '0712345678', 'after the update'))")"
 done
+
+# Payments recorded before the update: each gets the key its callback names it
+# by (match_key), a payment that was not paid is failed, and a callback after
+# the update finds its row by that key.
+if [ "${#versions[@]}" -ge 2 ]; then
+    prev=${versions[${#versions[@]}-2]}
+    newdb gw_up_pay
+    q gw_up_pay "SET client_min_messages = warning; CREATE EXTENSION gateway VERSION '$prev'" >/dev/null
+    q gw_up_pay "SELECT gw_account_create('up1', 'vaspro', '{\"api_key\": \"up-key-0001\"}', '$mock/vaspro');
+        INSERT INTO gateway.outbox (account, operation, params, status, payment, result, provider_ref,
+                                    next_attempt_at)
+        VALUES ('up1', 'payment.stk_push', '{\"phone\": \"0712345678\", \"amount\": 10}', 'sent', true,
+                '{\"data\": {\"data\": {\"CheckoutRequestID\": \"ws_CO_up_1\"}}}', 'corr-up-1', 'infinity'),
+               ('up1', 'payment.stk_push', '{\"phone\": \"0712345678\", \"amount\": 10}', 'undelivered', true,
+                NULL, 'UMSPID-up-2', 'infinity'),
+               ('up1', 'sms.bulk', '{\"recipients\": \"0712345678\", \"message\": \"x\"}', 'undelivered', false,
+                NULL, 'corr-up-3', 'infinity')" >/dev/null
+    q gw_up_pay "ALTER EXTENSION gateway UPDATE" >/dev/null || { echo "FAIL: gw_up_pay: ALTER EXTENSION UPDATE"; fails=$((fails + 1)); }
+    check "$prev updated: payments have their match_key, messages none" "ws_CO_up_1,UMSPID-up-2," \
+        "$(q gw_up_pay "SELECT string_agg(coalesce(match_key, ''), ',' ORDER BY id) FROM gateway.outbox")"
+    check "$prev updated: a payment that was not paid is failed, an undelivered message stays" \
+        "sent,failed,undelivered" "$(q gw_up_pay "SELECT string_agg(status::text, ',' ORDER BY id) FROM gateway.outbox")"
+    check "$prev updated: a callback finds its payment by match_key" delivered \
+        "$(q gw_up_pay "SELECT gw_ingest('up1', 'payment', '{\"Body\": {\"stkCallback\": {\"CheckoutRequestID\": \"ws_CO_up_1\",
+            \"ResultCode\": 0, \"ResultDesc\": \"ok\", \"CallbackMetadata\": {\"Item\": [{\"Name\": \"Amount\", \"Value\": 10},
+            {\"Name\": \"MpesaReceiptNumber\", \"Value\": \"QBI3DNNHWP\"}, {\"Name\": \"PhoneNumber\", \"Value\": 254712345678}]}}}}')->>'status'")"
+fi
 
 # pg_dump and pg_restore keep gateway's data (its tables are configuration
 # tables), and the sequences go on where they were.
