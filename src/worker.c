@@ -544,9 +544,21 @@ gw_auth_release(GwAuth *a, const GwToken *tok, bool after_401)
 		GwItem	   *it = dlist_container(GwItem, node, iter.cur);
 		MemoryContext old = MemoryContextSwitchTo(it->cxt);
 
+		char	   *refused;
+
 		dlist_delete(&it->node);
 		it->row.refreshed = after_401;
 		it->call.account->provider->authorize_with(&it->call, tok);
+		/* the hosts allowed may have changed since the claim: no ERROR here,
+		 * outside any transaction, but the row's outcome */
+		refused = gw_http_url_refusal(it->call.url.data);
+		if (refused != NULL)
+		{
+			gw_result_unbuilt(it, psprintf("request refused: %s", refused));
+			MemoryContextSwitchTo(old);
+			MemoryContextDelete(it->cxt);
+			continue;
+		}
 		gw_call_request(&it->call, &it->req);
 		MemoryContextSwitchTo(old);
 		dlist_push_tail(&gw_waiting, &it->node);
