@@ -58,11 +58,13 @@ typedef struct GwFrontConn
 	struct sockaddr_storage addr;
 	socklen_t	addrlen;
 	TimestampTz since;
+	Oid			waiting_db;		/* its listener's queue was full: retry */
 } GwFrontConn;
 
 static dlist_head gw_front_conns = DLIST_STATIC_INIT(gw_front_conns);
 static int	gw_front_nconns = 0;
 static int	gw_front_handoff = -1;	/* the datagram socket we send from */
+static int	gw_front_nwaiting = 0;	/* connections with waiting_db set */
 
 void
 gw_front_register(void)
@@ -277,6 +279,8 @@ gw_front_handoff_to(Oid dboid, GwFrontConn *c)
 static void
 gw_front_forget(GwFrontConn *c, int ep)
 {
+	if (OidIsValid(c->waiting_db))
+		gw_front_nwaiting--;
 	(void) epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
 	dlist_delete(&c->node);
 	gw_front_nconns--;
@@ -318,17 +322,57 @@ gw_front_readable(GwFrontConn *c, int ep)
 		return;
 	}
 	dboid = gw_db_listener_for(name);
-	if (OidIsValid(dboid) && gw_front_handoff_to(dboid, c))
+	if (OidIsValid(dboid))
 	{
-		gw_front_forget(c, ep);
-		close(fd);				/* the listener has its own copy */
-		return;
+		if (gw_front_handoff_to(dboid, c))
+		{
+			gw_front_forget(c, ep);
+			close(fd);			/* the listener has its own copy */
+			return;
+		}
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)
+		{
+			/* the listener is busy and its queue full: hand it over soon */
+			(void) epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
+			c->waiting_db = dboid;
+			gw_front_nwaiting++;
+			return;
+		}
 	}
 	gw_front_forget(c, ep);
 	if (gw_front_database_exists(name))
 		gw_front_answer(fd, 503, "Service Unavailable", "unavailable");
 	else
 		gw_front_answer(fd, 404, "Not Found", "not found");
+}
+
+/* Hand over again the connections whose listener's queue was full. */
+static void
+gw_front_retry(int ep)
+{
+	dlist_mutable_iter it;
+
+	if (gw_front_nwaiting == 0)
+		return;
+	dlist_foreach_modify(it, &gw_front_conns)
+	{
+		GwFrontConn *c = dlist_container(GwFrontConn, node, it.cur);
+		int			fd = c->fd;
+
+		if (!OidIsValid(c->waiting_db))
+			continue;
+		if (gw_front_handoff_to(c->waiting_db, c))
+		{
+			gw_front_forget(c, ep);
+			close(fd);
+		}
+		else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS)
+		{
+			/* the listener went away meanwhile */
+			gw_front_forget(c, ep);
+			gw_front_answer(fd, 503, "Service Unavailable", "unavailable");
+		}
+	}
 }
 
 /* Close the connections whose first line did not come in time; the ms
@@ -470,6 +514,10 @@ gw_front_main(Datum arg)
 		long		timeout = gw_front_deadlines(ep);
 		int			n;
 
+		/* a connection waiting for a busy listener is tried again soon */
+		if (gw_front_nwaiting > 0 && (timeout < 0 || timeout > 2))
+			timeout = 2;
+
 		(void) WaitEventSetWait(wes, timeout < 0 ? 1000 : timeout, events,
 								lengthof(events), PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
@@ -487,5 +535,6 @@ gw_front_main(Datum arg)
 			else
 				gw_front_readable(ready[i].data.ptr, ep);
 		}
+		gw_front_retry(ep);
 	}
 }
