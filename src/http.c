@@ -223,6 +223,10 @@ gw_classify_error(CURL *h, GwRecvBuf *rb, CURLcode rc, GwHttpResponse *resp)
 		case CURLE_COULDNT_RESOLVE_HOST:
 		case CURLE_COULDNT_RESOLVE_PROXY:
 			resp->net_error = GW_NET_NOT_SENT;
+			/* our words: libcurl's change between its versions */
+			resp->error = pstrdup(rc == CURLE_COULDNT_CONNECT ? "could not connect to the server" :
+								  rc == CURLE_COULDNT_RESOLVE_HOST ? "could not resolve the host name" :
+								  "could not resolve the proxy's host name");
 			break;
 		case CURLE_OPERATION_TIMEDOUT:
 			resp->net_error = (sent > 0) ? GW_NET_TIMEOUT : GW_NET_NOT_SENT;

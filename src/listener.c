@@ -52,6 +52,7 @@
 
 #include "account.h"
 #include "callback.h"
+#include "compat.h"
 #include "jsonutil.h"
 #include "listener.h"
 #include "util.h"
@@ -723,7 +724,7 @@ gw_listener_main(Datum arg)
 	info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_EPOLL_FD);
 	if (info == NULL)
 		elog(ERROR, "libmicrohttpd gave no epoll descriptor");
-	wes = CreateWaitEventSet(TopMemoryContext, 3);
+	wes = gw_wait_event_set(3);
 	AddWaitEventToSet(wes, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
 	AddWaitEventToSet(wes, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
 	AddWaitEventToSet(wes, WL_SOCKET_READABLE, info->epoll_fd, NULL, NULL);
