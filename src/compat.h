@@ -2,15 +2,17 @@
  * compat.h: the one place that knows PostgreSQL's major versions.
  *
  * gateway builds from one source tree for every major Debian ships: 15
- * (Debian 12), 17 (Debian 13) and 18 (Debian testing), and 16 in between.
- * The code is written against the API all of them share; where a later
- * major renamed a function or changed its arguments, the code calls the
- * wrapper below instead, and only this file tests PG_VERSION_NUM.
+ * (Debian 12), 17 (Debian 13) and 18 (Debian testing).  No Debian suite has
+ * 16: the guards below follow its API, but it is not built here.  The code
+ * is written against the API all of them share; where a later major renamed
+ * a function or changed its arguments, the code calls the wrapper below
+ * instead, and only this file tests PG_VERSION_NUM.
  */
 #ifndef GW_COMPAT_H
 #define GW_COMPAT_H
 
 #include "postgres.h"
+#include "common/base64.h"
 #include "common/jsonapi.h"
 #include "mb/pg_wchar.h"
 #include "nodes/pg_list.h"
@@ -83,6 +85,17 @@ gw_wait_event_set(int nevents)
 	return CreateWaitEventSet(NULL, nevents);
 #else
 	return CreateWaitEventSet(TopMemoryContext, nevents);
+#endif
+}
+
+/* Base64 of src[0..len) into dst; 18 takes the bytes as uint8. */
+static inline int
+gw_b64_encode(const char *src, int len, char *dst, int dstlen)
+{
+#if PG_VERSION_NUM >= 180000
+	return pg_b64_encode((const uint8 *) src, len, dst, dstlen);
+#else
+	return pg_b64_encode(src, len, dst, dstlen);
 #endif
 }
 

@@ -17,6 +17,7 @@
 #include "portability/instr_time.h"
 #include "utils/memutils.h"
 
+#include "compat.h"
 #include "http.h"
 
 int			gw_connect_timeout_ms = 5000;
@@ -494,7 +495,7 @@ gw_http_basic_auth(const char *user, const char *password)
 	int			n;
 
 	memcpy(out, "Basic ", 6);
-	n = pg_b64_encode(plain, plen, out + 6, pg_b64_enc_len(plen));
+	n = gw_b64_encode(plain, plen, out + 6, pg_b64_enc_len(plen));
 	out[6 + Max(n, 0)] = '\0';
 	explicit_bzero(plain, plen);
 	pfree(plain);
