@@ -126,12 +126,6 @@ host_uri() {
 
 build_image() {
     local main security sources tmpimg=$IMAGE.new t0=$SECONDS
-    if ! command -v mmdebstrap >/dev/null || ! command -v zstd >/dev/null; then
-        say "installing mmdebstrap and zstd on this machine"
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-            apt-get install -y -qq --no-install-recommends mmdebstrap zstd >/dev/null ||
-            fail "could not install mmdebstrap"
-    fi
     main=$(host_uri bookworm)
     security=$(host_uri bookworm-security)
     main=${main:-http://deb.debian.org/debian}
@@ -172,6 +166,12 @@ EOF
     say "root built in $((SECONDS - t0)) s: $IMAGE ($(du -h "$IMAGE" | cut -f1))"
 }
 
+if ! command -v mmdebstrap >/dev/null || ! command -v zstd >/dev/null; then
+    say "installing mmdebstrap and zstd on this machine"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -qq --no-install-recommends mmdebstrap zstd >/dev/null ||
+        fail "could not install mmdebstrap and zstd"
+fi
 mkdir -p "$CACHE" && exec 9>"$CACHE/lock" || fail "cannot write $CACHE"
 flock -s 9
 if ! image_ok; then
