@@ -58,7 +58,7 @@ mock:
 dist:
 	git archive --format zip --prefix=$(EXTENSION)-$(EXTVERSION)/ -o $(EXTENSION)-$(EXTVERSION).zip HEAD
 
-# Hostile input (README: "Hostile input"): clang builds with AddressSanitizer
+# Hostile input (docs/development.md: "Hostile input"): clang builds with AddressSanitizer
 # and UndefinedBehaviorSanitizer in fuzz/build/, never over this build.
 FUZZ_SECONDS ?= 30
 .PHONY: fuzz fuzz-build asan-build check-asan

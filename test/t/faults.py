@@ -1,10 +1,9 @@
 #!/usr/bin/env python3
 """The fault matrix driver, run by faults.sh (which sets up the ports).
 
-Reads the table under the heading "Fault matrix" of README.md (or, until it
-is merged there, README.faults.md), gives every row three VasPro accounts of
-its own (a synchronous gw_call of sms.send, a queued SMS, a queued STK push)
-whose requests get the row's fault, runs them all, and compares each row's
+Reads the table under the heading "Fault matrix" of docs/reliability.md,
+gives every row three VasPro accounts of its own (a synchronous gw_call of
+sms.send, a queued SMS, a queued STK push) whose requests get the row's fault, runs them all, and compares each row's
 outcome with the table: gw_call's result, the outbox rows, the requests the
 provider received, and the error both the call and the queued SMS report.
 It also checks what the notes promise: every attempt of a queued SMS carries
@@ -53,7 +52,7 @@ def mock(path, body=None, post=False):
 
 def read_table():
     """The rows of the first table under a "Fault matrix" heading."""
-    for name in ("README.md", "README.faults.md"):
+    for name in ("docs/reliability.md",):
         path = os.path.join(ROOT, name)
         if not os.path.exists(path):
             continue
@@ -77,7 +76,7 @@ def read_table():
                                       ("sms", "queued SMS"), ("stk", "STK"), ("pay", "VTpass"),
                                       ("error", "error"))}
         return name, [{k: r[i] for k, i in idx.items()} for r in rows]
-    print("FAIL neither README.md nor README.faults.md has a \"Fault matrix\" table")
+    print("FAIL docs/reliability.md has no \"Fault matrix\" table")
     print("faults: 0 modes, 1 failed")
     sys.exit(1)
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The fault matrix: every failure mode of the README's "Fault matrix" table,
+# The fault matrix: every failure mode of docs/reliability.md's "Fault matrix" table,
 # driven against the mock provider (and a refusing port, a hanging port and a
 # TLS server whose certificate does not verify) for a synchronous gw_call, a
 # queued SMS and a queued STK push; each row's outcome is compared with the

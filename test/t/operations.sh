@@ -1,28 +1,38 @@
 #!/usr/bin/env bash
-# gw_operations() lists exactly the operations of ../shared/API.md's table
-# "Providers and operations" (the fixed interface), no more, no fewer.
+# gw_operations() lists exactly the operations documented in docs/providers.md,
+# no more, no fewer: under each provider's heading ("## vaspro", ...), the rows
+# of its table whose header starts "| operation | method + path |".
 set -uo pipefail
-api="${GW_API_MD:-$(dirname "$0")/../../../shared/API.md}"
-[ -f "$api" ] || { echo "API.md not found at $api"; exit 1; }
-want=$(python3 - "$api" <<'PY'
+doc="$(dirname "$0")/../../docs/providers.md"
+[ -f "$doc" ] || { echo "FAIL docs/providers.md not found at $doc"; exit 1; }
+want=$(python3 - "$doc" <<'PY'
 import re, sys
-text = open(sys.argv[1]).read()
-section = text.split("## Providers and operations", 1)[1].split("\n## ", 1)[0]
-for line in section.splitlines():
-    m = re.match(r"\|\s*`(\w+)`\s*\|(.*)\|\s*$", line)
-    if not m:
+provider, in_table = None, False
+for line in open(sys.argv[1], encoding="utf-8"):
+    line = line.rstrip("\n")
+    m = re.match(r"^## `?(\w+)`?\s*$", line)
+    if m:
+        provider, in_table = m.group(1), False
         continue
-    for op in re.findall(r"`([a-z_]+\.[a-z_]+)`", m.group(2)):
-        print(m.group(1), op)
+    if re.match(r"^\|\s*operation\s*\|\s*method \+ path\s*\|", line):
+        in_table = provider is not None
+        continue
+    if not line.startswith("|"):
+        in_table = False
+        continue
+    m = re.match(r"^\|\s*`([a-z_]+\.[a-z_]+)`\s*\|", line)
+    if in_table and m:
+        print(provider, m.group(1))
 PY
 )
-want=$(echo "$want" | sort)
+want=$(echo "$want" | sed '/^$/d' | sort)
+[ -n "$want" ] || { echo "FAIL no operation table found in docs/providers.md"; exit 1; }
 have=$(psql -X -q -t -A -F ' ' -d contrib_regression \
        -c "SELECT provider, operation FROM gw_operations()" | sort)
 if [ "$want" = "$have" ]; then
-    echo "gw_operations() matches API.md: $(echo "$have" | wc -l) operations"
+    echo "gw_operations() matches docs/providers.md: $(echo "$have" | wc -l) operations"
     exit 0
 fi
-echo "gw_operations() differs from API.md (< API.md, > gw_operations()):"
+echo "FAIL gw_operations() differs from docs/providers.md (< docs, > gw_operations()):"
 diff <(echo "$want") <(echo "$have")
 exit 1
