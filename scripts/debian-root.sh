@@ -154,13 +154,13 @@ EOF
         --include="$(IFS=,; echo "${PACKAGES[*]}")" \
         --setup-hook="bash $hook --hook setup \"\$1\"" \
         --customize-hook="bash $hook --hook customize \"\$1\"" \
-        "$SUITE" - "$sources" </dev/null 2>"$CACHE/build.log" | zstd -q -T2 -3 -o "$tmpimg" -f
+        "$SUITE" - "$sources" </dev/null 2>"$CACHE/$SUITE-pg$MAJOR.build.log" | zstd -q -T2 -3 -o "$tmpimg" -f
     local rc=${PIPESTATUS[0]}
     rm -rf "$tmpd" "$sources"
     if [ "$rc" -ne 0 ] || [ ! -s "$tmpimg" ]; then
-        tail -n 20 "$CACHE/build.log" >&2
+        tail -n 20 "$CACHE/$SUITE-pg$MAJOR.build.log" >&2
         rm -f "$tmpimg"
-        fail "mmdebstrap failed (exit $rc): $CACHE/build.log"
+        fail "mmdebstrap failed (exit $rc): $CACHE/$SUITE-pg$MAJOR.build.log"
     fi
     mv -f "$tmpimg" "$IMAGE" && image_key >"$IMAGE.key" || fail "could not store $IMAGE"
     say "root built in $((SECONDS - t0)) s: $IMAGE ($(du -h "$IMAGE" | cut -f1))"
