@@ -101,6 +101,21 @@ stop_procs_in() {
     sleep 0.5
 }
 
+# Run "$@" in a mount namespace of its own, whose mounts vanish with it and
+# never show outside.  In a chroot whose / is no mount point (fresh-check's
+# Debian 12 root) unshare cannot make / private: there every mount we see must
+# already be private (fresh-check's own namespace is), and we keep that.
+private_ns() {
+    if unshare --mount --propagation private -- true 2>/dev/null; then
+        unshare --mount --propagation private -- "$@"
+    elif grep -q ' shared:' /proc/self/mountinfo; then
+        echo "debian-root.sh: cannot make a private mount namespace (/ is no mount point and mounts are shared)" >&2
+        return 1
+    else
+        unshare --mount --propagation unchanged -- "$@"
+    fi
+}
+
 image_key() {
     printf '%s\n' "recipe=$RECIPE" "suite=$SUITE" "${PACKAGES[@]}" | sha256sum | cut -c1-16
 }
@@ -149,7 +164,7 @@ EOF
     hook=$(printf '%q' "$SELF")
     tmpd=$(mktemp -d /tmp/gateway-mmdebstrap.XXXXXX)
     chmod 755 "$tmpd" # apt downloads as _apt
-    TMPDIR=$tmpd unshare --mount --propagation private -- mmdebstrap --mode=root --variant=minbase \
+    TMPDIR=$tmpd private_ns mmdebstrap --mode=root --variant=minbase \
         --format=tar --skip=cleanup/run \
         --include="$(IFS=,; echo "${PACKAGES[*]}")" \
         --setup-hook="bash $hook --hook setup \"\$1\"" \
@@ -207,7 +222,7 @@ envv=(PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/ro
       GW_PGPORT="${GW_PGPORT:-54329}" GW_MOCK_PORT="${GW_MOCK_PORT:-18089}"
       GW_LISTEN_PORT="${GW_LISTEN_PORT:-18787}")
 # shellcheck disable=SC2016
-unshare --mount --propagation private -- bash -c '
+private_ns bash -c '
     r=$1; shift
     mount --bind /proc "$r/proc" && mount --bind /sys "$r/sys" && mount --bind /dev "$r/dev" &&
         mount --bind /dev/pts "$r/dev/pts" && mount -t tmpfs -o mode=1777,nosuid,nodev gateway-shm "$r/dev/shm" ||
