@@ -12,6 +12,7 @@ OBJS = \
 	src/credfile.o \
 	src/provider.o \
 	src/result.o \
+	src/outcome.o \
 	src/token.o \
 	src/request.o \
 	src/call.o \
@@ -20,9 +21,11 @@ OBJS = \
 	src/journal.o \
 	src/inbound.o \
 	src/optout.o \
+	src/launcher.o \
 	src/worker.o \
 	src/callback.o \
 	src/listener.o \
+	src/front.o \
 	src/msisdn.o \
 	src/smsinfo.o \
 	src/providers/vaspro.o \

@@ -73,7 +73,7 @@ wait_drained() {
     done
     return 1
 }
-worker_pid() { q "SELECT pid FROM pg_stat_activity WHERE backend_type = 'gateway worker' LIMIT 1"; }
+worker_pid() { q "SELECT pid FROM pg_stat_activity WHERE backend_type = 'gateway worker' AND datname = '$db' LIMIT 1"; }
 
 # Stop the worker ($1) while it sits in poll/epoll/select: a moment when it
 # holds no lock, so the outbox can still be read.

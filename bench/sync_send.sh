@@ -7,30 +7,16 @@ cd "$(dirname "$0")/.."
 N=${N:-20000}
 bash scripts/setup.sh >/dev/null
 . scripts/lib.sh
-gcc -O2 -o "${TMPDIR:-/tmp}/gw-kaclient" bench/kaclient.c -lcurl
+. bench/lib.sh
 # the mock records every request unless told not to; keep it lean for both runs
 GW_MOCK_ARGS=--no-record gw_start >/dev/null
 
-psql -X -q -v ON_ERROR_STOP=1 <<SQL
-CREATE EXTENSION gateway;
-SELECT gw_account_create('bench', 'vaspro', '{"api_key": "bench-key"}',
-                         'http://127.0.0.1:$GW_MOCK_PORT/vaspro', '{"sender_id": "BENCH"}');
-SQL
+bench_sql -c "CREATE EXTENSION gateway" >/dev/null
+bench_account bench "http://127.0.0.1:$GW_MOCK_PORT/vaspro"
 
-body='{"apiKey":"bench-key","shortCode":"BENCH","recipient":"254712345678","message":"Benchmark message","enqueue":1}'
-url="http://127.0.0.1:$GW_MOCK_PORT/vaspro/v3/BulkSMS/api/create"
-"${TMPDIR:-/tmp}/gw-kaclient" "$url" "$body" 2000 >/dev/null   # warm-up
-client=$("${TMPDIR:-/tmp}/gw-kaclient" "$url" "$body" "$N")
-
-out=$(psql -X -q -t -A <<SQL
-SELECT count(*) FILTER (WHERE (gw_send_sms('bench', '0712345678', 'Benchmark ' || i))->>'ok' = 'true')
-  FROM generate_series(1, 2000) i \\g /dev/null
-SELECT clock_timestamp() AS t0 \\gset
-SELECT count(*) FILTER (WHERE (gw_send_sms('bench', '0712345678', 'Benchmark ' || i))->>'ok' = 'true') AS ok
-  FROM generate_series(1, $N) i \\gset
-SELECT :ok || ' ' || round($N / extract(epoch FROM clock_timestamp() - :'t0'::timestamptz));
-SQL
-)
+client=$(bench_kaclient "http://127.0.0.1:$GW_MOCK_PORT$BENCH_SMS_PATH" "$N")
+bench_kaclient_clean
+out=$(bench_sync bench "$N")
 ok=${out%% *}
 ext=${out##* }
 echo "requests:                 $N"

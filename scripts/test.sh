@@ -44,6 +44,7 @@ export GW_DB=contrib_regression
 GW_LISTEN_PORT=$(gw_free_port "${GW_LISTEN_PORT:-18787}")
 export GW_LISTEN_PORT
 export GW_EXTRA_CONF="shared_preload_libraries = 'gateway,pg_cron'
+max_worker_processes = 32
 cron.database_name = 'contrib_regression'
 cron.use_background_workers = on
 gateway.retry_base = '50ms'

@@ -153,7 +153,8 @@ SELECT gw_enqueue('inb_ums', 'payment.stk_push', '{"phone": "0700001032", "amoun
 SELECT gw_wait(:upay2);
 SELECT provider_ref AS ums_ref2 FROM gateway.outbox WHERE id = :upay2 \gset
 SELECT gw_ingest('inb_ums', 'payment', mock.callback(:'ums_ref2')) - 'recorded' - 'outbox_id';
-SELECT status, (result->'callback') - 'inbound_id' AS callback FROM gateway.outbox WHERE id = :upay2;
+SELECT status, (result->'callback') - 'inbound_id' - 'reference' AS callback,
+       result->'callback'->>'reference' = idempotency_key AS reference_is_our_key FROM gateway.outbox WHERE id = :upay2;
 -- the transaction status body, as the document shows it: Pending leaves the
 -- row alone; Completed makes it paid; a late Failed changes nothing
 SELECT r->>'provider_ref' AS ums_ref3 FROM gw_stk_push('inb_ums', '0712000017', 10, 'INV-U3') r \gset

@@ -100,6 +100,10 @@ SELECT mock.fault('{"prefix": "/umeskia/api/v1/intiatestk", "status": 200, "body
 SELECT r - 'elapsed_ms' - 'data' FROM gw_stk_push('ums', '0712345678', 10) r;
 SELECT mock.fault('{"prefix": "/umeskia/api/v1/intiatestk", "status": 200, "body": {"ResponseCode": 0, "TransactionID": "UMSPID4", "TransactionReceipt": "QBI3DNNHWP"}}');
 SELECT r - 'elapsed_ms' - 'data' FROM gw_stk_push('ums', '0712345678', 10) r;
+-- paid only when it adds up: with the amount and phone asked for, paid
+SELECT mock.fault('{"prefix": "/umeskia/api/v1/intiatestk", "status": 200, "body": {"ResponseCode": 0, "TransactionID": "UMSPID5", "TransactionReceipt": "QBI3DNNHWQ", "TransactionAmount": 10, "Msisdn": "254712345678"}}');
+SELECT r - 'elapsed_ms' - 'data' FROM gw_stk_push('ums', '0712345678', 10) r;
+SELECT status, match_key, last_error FROM gateway.outbox WHERE match_key IN ('UMSPID4', 'UMSPID5') ORDER BY id;
 -- a payment whose outcome is not known is never retryable: 500, malformed, dropped
 SELECT mock.fault('{"prefix": "/umeskia/api/v1/intiatestk", "status": 500}');
 SELECT r - 'elapsed_ms' FROM gw_stk_push('ums', '0712345678', 10) r;

@@ -5,7 +5,7 @@ SELECT mock.reset();
 
 -- sms.send: the result shape, and what VasPro received
 SELECT r - 'elapsed_ms' - 'data' - 'provider_ref' AS result,
-       r->'provider_ref' IS NOT NULL AS has_ref,
+       jsonb_typeof(r->'provider_ref') = 'string' AS has_ref,
        (r->>'elapsed_ms')::numeric >= 0 AS timed,
        r->'data'->>'code' AS code
   FROM gw_send_sms('acme', '0712 345 678', 'Karibu ACME!') AS r;

@@ -72,7 +72,7 @@ SELECT r->>'status' AS status, r->'data'->'data' AS data FROM gw_call('vp', 'con
 SELECT * FROM vp_last();
 SELECT r->'data'->'data' AS data FROM gw_call('vp', 'contacts.groups', '{"unique_id": 77, "limit": 1}') r;
 SELECT body FROM vp_last();
-SELECT r->>'status' AS status, r->'data'->'data'->'contact_id' IS NOT NULL AS has_id
+SELECT r->>'status' AS status, jsonb_typeof(r->'data'->'data'->'contact_id') IN ('number', 'string') AS has_id
   FROM gw_call('vp', 'contacts.add', '{"phone": "0712 345 678", "group_id": 1, "unique_id": 501,
        "custom_field1": "Amina Wanjiru", "custom_tag": "vip"}') r;
 SELECT * FROM vp_last();

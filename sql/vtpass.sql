@@ -75,7 +75,7 @@ SELECT r->>'status' AS status, r->'data'->>'requestId' = m->'json'->>'request_id
 RESET TimeZone;
 
 -- sandbox "Pending" (201000000000): code 099, pending; requery says pending
-SELECT r - 'elapsed_ms' - 'data' - 'provider_ref' AS result, r->'provider_ref' IS NOT NULL AS has_ref
+SELECT r - 'elapsed_ms' - 'data' - 'provider_ref' AS result, jsonb_typeof(r->'provider_ref') = 'string' AS has_ref
   FROM gw_call('naija', 'payment.purchase',
                '{"request_id": "202604041008pending1", "service_id": "spectranet",
                  "billers_code": "201000000000", "variation_code": "vt-1000", "phone": "201000000000"}') r;
@@ -88,7 +88,7 @@ SELECT r - 'elapsed_ms' - 'data' AS result, r->'data'->>'requestId' AS request_i
   FROM gw_call('naija', 'payment.purchase',
                '{"request_id": "202604041008odd1", "service_id": "spectranet",
                  "billers_code": "500000000000", "variation_code": "vt-1000", "phone": "500000000000"}') r;
-SELECT r->>'ok' AS ok, r->>'status' AS status, r->'provider_ref' IS NOT NULL AS has_ref
+SELECT r->>'ok' AS ok, r->>'status' AS status, jsonb_typeof(r->'provider_ref') = 'string' AS has_ref
   FROM gw_call('naija', 'payment.status', '{"request_id": "202604041008odd1"}') r;
 
 -- sandbox "No Response" (400000000000): the connection closes without an
@@ -113,7 +113,7 @@ SELECT r - 'elapsed_ms' - 'error' AS result, r->>'error' IS NOT NULL AS has_erro
                '{"request_id": "202604041008slow1", "service_id": "spectranet",
                  "billers_code": "300000000000", "variation_code": "vt-1000", "phone": "300000000000"}') r;
 RESET gateway.request_timeout;
-SELECT r->>'ok' AS ok, r->>'status' AS status, r->'provider_ref' IS NOT NULL AS has_ref
+SELECT r->>'ok' AS ok, r->>'status' AS status, jsonb_typeof(r->'provider_ref') = 'string' AS has_ref
   FROM gw_call('naija', 'payment.status', '{"request_id": "202604041008slow1"}') r;
 
 -- sandbox "Failed" (any other number): code 016, failed, not retryable

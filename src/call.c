@@ -44,10 +44,12 @@ static Jsonb *
 gw_call_sync(const char *account, const char *operation, Jsonb *params)
 {
 	Jsonb	   *result;
+	GwOutboxStatus outbox;
+	char	   *match_key;
 
 	gw_outbox_check_sync(account, operation);
-	result = gw_call_run(account, operation, params);
-	gw_outbox_record_sync(account, operation, params, result);
+	result = gw_call_run(account, operation, params, &outbox, &match_key);
+	gw_outbox_record_sync(account, operation, params, result, outbox, match_key);
 	return result;
 }
 
@@ -80,7 +82,7 @@ gw_send_sms(PG_FUNCTION_ARGS)
 	gw_require(vals[0], "recipient");
 	gw_require(vals[1], "message");
 	op = gw_shortcut_op(account, gw_account_get(account)->provider->sms_op, "gw_send_sms");
-	PG_RETURN_JSONB_P(gw_call_run(account, op, gw_jsonb_object(keys, vals, 3)));
+	PG_RETURN_JSONB_P(gw_call_run(account, op, gw_jsonb_object(keys, vals, 3), NULL, NULL));
 }
 
 /* gw_stk_push(account, phone, amount, reference, description) */
@@ -113,7 +115,7 @@ gw_balance(PG_FUNCTION_ARGS)
 
 	gw_require(account, "account");
 	op = gw_shortcut_op(account, gw_account_get(account)->provider->balance_op, "gw_balance");
-	PG_RETURN_JSONB_P(gw_call_run(account, op, NULL));
+	PG_RETURN_JSONB_P(gw_call_run(account, op, NULL, NULL, NULL));
 }
 
 static Datum

@@ -7,7 +7,9 @@
  */
 #include "postgres.h"
 
+#include "commands/dbcommands.h"
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 
 #include "callback.h"
@@ -62,7 +64,10 @@ gw_callback_url_for(const GwAccount *acc, const char *kind)
 	while (strlen(base) > 0 && base[strlen(base) - 1] == '/')
 		base[strlen(base) - 1] = '\0';
 	initStringInfo(&url);
+	/* /<database>/<account>/<kind>: the listener serves every database */
 	appendStringInfo(&url, "%s/", base);
+	gw_http_append_escaped(&url, get_database_name(MyDatabaseId));
+	appendStringInfoChar(&url, '/');
 	gw_http_append_escaped(&url, acc->name);
 	appendStringInfo(&url, "/%s?token=%s", kind, acc->callback_token);
 	return url.data;

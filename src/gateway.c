@@ -12,6 +12,7 @@
 #include "callback.h"
 #include "credfile.h"
 #include "http.h"
+#include "launcher.h"
 #include "listener.h"
 #include "shmem.h"
 #include "worker.h"
@@ -23,6 +24,15 @@ void		_PG_init(void);
 void
 _PG_init(void)
 {
+	/*
+	 * The outbox workers, the listener, the payment journal and settings only
+	 * start-up may create need the postmaster: refuse politely.
+	 */
+	if (!process_shared_preload_libraries_in_progress)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("gateway can only be loaded via shared_preload_libraries"),
+				 errhint("Add gateway to shared_preload_libraries in postgresql.conf and restart the server.")));
 	DefineCustomIntVariable("gateway.connect_timeout",
 							gettext_noop("Time allowed to connect to a provider."),
 							NULL,
@@ -59,21 +69,34 @@ _PG_init(void)
 							   PGC_SUSET, 0,
 							   NULL, NULL, NULL);
 
-	/* The outbox workers: only when loaded by shared_preload_libraries. */
+	/*
+	 * The launcher and the outbox workers: only when loaded by
+	 * shared_preload_libraries.  gateway.database is deprecated: every
+	 * database with the extension is served; it only names the database of
+	 * callback URLs without one, and of payment journal entries from before
+	 * 0.3.0.
+	 */
 	DefineCustomStringVariable("gateway.database",
-							   gettext_noop("Database whose outbox the workers drain."),
+							   gettext_noop("Deprecated: the database of callback URLs that name none."),
 							   NULL,
 							   &gw_worker_database,
 							   "postgres",
 							   PGC_POSTMASTER, 0,
 							   NULL, NULL, NULL);
 	DefineCustomIntVariable("gateway.workers",
-							gettext_noop("Number of outbox workers."),
+							gettext_noop("Number of outbox workers of each database with the extension."),
 							NULL,
 							&gw_worker_count,
 							1, 0, GW_MAX_WORKERS,
-							PGC_POSTMASTER, 0,
+							PGC_SIGHUP, 0,
 							NULL, NULL, NULL);
+	DefineCustomStringVariable("gateway.database_workers",
+							   gettext_noop("Worker counts of given databases, as database:count items separated by commas."),
+							   NULL,
+							   &gw_database_workers,
+							   "",
+							   PGC_SIGHUP, 0,
+							   gw_database_workers_check, NULL, NULL);
 	DefineCustomIntVariable("gateway.max_in_flight",
 							gettext_noop("Requests each worker keeps in flight at once."),
 							NULL,
@@ -153,6 +176,20 @@ _PG_init(void)
 							10, 1, 3600,
 							PGC_POSTMASTER, GUC_UNIT_S,
 							NULL, NULL, NULL);
+	DefineCustomIntVariable("gateway.callback_lock_timeout",
+							gettext_noop("Longest wait of the listener for a row lock; the callback is then answered 503."),
+							NULL,
+							&gw_callback_lock_timeout_ms,
+							100, 1, 60000,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("gateway.callback_statement_timeout",
+							gettext_noop("Time the listener gives one batch of callbacks; what is left then is answered 503."),
+							NULL,
+							&gw_callback_statement_timeout_ms,
+							500, 1, 600000,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
 	DefineCustomStringVariable("gateway.credential_dir",
 							   gettext_noop("Directory whose files credentials may name as \"<field>_file\"; empty: none."),
 							   NULL,
@@ -173,7 +210,7 @@ _PG_init(void)
 	if (!process_shared_preload_libraries_in_progress || IsBinaryUpgrade)
 		return;
 	gw_shmem_init();
-	gw_worker_register();
+	gw_launcher_init();
 	if (gw_listen_address[0] != '\0')
-		gw_listener_register();
+		gw_front_register();
 }

@@ -28,6 +28,9 @@
 #include "compat.h"
 #include "inbound.h"
 #include "jsonutil.h"
+#include "msisdn.h"
+#include "outcome.h"
+#include "provider.h"
 #include "util.h"
 
 PG_FUNCTION_INFO_V1(gw_ingest);
@@ -40,6 +43,45 @@ static const char *const gw_inbound_kinds[] = {
 static SPIPlanPtr gw_record_plan = NULL;
 static SPIPlanPtr gw_note_plan = NULL;
 static SPIPlanPtr gw_apply_plan = NULL;
+static SPIPlanPtr gw_match_plans[4] = {NULL, NULL, NULL, NULL};
+static SPIPlanPtr gw_update_plan = NULL;
+
+/*
+ * How a callback finds its row, the provider's keys in turn: a payment by
+ * its match_key; a delivery report by our idempotency key (gateway's own
+ * "gw<8 hex>-<id>" names the row, a caller's is in the unique index), else
+ * by the correlator the send was answered with.  Every one locks the row.
+ */
+#define GW_MATCH_COLUMNS "SELECT o.id, o.status::text, o.payment, o.params, o.operation," \
+	" o.match_key FROM gateway.outbox o"
+static const char *const gw_match_sql[4] = {
+	GW_MATCH_COLUMNS
+	" WHERE o.match_key OPERATOR(pg_catalog.=) ANY ($2) AND o.match_key IS NOT NULL"
+	"   AND o.account OPERATOR(pg_catalog.=) $1 AND o.payment"
+	" ORDER BY o.id DESC LIMIT 1 FOR UPDATE",
+	GW_MATCH_COLUMNS
+	" WHERE o.id OPERATOR(pg_catalog.=) $3 AND o.account OPERATOR(pg_catalog.=) $1"
+	"   AND o.idempotency_key OPERATOR(pg_catalog.=) ($2)[1] AND NOT o.key_given"
+	" FOR UPDATE",
+	GW_MATCH_COLUMNS
+	" WHERE o.account OPERATOR(pg_catalog.=) $1"
+	"   AND o.idempotency_key OPERATOR(pg_catalog.=) ($2)[1] AND o.key_given"
+	" FOR UPDATE",
+	GW_MATCH_COLUMNS
+	" WHERE o.provider_ref OPERATOR(pg_catalog.=) ($2)[1] AND o.account OPERATOR(pg_catalog.=) $1"
+	" ORDER BY o.id DESC LIMIT 1 FOR UPDATE",
+};
+
+/* The row a callback names, locked. */
+typedef struct GwMatched
+{
+	int64		id;
+	GwOutboxStatus status;
+	bool		payment;
+	Jsonb	   *params;
+	char	   *operation;
+	char	   *match_key;
+} GwMatched;
 
 /* What applying a callback did. */
 typedef struct GwApplied
@@ -155,7 +197,232 @@ gw_inbound_answer(int64 id, const char *kind, int64 outbox_id, const char *statu
 }
 
 
-/* gateway.apply_inbound as the owner: dlr, payment, subscription, mo. */
+/* Run match plan i; true with *m filled when a row was found. */
+static bool
+gw_inbound_match_one(int i, const char *account, Datum keys, int64 id, GwMatched *m,
+					 MemoryContext cxt)
+{
+	Datum		values[3];
+	bool		isnull;
+	HeapTuple	t;
+	TupleDesc	d;
+	MemoryContext old;
+
+	values[0] = CStringGetTextDatum(account);
+	values[1] = keys;
+	values[2] = Int64GetDatum(id);
+	if (gw_match_plans[i] == NULL)
+		gw_match_plans[i] = gw_saved_plan(gw_match_sql[i], 3,
+										  (Oid[]) {TEXTOID, TEXTARRAYOID, INT8OID});
+	if (SPI_execute_plan(gw_match_plans[i], values, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "matching a callback failed");
+	if (SPI_processed == 0)
+		return false;
+	t = SPI_tuptable->vals[0];
+	d = SPI_tuptable->tupdesc;
+	old = MemoryContextSwitchTo(cxt);
+	m->id = DatumGetInt64(SPI_getbinval(t, d, 1, &isnull));
+	m->status = gw_outbox_status_from_name(SPI_getvalue(t, d, 2));
+	m->payment = DatumGetBool(SPI_getbinval(t, d, 3, &isnull));
+	m->params = DatumGetJsonbPCopy(SPI_getbinval(t, d, 4, &isnull));
+	m->operation = SPI_getvalue(t, d, 5);
+	m->match_key = SPI_getvalue(t, d, 6);
+	MemoryContextSwitchTo(old);
+	return true;
+}
+
+/* The row the callback names, by the provider's keys; false: none. */
+static bool
+gw_inbound_match(const char *account, const GwInbound *in, GwMatched *m, MemoryContext cxt)
+{
+	Datum		k[2];
+	int			n = 0;
+
+	if (strcmp(in->kind, "payment") == 0)
+	{
+		if (in->key)
+			k[n++] = CStringGetTextDatum(in->key);
+		if (in->key2)
+			k[n++] = CStringGetTextDatum(in->key2);
+		return gw_inbound_match_one(0, account, PointerGetDatum(
+										construct_array(k, n, TEXTOID, -1, false, TYPALIGN_INT)),
+									0, m, cxt);
+	}
+	if (in->key)
+	{
+		Datum		keys;
+		const char *dash = strrchr(in->key, '-');
+		int64		id = 0;
+
+		k[0] = CStringGetTextDatum(in->key);
+		keys = PointerGetDatum(construct_array(k, 1, TEXTOID, -1, false, TYPALIGN_INT));
+		/* gateway's own key carries the row id */
+		if (strncmp(in->key, "gw", 2) == 0 && dash && dash[1] != '\0' &&
+			strspn(dash + 1, "0123456789") == strlen(dash + 1) && strlen(dash + 1) <= 18)
+			id = strtoll(dash + 1, NULL, 10);
+		if (id > 0 && gw_inbound_match_one(1, account, keys, id, m, cxt))
+			return true;
+		if (gw_inbound_match_one(2, account, keys, 0, m, cxt))
+			return true;
+	}
+	if (in->correlator)
+	{
+		k[0] = CStringGetTextDatum(in->correlator);
+		return gw_inbound_match_one(3, account, PointerGetDatum(
+										construct_array(k, 1, TEXTOID, -1, false, TYPALIGN_INT)),
+									0, m, cxt);
+	}
+	return false;
+}
+
+/* The details kept under result->'callback'. */
+static Jsonb *
+gw_inbound_details(int64 id, const GwInbound *in, const GwOutcome *o)
+{
+	StringInfoData buf;
+	GwJsonWriter w;
+	Jsonb	   *common;
+	Jsonb	   *detail;
+
+	initStringInfo(&buf);
+	gw_jw_begin(&w, &buf);
+	gw_jw_str(&w, "kind", in->kind);
+	gw_jw_int(&w, "inbound_id", id);
+	if (strcmp(in->kind, "payment") == 0)
+	{
+		gw_jw_raw(&w, "paid", o->outbox == GW_OB_DELIVERED ? "true" : "false");
+		gw_jw_str(&w, "result_code", in->code);
+		gw_jw_str(&w, "result_desc", in->description);
+		gw_jw_str(&w, "amount", in->paid.amount);
+		gw_jw_str(&w, "receipt", in->paid.receipt);
+		gw_jw_str(&w, "phone", in->paid.phone);
+		gw_jw_str(&w, "check", o->check);
+	}
+	gw_jw_end(&w);
+	common = gw_json_parse(buf.data, buf.len);
+	if (in->detail == NULL)
+		return common;
+	detail = gw_json_parse(in->detail, strlen(in->detail));
+	return DatumGetJsonbP(DirectFunctionCall1(jsonb_strip_nulls, DirectFunctionCall2(
+												  jsonb_concat, JsonbPGetDatum(common),
+												  JsonbPGetDatum(detail))));
+}
+
+/* Set the row's status from the callback: the one UPDATE. */
+static void
+gw_inbound_update(int64 row, const GwOutcome *o, Jsonb *details)
+{
+	Datum		values[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+
+	values[0] = Int64GetDatum(row);
+	values[1] = CStringGetTextDatum(gw_outbox_status_name(o->outbox));
+	values[2] = JsonbPGetDatum(details);
+	values[3] = o->error ? CStringGetTextDatum(o->error) : (Datum) 0;
+	nulls[3] = o->error ? ' ' : 'n';
+	values[4] = Int64GetDatum(o->delay_ms);
+	if (gw_update_plan == NULL)
+		gw_update_plan = gw_saved_plan(
+			"UPDATE gateway.outbox o"
+			"   SET status = $2::gateway.outbox_status,"
+			"       result = pg_catalog.jsonb_set(coalesce(o.result, '{}'), '{callback}', $3),"
+			"       last_error = $4,"
+			"       next_attempt_at = CASE WHEN $2 OPERATOR(pg_catalog.=) 'unknown'"
+			"                               AND o.status OPERATOR(pg_catalog.<>) 'sending'"
+			"            THEN (CASE WHEN $5 OPERATOR(pg_catalog.<) 0 THEN 'infinity'::timestamptz"
+			"                  ELSE pg_catalog.now() END)"
+			"            ELSE o.next_attempt_at END,"
+			"       sent_at = CASE WHEN $2 OPERATOR(pg_catalog.=) 'delivered'"
+			"            THEN coalesce(o.sent_at, pg_catalog.now()) ELSE o.sent_at END,"
+			"       updated_at = pg_catalog.now()"
+			" WHERE o.id OPERATOR(pg_catalog.=) $1",
+			5, (Oid[]) {INT8OID, TEXTOID, JSONBOID, TEXTOID, INT8OID});
+	if (SPI_execute_plan(gw_update_plan, values, nulls, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "applying a callback failed");
+}
+
+/*
+ * A delivery report or payment result: the account's provider reads it, the
+ * row it names is found and locked, outcome.c decides, one UPDATE applies.
+ */
+static void
+gw_inbound_apply_outcome(GwApplied *out, int64 id, const GwAccount *acc, const char *kind,
+						 Jsonb *payload)
+{
+	const GwProvider *p = acc->provider;
+	GwInbound	in = {0};
+	GwMatched	m = {0};
+	GwOutcome	o;
+	Oid			save_userid;
+	int			save_sec;
+	bool		found;
+	MemoryContext cxt = CurrentMemoryContext;
+
+	in.kind = kind;
+	in.status = GW_UNKNOWN;
+	if (p->parse_callback == NULL || !p->parse_callback(kind, payload, &in))
+	{
+		out->error = psprintf("%s sends no %s callbacks", p->name,
+							  strcmp(kind, "dlr") == 0 ? "delivery report" : "payment");
+		out->note = out->error;
+		return;
+	}
+	if (in.error)
+	{
+		out->error = in.error;
+		out->note = in.error;
+		return;
+	}
+
+	gw_as_owner_begin(&save_userid, &save_sec);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	/* SPI calls leave SPI's memory current: what this leaves (notes, status)
+	 * is made in cxt, to outlive SPI */
+	found = gw_inbound_match(acc->name, &in, &m, cxt);
+	MemoryContextSwitchTo(cxt);
+	if (!found)
+		out->note = strcmp(kind, "dlr") == 0
+			? "no outbox row has this uniqueId or correlator"
+			: "no payment has this checkout or transaction request id";
+	else if (strcmp(kind, "dlr") == 0 && m.payment)
+		out->note = "the row is a payment: a delivery report never changes it";
+	else
+	{
+		const GwOperation *op = gw_operation_find(p, m.operation);
+		char	   *amount = gw_jsonb_get_text(m.params, "amount");
+		char	   *phone = gw_jsonb_get_text(m.params, "phone");
+		const char *why;
+
+		if (phone)
+			phone = gw_msisdn_normalize(phone, acc->country, &why);
+		out->outbox_id = m.id;
+		if (!gw_outcome_callback(&in, m.payment, amount, phone, acc->country,
+								 op && op->reconcile_op &&
+								 (!op->reconcile_by_match_key || m.match_key),
+								 &o))
+			out->note = strcmp(kind, "dlr") == 0
+				? psprintf("delivery status %s recorded; the row is left %s",
+						   in.code ? in.code : "missing", gw_outbox_status_name(m.status))
+				: psprintf("payment still pending; the row is left %s",
+						   gw_outbox_status_name(m.status));
+		else if (gw_outbox_status_final(m.status))
+			out->note = psprintf("the row is already %s: unchanged",
+								 gw_outbox_status_name(m.status));
+		else
+		{
+			gw_inbound_update(m.id, &o, gw_inbound_details(id, &in, &o));
+			MemoryContextSwitchTo(cxt);
+			out->status = pstrdup(gw_outbox_status_name(o.outbox));
+			if (o.check)
+				out->note = psprintf("needs checking: %s", o.check);
+		}
+	}
+	SPI_finish();
+	gw_as_owner_end(save_userid, save_sec);
+}
+
+/* gateway.apply_inbound as the owner: subscription, mo. */
 static void
 gw_inbound_apply_sql(GwApplied *out, int64 id, const GwAccount *acc, const char *kind,
 					 Jsonb *payload)
@@ -320,16 +587,24 @@ gw_inbound_apply_step(void *arg)
 {
 	GwApplyArgs *a = (GwApplyArgs *) arg;
 
-	gw_inbound_apply_sql(a->out, a->id, a->acc, a->kind, a->payload);
+	if (strcmp(a->kind, "dlr") == 0 || strcmp(a->kind, "payment") == 0)
+		gw_inbound_apply_outcome(a->out, a->id, a->acc, a->kind, a->payload);
+	else
+		gw_inbound_apply_sql(a->out, a->id, a->acc, a->kind, a->payload);
 }
 
-/* Apply a recorded callback; an ERROR while applying becomes out->error. */
+/*
+ * Apply a recorded callback; an ERROR while applying becomes out->error
+ * (the body can never be applied), but a transient one (a lock or statement
+ * timeout, a deadlock, a serialization failure) is raised: nothing is kept
+ * and the listener answers 503, so the provider sends it again.
+ */
 static void
 gw_inbound_apply(GwApplied *out, int64 id, const GwAccount *acc, const char *kind,
 				 Jsonb *payload)
 {
 	GwApplyArgs a = {out, id, acc, kind, payload};
-	char	   *error = gw_try_subxact(gw_inbound_apply_step, &a, CurrentMemoryContext);
+	char	   *error = gw_try_subxact_ex(gw_inbound_apply_step, &a, CurrentMemoryContext, true);
 
 	if (error)
 	{

@@ -17,6 +17,9 @@
  *     nothing recorded: 404;
  *   - "error" not null: the body was recorded but cannot be taken (not JSON,
  *     not an object, a required field missing): 400;
+ *   - a transient ERROR while applying it (SQLSTATE classes 40, 53, 55, 57:
+ *     a lock or statement timeout, a deadlock) is raised, nothing is kept:
+ *     503, the provider sends it again;
  *   - otherwise 200, with "reply" as the text/plain body for kind ussd.  A
  *     callback that refers to nothing we know is a 200 too (recorded, with a
  *     note): the provider must not send it again.

@@ -12,6 +12,9 @@
  * live entry when the postmaster (re)starts, since no session survives
  * that.  The worker adopts orphans as 'unknown' payment rows (never sent
  * again; reconciled with the provider's status query where there is one).
+ * An entry's file is named after its database ("<oid>.gws-<pid>-<start>-<n>")
+ * and adopted by that database's worker; entries from before 0.3.0 (no
+ * database in the name) by the worker of gateway.database.
  */
 #include "postgres.h"
 
@@ -37,7 +40,7 @@
 
 typedef struct GwEntry
 {
-	char		name[64];
+	char		name[80];		/* the file: <database oid>.<key> */
 	SubTransactionId subid;		/* the subtransaction that wrote it */
 	bool		rolled_back;	/* its row went with a subtransaction */
 } GwEntry;
@@ -157,11 +160,12 @@ gw_journal_open(const GwAccount *acc, const GwOperation *op, Jsonb *params, cons
 	}
 	old = MemoryContextSwitchTo(TopMemoryContext);
 	e = palloc0(sizeof(GwEntry));
-	snprintf(e->name, sizeof(e->name), "gws-%d-%ld-%d", MyProcPid, (long) MyStartTime, ++gw_seq);
+	snprintf(e->name, sizeof(e->name), "%u.gws-%d-%ld-%d", MyDatabaseId, MyProcPid,
+			 (long) MyStartTime, ++gw_seq);
 	e->subid = GetCurrentSubTransactionId();
 	if (gw_last_key)
 		pfree(gw_last_key);
-	gw_last_key = pstrdup(key ? key : e->name);
+	gw_last_key = pstrdup(key ? key : strchr(e->name, '.') + 1);
 	MemoryContextSwitchTo(old);
 
 	if (params == NULL)
@@ -224,16 +228,19 @@ gw_journal_startup(void)
 }
 
 List *
-gw_journal_orphans(void)
+gw_journal_orphans(bool legacy)
 {
 	DIR		   *dir = AllocateDir(GW_JOURNAL_ORPHAN);
 	struct dirent *de;
 	List	   *names = NIL;
+	char		prefix[16];
 
 	if (dir == NULL)
 		return NIL;
+	snprintf(prefix, sizeof(prefix), "%u.", MyDatabaseId);
 	while ((de = ReadDir(dir, GW_JOURNAL_ORPHAN)) != NULL)
-		if (de->d_name[0] != '.')
+		if (strncmp(de->d_name, prefix, strlen(prefix)) == 0 ||
+			(legacy && strncmp(de->d_name, "gws-", 4) == 0))
 			names = lappend(names, pstrdup(de->d_name));
 	FreeDir(dir);
 	return names;

@@ -23,8 +23,9 @@ extern void gw_journal_forget_key(void);
 /* Postmaster, at every (re)start: every live entry becomes an orphan. */
 extern void gw_journal_startup(void);
 
-/* Worker: the orphans' names, an orphan's text (NULL if gone), and its end. */
-extern List *gw_journal_orphans(void);
+/* Worker: the names of its database's orphans (legacy: and those from
+ * before 0.3.0), an orphan's text (NULL if gone), and its end. */
+extern List *gw_journal_orphans(bool legacy);
 extern char *gw_journal_read(const char *name);
 extern void gw_journal_done(const char *name);
 

@@ -15,14 +15,22 @@
  * callback it makes runs inside our MHD_run().  An ERROR in a request is
  * caught there, before it could unwind through libmicrohttpd's frames.
  *
- * Two workers: a launcher connected to no database waits, quietly, until
- * gateway.database exists, then starts the listener proper as a dynamic
- * worker and starts it again whenever it stops.
+ * One listener per database that has the extension, started by the
+ * launcher (launcher.c) with the database's workers.  It listens on no
+ * port: the front (front.c), the one process that accepts connections on
+ * gateway.listen_address, reads a request's first line, and passes the
+ * connection to the listener of the database its URL names
+ * (/<database>/<account>/<kind>), over a Unix datagram socket (SCM_RIGHTS).
+ * libmicrohttpd takes it from there as if it had accepted it.  A URL
+ * without a database (/<account>/<kind>, as before 0.3.0) goes to the
+ * listener of gateway.database.
  */
 #include "postgres.h"
 
 #include <netdb.h>
 #include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 #include <microhttpd.h>
 
 #include "access/heapam.h"
@@ -38,6 +46,7 @@
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
+#include "storage/ipc.h"
 #include "storage/latch.h"
 #include "tcop/tcopprot.h"
 #include "utils/acl.h"
@@ -55,6 +64,7 @@
 #include "compat.h"
 #include "jsonutil.h"
 #include "listener.h"
+#include "shmem.h"
 #include "util.h"
 #include "worker.h"
 
@@ -62,11 +72,12 @@ char	   *gw_listen_role = NULL;
 int			gw_listen_max_body = 64 * 1024;
 int			gw_listen_max_connections = 1000;
 int			gw_listen_timeout_s = 10;
+int			gw_callback_lock_timeout_ms = 100;
+int			gw_callback_statement_timeout_ms = 500;
 
 /* A USSD session must be answered within the provider's second. */
 #define GW_USSD_TIMEOUT_MS 900
 
-PGDLLEXPORT void gw_listener_launcher_main(Datum arg);
 PGDLLEXPORT void gw_listener_main(Datum arg);
 
 /* The answer to one request. */
@@ -104,24 +115,22 @@ typedef struct GwListenReq
 #define GW_LISTEN_BATCH_MAX 64
 
 static MemoryContext gw_listen_cxt;
+static int	gw_listen_db = -1;	/* this database's entry in shared memory */
+static char gw_listen_dbname[NAMEDATALEN];
+static bool gw_listen_legacy;	/* gateway.database: URLs without a database */
 static SPIPlanPtr gw_ingest_plan = NULL;
 static GwListenReq *gw_pending = NULL;
 static GwListenReq **gw_pending_tail = &gw_pending;
 
-void
-gw_listener_register(void)
+/* Exit, quietly, once the workers found the extension gone. */
+static void
+gw_listen_check_served(void)
 {
-	BackgroundWorker bgw;
-
-	memset(&bgw, 0, sizeof(bgw));
-	bgw.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	bgw.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	bgw.bgw_restart_time = 5;
-	snprintf(bgw.bgw_library_name, BGW_MAXLEN, "gateway");
-	snprintf(bgw.bgw_function_name, BGW_MAXLEN, "gw_listener_launcher_main");
-	snprintf(bgw.bgw_name, BGW_MAXLEN, "gateway listener launcher");
-	snprintf(bgw.bgw_type, BGW_MAXLEN, "gateway listener launcher");
-	RegisterBackgroundWorker(&bgw);
+	if (!gw_db_served(gw_listen_db))
+	{
+		elog(DEBUG1, "gateway listener: the extension is gone; exiting");
+		proc_exit(0);
+	}
 }
 
 /* Sleep on the latch; take a reload on the way. */
@@ -132,76 +141,11 @@ gw_listen_sleep(long ms)
 					 ms, PG_WAIT_EXTENSION);
 	ResetLatch(MyLatch);
 	CHECK_FOR_INTERRUPTS();
+	gw_listen_check_served();
 	if (ConfigReloadPending)
 	{
 		ConfigReloadPending = false;
 		ProcessConfigFile(PGC_SIGHUP);
-	}
-}
-
-/* Whether the database exists: a plain scan, as no database is selected. */
-static bool
-gw_database_exists(const char *name)
-{
-	bool		found = false;
-	Relation	rel;
-	TableScanDesc scan;
-	HeapTuple	tup;
-
-	StartTransactionCommand();
-	(void) GetTransactionSnapshot();
-	rel = table_open(DatabaseRelationId, AccessShareLock);
-	scan = table_beginscan_catalog(rel, 0, NULL);
-	while (!found && HeapTupleIsValid(tup = heap_getnext(scan, ForwardScanDirection)))
-		found = (strcmp(NameStr(((Form_pg_database) GETSTRUCT(tup))->datname), name) == 0);
-	table_endscan(scan);
-	table_close(rel, AccessShareLock);
-	CommitTransactionCommand();
-	return found;
-}
-
-/* The launcher: start the listener once the database exists, and again. */
-void
-gw_listener_launcher_main(Datum arg)
-{
-	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	pqsignal(SIGTERM, die);
-	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
-
-	for (;;)
-	{
-		BackgroundWorker bgw;
-		BackgroundWorkerHandle *handle;
-		pid_t		pid;
-
-		if (!gw_database_exists(gw_worker_database))
-		{
-			gw_listen_sleep(1000);
-			continue;
-		}
-		memset(&bgw, 0, sizeof(bgw));
-		bgw.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-		bgw.bgw_start_time = BgWorkerStart_RecoveryFinished;
-		bgw.bgw_restart_time = BGW_NEVER_RESTART;
-		snprintf(bgw.bgw_library_name, BGW_MAXLEN, "gateway");
-		snprintf(bgw.bgw_function_name, BGW_MAXLEN, "gw_listener_main");
-		snprintf(bgw.bgw_name, BGW_MAXLEN, "gateway listener");
-		snprintf(bgw.bgw_type, BGW_MAXLEN, "gateway listener");
-		bgw.bgw_notify_pid = MyProcPid;
-		if (!RegisterDynamicBackgroundWorker(&bgw, &handle))
-		{
-			ereport(LOG,
-					(errmsg("gateway listener launcher could not start the listener"),
-					 errhint("Raise max_worker_processes.")));
-			gw_listen_sleep(5000);
-			continue;
-		}
-		if (WaitForBackgroundWorkerStartup(handle, &pid) == BGWH_STARTED)
-			(void) WaitForBackgroundWorkerShutdown(handle);
-		pfree(handle);
-		/* it stopped: give whatever stopped it a moment */
-		gw_listen_sleep(2000);
 	}
 }
 
@@ -324,12 +268,15 @@ gw_answer_from_error(GwAnswer *a, ErrorData *e, bool ingesting, bool *drop_plan)
 		gw_answer_set(a, MHD_HTTP_NOT_FOUND, "not found");
 	else if (ingesting && ERRCODE_TO_CATEGORY(e->sqlerrcode) == ERRCODE_DATA_EXCEPTION)
 		gw_answer_set(a, MHD_HTTP_BAD_REQUEST, "bad request");
+	else if (gw_errcode_transient(e->sqlerrcode))
+	{
+		/* a lock or statement timeout, a deadlock, ...: send it again */
+		gw_answer_set(a, MHD_HTTP_SERVICE_UNAVAILABLE,
+					  e->sqlerrcode == ERRCODE_QUERY_CANCELED ? "timed out" : "unavailable");
+	}
 	else
 	{
-		if (e->sqlerrcode == ERRCODE_QUERY_CANCELED)
-			gw_answer_set(a, MHD_HTTP_SERVICE_UNAVAILABLE, "timed out");
-		else
-			gw_answer_set(a, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error");
+		gw_answer_set(a, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error");
 		/* the plan may be what failed (the extension was dropped) */
 		*drop_plan = true;
 	}
@@ -340,7 +287,7 @@ gw_answer_from_error(GwAnswer *a, ErrorData *e, bool ingesting, bool *drop_plan)
  * subtransaction; its answer in its own memory context.
  */
 static void
-gw_listen_item(GwListenReq *r, Oid role, bool *drop_plan)
+gw_listen_item(GwListenReq *r, Oid role, TimestampTz deadline, bool *drop_plan)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
@@ -376,8 +323,18 @@ gw_listen_item(GwListenReq *r, Oid role, bool *drop_plan)
 		SetUserIdAndSecContext(role, save_sec | SECURITY_LOCAL_USERID_CHANGE);
 		if (ussd)
 			enable_timeout_after(STATEMENT_TIMEOUT, GW_USSD_TIMEOUT_MS);
+		else if (deadline)
+		{
+			/* the batch's statement timeout: what is left of it */
+			if (GetCurrentTimestamp() >= deadline)
+				ereport(ERROR,
+						(errcode(ERRCODE_QUERY_CANCELED),
+						 errmsg("canceling statement due to statement timeout"),
+						 errdetail("The batch of callbacks used up gateway.callback_statement_timeout.")));
+			enable_timeout_at(STATEMENT_TIMEOUT, deadline);
+		}
 		rc = SPI_execute_plan(gw_ingest_plan, args, NULL, false, 1);
-		if (ussd)
+		if (ussd || deadline)
 			disable_timeout(STATEMENT_TIMEOUT, false);
 		SetUserIdAndSecContext(save_userid, save_sec);
 		if (rc != SPI_OK_SELECT || SPI_processed != 1)
@@ -396,7 +353,7 @@ gw_listen_item(GwListenReq *r, Oid role, bool *drop_plan)
 	{
 		ErrorData  *e;
 
-		if (ussd)
+		if (ussd || deadline)
 			disable_timeout(STATEMENT_TIMEOUT, false);
 		SetUserIdAndSecContext(save_userid, save_sec);
 		MemoryContextSwitchTo(r->cxt);
@@ -426,9 +383,20 @@ gw_listen_batch(GwListenReq *list)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	bool		drop_plan = false;
+	volatile bool transient = false;
+	volatile TimestampTz deadline = 0;
 
 	for (GwListenReq *r = list; r; r = r->next)
 		r->answered = false;
+	/*
+	 * No row lock held by an application, and no slow statement, keeps the
+	 * listener (and the USSD sessions behind it) waiting longer than these.
+	 */
+	SetConfigOption("lock_timeout", psprintf("%d", gw_callback_lock_timeout_ms),
+					PGC_SUSET, PGC_S_SESSION);
+	if (gw_callback_statement_timeout_ms > 0)
+		deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+											   gw_callback_statement_timeout_ms);
 	PG_TRY();
 	{
 		Oid			role;
@@ -455,7 +423,7 @@ gw_listen_batch(GwListenReq *list)
 			gw_ingest_plan = gw_saved_plan("SELECT gateway.ingest_text($1, $2, $3)",
 										   3, (Oid[]) {TEXTOID, TEXTOID, TEXTOID});
 		for (GwListenReq *r = list; r; r = r->next)
-			gw_listen_item(r, role, &drop_plan);
+			gw_listen_item(r, role, deadline, &drop_plan);
 		SPI_finish();
 		PopActiveSnapshot();
 		CommitTransactionCommand();
@@ -470,6 +438,7 @@ gw_listen_batch(GwListenReq *list)
 		FlushErrorState();
 		AbortCurrentTransaction();
 		dropped = (e->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE);
+		transient = gw_errcode_transient(e->sqlerrcode);
 		if (!dropped)
 			ereport(LOG,
 					(errmsg("gateway listener: a batch of callbacks failed: %s", e->message)));
@@ -478,7 +447,7 @@ gw_listen_batch(GwListenReq *list)
 		for (GwListenReq *r = list; r; r = r->next)
 		{
 			MemoryContextSwitchTo(r->cxt);
-			if (dropped)
+			if (dropped || transient)
 				gw_answer_set(&r->answer, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable");
 			else
 				gw_answer_set(&r->answer, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error");
@@ -541,9 +510,31 @@ gw_listen_reply(struct MHD_Connection *conn, GwAnswer *a)
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, a->content_type);
 	if (a->status == MHD_HTTP_METHOD_NOT_ALLOWED)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "POST");
+	if (a->status == MHD_HTTP_MISDIRECTED_REQUEST)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
 	ret = MHD_queue_response(conn, a->status, resp);
 	MHD_destroy_response(resp);
 	return ret;
+}
+
+/*
+ * The path of a callback URL within this database: /<database>/<account>/<kind>
+ * naming this database gives /<account>/<kind>; a URL without a database is
+ * this database's when it is gateway.database.  NULL: another database's.
+ */
+static const char *
+gw_listen_local_path(const char *url)
+{
+	size_t		len = strlen(gw_listen_dbname);
+	const char *rest = url + 1 + len;
+
+	if (url[0] == '/' && strncmp(url + 1, gw_listen_dbname, len) == 0 &&
+		rest[0] == '/' && strchr(rest + 1, '/') != NULL)
+		return rest;
+	if (gw_listen_legacy && url[0] == '/' && strchr(url + 1, '/') != NULL &&
+		strchr(strchr(url + 1, '/') + 1, '/') == NULL)
+		return url;
+	return NULL;
 }
 
 /* libmicrohttpd's request handler: called for headers, body parts, end. */
@@ -557,6 +548,15 @@ gw_listen_access(void *cls, struct MHD_Connection *conn, const char *url,
 	const char *slash;
 	MemoryContext old;
 	enum MHD_Result ret;
+
+	/* /<account>/<kind> from here on; a connection the front handed us
+	 * may go on with a request for another database */
+	url = gw_listen_local_path(url);
+	if (url == NULL)
+	{
+		gw_answer_set(&a, MHD_HTTP_MISDIRECTED_REQUEST, "misdirected request");
+		return gw_listen_reply(conn, &a);
+	}
 
 	if (r == NULL)
 	{
@@ -650,58 +650,160 @@ gw_listen_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	*con_cls = NULL;
 }
 
-/* Start libmicrohttpd on gateway.listen_address, without threads. */
+/*
+ * The address a database's listener takes connections on from the front: a
+ * Unix datagram socket in the abstract namespace, named after the
+ * postmaster and the database.
+ */
+void
+gw_listen_socket_addr(Oid dboid, struct sockaddr_un *sa, socklen_t *len)
+{
+	int			n;
+
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	n = snprintf(sa->sun_path + 1, sizeof(sa->sun_path) - 1, "gateway-listener-%d-%u",
+				 (int) PostmasterPid, dboid);
+	*len = offsetof(struct sockaddr_un, sun_path) + 1 + n;
+}
+
+/* The socket the front hands connections to, non-blocking. */
+static int
+gw_listen_socket(void)
+{
+	struct sockaddr_un sa;
+	socklen_t	len;
+	int			fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int			on = 1;
+
+	gw_listen_socket_addr(MyDatabaseId, &sa, &len);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)) != 0 ||
+		bind(fd, (struct sockaddr *) &sa, len) != 0)
+		ereport(ERROR,
+				(errcode_for_socket_access(),
+				 errmsg("gateway listener could not create its socket: %m")));
+	return fd;
+}
+
+/*
+ * Take the connections the front handed over: each message carries one
+ * descriptor and the client's address, and must come from a process of our
+ * own user.
+ */
+static void
+gw_listen_take(int sock, struct MHD_Daemon *d)
+{
+	for (;;)
+	{
+		struct sockaddr_storage addr;
+		struct msghdr msg;
+		struct iovec iov;
+		union
+		{
+			char		buf[CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(struct ucred))];
+			struct cmsghdr align;
+		}			ctl;
+		struct cmsghdr *c;
+		int			fd = -1;
+		bool		ours = false;
+		ssize_t		n;
+
+		memset(&msg, 0, sizeof(msg));
+		iov.iov_base = &addr;
+		iov.iov_len = sizeof(addr);
+		msg.msg_iov = &iov;
+		msg.msg_iovlen = 1;
+		msg.msg_control = ctl.buf;
+		msg.msg_controllen = sizeof(ctl.buf);
+		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+		if (n < 0)
+			return;				/* EAGAIN: no more */
+		for (c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+		{
+			if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+				c->cmsg_len == CMSG_LEN(sizeof(int)))
+				memcpy(&fd, CMSG_DATA(c), sizeof(int));
+			else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS)
+			{
+				struct ucred cred;
+
+				memcpy(&cred, CMSG_DATA(c), sizeof(cred));
+				ours = (cred.uid == geteuid());
+			}
+		}
+		if (fd < 0)
+			continue;
+		if (!ours || (msg.msg_flags & MSG_CTRUNC) || n < (ssize_t) sizeof(sa_family_t) ||
+			MHD_add_connection(d, fd, (struct sockaddr *) &addr, (socklen_t) n) != MHD_YES)
+			close(fd);
+	}
+}
+
+/* Start libmicrohttpd without threads and without a socket of its own:
+ * its connections come from the front. */
 static struct MHD_Daemon *
 gw_listen_start(void)
 {
-	char	   *addr = pstrdup(gw_listen_address);
-	char	   *colon = strrchr(addr, ':');
-	char	   *host = addr;
-	struct addrinfo hints;
-	struct addrinfo *ai;
 	struct MHD_Daemon *d;
-	int			rc;
 
-	if (colon == NULL || colon[1] == '\0')
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid gateway.listen_address \"%s\"", gw_listen_address),
-				 errhint("Use host:port, e.g. 127.0.0.1:8787, or [::1]:8787.")));
-	*colon = '\0';
-	if (host[0] == '[' && host[strlen(host) - 1] == ']')
-	{
-		host[strlen(host) - 1] = '\0';
-		host++;
-	}
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	rc = getaddrinfo(host[0] ? host : NULL, colon + 1, &hints, &ai);
-	if (rc != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid gateway.listen_address \"%s\": %s", gw_listen_address, gai_strerror(rc))));
-
-	d = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_TURBO | MHD_ALLOW_SUSPEND_RESUME |
-						 (ai->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0),
+	d = MHD_start_daemon(MHD_USE_NO_LISTEN_SOCKET | MHD_USE_EPOLL | MHD_USE_TURBO |
+						 MHD_ALLOW_SUSPEND_RESUME,
 						 0, NULL, NULL, gw_listen_access, NULL,
-						 MHD_OPTION_SOCK_ADDR, ai->ai_addr,
 						 MHD_OPTION_CONNECTION_LIMIT, (unsigned int) gw_listen_max_connections,
 						 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) gw_listen_timeout_s,
-						 MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int) 1024,
-						 MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int) 1,
 						 MHD_OPTION_NOTIFY_COMPLETED, gw_listen_completed, NULL,
 						 MHD_OPTION_END);
-	freeaddrinfo(ai);
 	if (d == NULL)
 		ereport(ERROR,
-				(errcode_for_socket_access(),
-				 errmsg("gateway listener could not listen on \"%s\": %m", gw_listen_address)));
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("gateway listener could not start libmicrohttpd")));
 	return d;
 }
 
-/* The listener proper. */
+/*
+ * The extension is gone: leave, quietly, without dropping a connection the
+ * front handed over.  The front hands no more once we are unregistered;
+ * what it handed before is taken and answered (503 while the extension is
+ * gone), for a second at most.
+ */
+static void
+gw_listen_leave(struct MHD_Daemon *d, int sock)
+{
+	TimestampTz start;
+
+	(void) gw_db_set_listener(gw_listen_db, NULL);
+	pg_usleep(50 * 1000L);
+	start = GetCurrentTimestamp();
+	for (;;)
+	{
+		const union MHD_DaemonInfo *info;
+
+		gw_listen_take(sock, d);
+		MHD_run(d);
+		while (gw_pending)
+		{
+			gw_listen_flush();
+			MHD_run(d);
+		}
+		info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+		if (info == NULL || info->num_connections == 0 ||
+			TimestampDifferenceExceeds(start, GetCurrentTimestamp(), 1000))
+			break;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 10L, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+	elog(DEBUG1, "gateway listener: the extension is gone; exiting");
+	proc_exit(0);
+}
+
+static void
+gw_listener_exit(int code, Datum arg)
+{
+	(void) gw_db_set_listener(gw_listen_db, NULL);
+}
+
+/* A database's listener. */
 void
 gw_listener_main(Datum arg)
 {
@@ -709,11 +811,22 @@ gw_listener_main(Datum arg)
 	const union MHD_DaemonInfo *info;
 	WaitEventSet *wes;
 	MemoryContext loop_cxt;
+	Oid			dboid;
+	int			sock;
 
+	gw_listen_db = DatumGetInt32(arg);
+	memcpy(&dboid, MyBgworkerEntry->bgw_extra, sizeof(Oid));
+	strlcpy(gw_listen_dbname, MyBgworkerEntry->bgw_extra + sizeof(Oid), NAMEDATALEN);
+	gw_listen_legacy = (strcmp(gw_listen_dbname, gw_worker_database) == 0);
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnection(gw_worker_database, NULL, 0);
+	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+	if (!gw_db_set_listener(gw_listen_db, NULL))
+	{
+		elog(LOG, "gateway listener: database \"%s\" has a listener; exiting", gw_listen_dbname);
+		proc_exit(0);
+	}
 
 	gw_listen_cxt = AllocSetContextCreate(TopMemoryContext, "gateway listener",
 										  ALLOCSET_DEFAULT_SIZES);
@@ -724,13 +837,19 @@ gw_listener_main(Datum arg)
 	info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_EPOLL_FD);
 	if (info == NULL)
 		elog(ERROR, "libmicrohttpd gave no epoll descriptor");
-	wes = gw_wait_event_set(3);
+	sock = gw_listen_socket();
+	wes = gw_wait_event_set(4);
 	AddWaitEventToSet(wes, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
 	AddWaitEventToSet(wes, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
 	AddWaitEventToSet(wes, WL_SOCKET_READABLE, info->epoll_fd, NULL, NULL);
+	AddWaitEventToSet(wes, WL_SOCKET_READABLE, sock, NULL, NULL);
+	/* the front hands us connections from now on */
+	before_shmem_exit(gw_listener_exit, (Datum) 0);
+	if (!gw_db_set_listener(gw_listen_db, gw_listen_dbname))
+		proc_exit(0);
 	ereport(LOG,
-			(errmsg("gateway listener on %s for database \"%s\", handlers run as \"%s\"",
-					gw_listen_address, gw_worker_database, gw_listen_role)));
+			(errmsg("gateway listener for database \"%s\" on %s, handlers run as \"%s\"",
+					gw_listen_dbname, gw_listen_address, gw_listen_role)));
 	pgstat_report_activity(STATE_IDLE, NULL);
 	/* for the answers made before a request has a context of its own */
 	loop_cxt = AllocSetContextCreate(gw_listen_cxt, "gateway listener loop",
@@ -740,19 +859,22 @@ gw_listener_main(Datum arg)
 	{
 		MHD_UNSIGNED_LONG_LONG mhd_timeout;
 		long		timeout = 1000;
-		WaitEvent	events[3];
+		WaitEvent	events[4];
 
 		if (MHD_get_timeout(d, &mhd_timeout) == MHD_YES)
 			timeout = (long) Min(mhd_timeout, (MHD_UNSIGNED_LONG_LONG) 1000);
 		(void) WaitEventSetWait(wes, timeout, events, lengthof(events), PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
+		if (!gw_db_served(gw_listen_db))
+			gw_listen_leave(d, sock);
 		if (ConfigReloadPending)
 		{
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
 		}
 		MemoryContextSwitchTo(loop_cxt);
+		gw_listen_take(sock, d);
 		MHD_run(d);
 		/* what that run completed is applied, then answered by the next */
 		while (gw_pending)

@@ -1,15 +1,25 @@
 /*
- * listener.h: the callback listener (a background worker serving HTTP).
+ * listener.h: the callback listener: the front (front.c), which accepts
+ * connections on gateway.listen_address, and a listener per database
+ * (listener.c), a background worker serving HTTP.
  */
 #ifndef GW_LISTENER_H
 #define GW_LISTENER_H
+
+#include <sys/socket.h>
+#include <sys/un.h>
 
 extern char *gw_listen_role;
 extern int	gw_listen_max_body;
 extern int	gw_listen_max_connections;
 extern int	gw_listen_timeout_s;
+extern int	gw_callback_lock_timeout_ms;
+extern int	gw_callback_statement_timeout_ms;
 
-/* Register the listener's launcher (gateway.listen_address is set). */
-extern void gw_listener_register(void);
+/* Register the front (gateway.listen_address is set). */
+extern void gw_front_register(void);
+
+/* The address a database's listener takes connections on from the front. */
+extern void gw_listen_socket_addr(Oid dboid, struct sockaddr_un *sa, socklen_t *len);
 
 #endif

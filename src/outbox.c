@@ -24,6 +24,7 @@
 #include "compat.h"
 #include "journal.h"
 #include "jsonutil.h"
+#include "launcher.h"
 #include "outbox.h"
 #include "request.h"
 #include "shmem.h"
@@ -91,11 +92,7 @@ gw_outbox_enqueue(const char *account, const char *operation, Jsonb *params,
 	bool		caller_key;
 
 	gw_require_writable("queue messages");
-	if (!gw_shmem_ready())
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("the gateway outbox needs gateway in shared_preload_libraries"),
-				 errhint("Add gateway to shared_preload_libraries in postgresql.conf and restart; until then nothing would send queued rows.")));
+	gw_launcher_require_served();
 	acc = gw_account_get(account);
 	op = gw_operation_lookup(acc->provider, operation);
 	acc_name = pstrdup(acc->name);
@@ -254,42 +251,34 @@ gw_outbox_check_sync(const char *account, const char *operation)
  */
 void
 gw_outbox_record_sync(const char *account, const char *operation, Jsonb *params,
-					  Jsonb *result)
+					  Jsonb *result, GwOutboxStatus outbox, const char *match_key)
 {
 	/* [0]: gateway's own key; [1]: the journal's (the payment went out) */
 	static SPIPlanPtr plans[2] = {NULL, NULL};
 	const GwAccount *acc = gw_account_get(account);
 	const GwOperation *op = gw_operation_lookup(acc->provider, operation);
-	char	   *st = gw_jsonb_get_text(result, "status");
 	char	   *ref = gw_jsonb_get_text(result, "provider_ref");
 	const char *key = gw_journal_key();
-	const char *status;
-	Datum		values[7];
-	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	Datum		values[8];
+	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	Oid			save_userid;
 	int			save_sec;
 
-	if (!(op->flags & GW_OP_PAYMENT) || st == NULL)
+	if (!(op->flags & GW_OP_PAYMENT))
 		return;
-	if (strcmp(st, "accepted") == 0 || strcmp(st, "pending") == 0)
-		status = "sent";
-	else if (strcmp(st, "delivered") == 0)
-		status = "delivered";
-	else if (strcmp(st, "unknown") == 0)
-		status = "unknown";
-	else
-		status = "failed";
 	if (params == NULL)
 		params = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")));
 	values[0] = CStringGetTextDatum(acc->name);
 	values[1] = CStringGetTextDatum(operation);
 	values[2] = JsonbPGetDatum(params);
-	values[3] = CStringGetTextDatum(status);
+	values[3] = CStringGetTextDatum(gw_outbox_status_name(outbox));
 	values[4] = ref ? CStringGetTextDatum(ref) : (Datum) 0;
 	nulls[4] = ref ? ' ' : 'n';
 	values[5] = JsonbPGetDatum(result);
-	values[6] = key ? CStringGetTextDatum(key) : (Datum) 0;
-	nulls[6] = key ? ' ' : 'n';
+	values[6] = match_key ? CStringGetTextDatum(match_key) : (Datum) 0;
+	nulls[6] = match_key ? ' ' : 'n';
+	values[7] = key ? CStringGetTextDatum(key) : (Datum) 0;
+	nulls[7] = key ? ' ' : 'n';
 
 	gw_as_owner_begin(&save_userid, &save_sec);
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -298,12 +287,12 @@ gw_outbox_record_sync(const char *account, const char *operation, Jsonb *params,
 		plans[key != NULL] = gw_saved_plan(psprintf(
 			"INSERT INTO gateway.outbox (account, operation, params, status, attempts,"
 			"                            provider_ref, result, last_error, payment,"
-			"                            next_attempt_at, sent_at%s)"
+			"                            next_attempt_at, sent_at, match_key%s)"
 			" VALUES ($1, $2, $3, $4::gateway.outbox_status, 1, $5, $6,"
 			"         $6 OPERATOR(pg_catalog.->>) 'error', true, 'infinity',"
-			"         CASE WHEN $4 IN ('sent', 'delivered') THEN pg_catalog.now() END%s)",
-			key ? ", idempotency_key" : "", key ? ", $7" : ""),
-			key ? 7 : 6, (Oid[]) {TEXTOID, TEXTOID, JSONBOID, TEXTOID, TEXTOID, JSONBOID, TEXTOID});
+			"         CASE WHEN $4 IN ('sent', 'delivered') THEN pg_catalog.now() END, $7%s)",
+			key ? ", idempotency_key" : "", key ? ", $8" : ""),
+			key ? 8 : 7, (Oid[]) {TEXTOID, TEXTOID, JSONBOID, TEXTOID, TEXTOID, JSONBOID, TEXTOID, TEXTOID});
 	if (SPI_execute_plan(plans[key != NULL], values, nulls, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "recording a payment failed");
 	SPI_finish();

@@ -7,6 +7,8 @@
 #include "postgres.h"
 #include "access/htup.h"
 #include "utils/jsonb.h"
+
+#include "outcome.h"
 #include "utils/relcache.h"
 
 /* Check and queue a call in the current transaction; its row id.  The same
@@ -17,9 +19,11 @@ extern int64 gw_outbox_enqueue(const char *account, const char *operation, Jsonb
 /* ERROR before a synchronous call whose outcome could not be recorded. */
 extern void gw_outbox_check_sync(const char *account, const char *operation);
 
-/* Record a synchronous payment's outcome as a finished row (payments only). */
+/* Record a synchronous payment's outcome as a finished row (payments only),
+ * with the status outcome.c gave it and the key its callback will name. */
 extern void gw_outbox_record_sync(const char *account, const char *operation,
-								  Jsonb *params, Jsonb *result);
+								  Jsonb *params, Jsonb *result,
+								  GwOutboxStatus outbox, const char *match_key);
 
 /* gw_sms_trigger's message: template with each {{column}} replaced by the
  * column's value in tuple ("" for NULL); ERROR 42703 for an unknown column. */

@@ -24,27 +24,6 @@ static const GwProvider *const gw_provider_table[] = {
 	&gw_nenasasa,
 };
 
-const char *
-gw_status_name(GwStatus s)
-{
-	switch (s)
-	{
-		case GW_ACCEPTED:
-			return "accepted";
-		case GW_DELIVERED:
-			return "delivered";
-		case GW_PENDING:
-			return "pending";
-		case GW_FAILED:
-			return "failed";
-		case GW_REJECTED:
-			return "rejected";
-		case GW_UNKNOWN:
-			return "unknown";
-	}
-	return "unknown";
-}
-
 const GwProvider *const *
 gw_providers(int *n)
 {
@@ -312,6 +291,17 @@ gw_param(GwCall *call, const char *name)
 		if (strcmp(s->name, name) == 0)
 			return call->pvals[i];
 	elog(ERROR, "operation %s has no param \"%s\"", call->op->name, name);
+	return NULL;
+}
+
+char *
+gw_param_find(GwCall *call, const char *name)
+{
+	int			i = 0;
+
+	for (const GwParamSpec *s = call->op->params; s->name; s++, i++)
+		if (strcmp(s->name, name) == 0)
+			return call->pvals[i];
 	return NULL;
 }
 

@@ -12,22 +12,11 @@
 #include "utils/jsonb.h"
 
 #include "http.h"
+#include "outcome.h"
 
 struct GwAccount;
 struct GwJsonWriter;
 
-/* Outcome statuses of API.md's result shape. */
-typedef enum GwStatus
-{
-	GW_ACCEPTED,
-	GW_DELIVERED,
-	GW_PENDING,
-	GW_FAILED,
-	GW_REJECTED,
-	GW_UNKNOWN
-} GwStatus;
-
-extern const char *gw_status_name(GwStatus s);
 
 /* How a param is checked and normalized before the builder sees it. */
 typedef enum GwParamType
@@ -51,17 +40,6 @@ typedef struct GwParamSpec
 								 * places it itself */
 } GwParamSpec;
 
-/*
- * Whether a 2xx answer's outcome may be retried, when the parser knows better
- * than the default (failed and not a payment: yes; anything else: no), e.g.
- * a status query reporting a payment that failed for a transient reason.
- */
-typedef enum GwRetry
-{
-	GW_RETRY_DEFAULT,
-	GW_RETRY_YES,
-	GW_RETRY_NO
-} GwRetry;
 
 #define GW_OP_PAYMENT	0x01	/* moves money: never retried blindly */
 #define GW_OP_SMS		0x02	/* sends a message */
@@ -104,7 +82,37 @@ typedef struct GwCall
 	bool		malformed;		/* the answer is not what the provider sends */
 	GwRetry		retry;			/* retryable, when not the default */
 	char	   *data;			/* JSON text for "data"; NULL: the answer itself */
+	char	   *match_key;		/* what the provider's callbacks will name this
+								 * request by (a payment's checkout or
+								 * transaction request id) */
+	GwPaid		paid;			/* a customer's payment the answer reports */
+
+	/* set by the caller before gw_call_complete: the outbox row, or NULL */
+	const GwRowState *row;
+	/* set by gw_call_complete: outcome.c's decision */
+	GwOutcome	outcome;
 } GwCall;
+
+/*
+ * A callback as the provider's parser reads it (see parse_callback).  The
+ * keys name the row it is about; status is what it says (delivered: the
+ * message reached the phone, or the customer paid; failed: it did not;
+ * pending or unknown: nothing final).
+ */
+typedef struct GwInbound
+{
+	const char *kind;			/* "dlr" or "payment" */
+	char	   *key;			/* dlr: our idempotency key (uniqueId);
+								 * payment: the row's match_key */
+	char	   *key2;			/* another match_key to try, or NULL */
+	char	   *correlator;		/* dlr: the provider's reference of the send */
+	GwStatus	status;
+	GwPaid		paid;			/* payment: what it says was paid */
+	char	   *code;			/* the provider's code, as sent */
+	char	   *description;	/* the provider's words, or ours */
+	char	   *detail;			/* JSON text kept under result->'callback' */
+	char	   *error;			/* the body can never be applied: why */
+} GwInbound;
 
 typedef void (*GwBuildFn) (GwCall *call);
 typedef void (*GwParseFn) (GwCall *call);
@@ -135,6 +143,9 @@ typedef struct GwOperation
 	const char *key_param;
 	const char *reconcile_op;
 	const char *reconcile_param;
+	bool		reconcile_by_match_key;	/* the status query takes the row's
+										 * match_key (the provider's id of the
+										 * request), not our key */
 } GwOperation;
 
 typedef struct GwProvider
@@ -160,6 +171,14 @@ typedef struct GwProvider
 	 * failure.  NULL for providers whose key is in the request itself.
 	 */
 	void		(*authorize) (GwCall *call, bool refresh);
+
+	/*
+	 * Optional: read a callback of kind "dlr" or "payment" (the account's
+	 * provider's, never guessed from the body) into in, from the provider's
+	 * own code table.  A body that can never be applied sets in->error;
+	 * false: this provider sends no callbacks of that kind.
+	 */
+	bool		(*parse_callback) (const char *kind, Jsonb *body, GwInbound *in);
 } GwProvider;
 
 /* Registry (provider.c) */
@@ -171,6 +190,8 @@ extern void gw_params_check(GwCall *call, Jsonb *params);
 
 /* Builder helpers shared by providers */
 extern char *gw_param(GwCall *call, const char *name);
+/* The same, or NULL when the operation has no such param. */
+extern char *gw_param_find(GwCall *call, const char *name);
 /* Give a param a value the builder made up (a generated key), so that later
  * readers (the outbox, which keeps the key for retries) see it. */
 extern void gw_param_set(GwCall *call, const char *name, char *value);

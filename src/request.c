@@ -122,7 +122,8 @@ gw_call_complete(GwCall *call)
 }
 
 Jsonb *
-gw_call_run(const char *account, const char *operation, Jsonb *params)
+gw_call_run(const char *account, const char *operation, Jsonb *params,
+			GwOutboxStatus *outbox, char **match_key)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
 	const GwAccount *acc;
@@ -164,10 +165,15 @@ gw_call_run(const char *account, const char *operation, Jsonb *params)
 		}
 	}
 
+	call.row = NULL;
 	result = gw_call_complete(&call);
 	MemoryContextSwitchTo(oldcxt);
 	copy = palloc(VARSIZE(result));
 	memcpy(copy, result, VARSIZE(result));
+	if (outbox)
+		*outbox = call.outcome.outbox;
+	if (match_key)
+		*match_key = call.match_key ? pstrdup(call.match_key) : NULL;
 	MemoryContextReset(gw_call_cxt);
 	return copy;
 }

@@ -29,7 +29,9 @@ extern void gw_call_request(GwCall *call, GwHttpRequest *req);
  * answer, parse it and build the result. */
 extern Jsonb *gw_call_complete(GwCall *call);
 
-/* All of it, synchronously: the result in the caller's memory context. */
-extern Jsonb *gw_call_run(const char *account, const char *operation, Jsonb *params);
+/* All of it, synchronously: the result in the caller's memory context; the
+ * row status outcome.c gives it and its match key, when asked for. */
+extern Jsonb *gw_call_run(const char *account, const char *operation, Jsonb *params,
+						  GwOutboxStatus *outbox, char **match_key);
 
 #endif

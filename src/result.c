@@ -1,19 +1,6 @@
 /*
- * result.c: the one result shape of every call, and the one place that maps
- * network failures, HTTP statuses and provider verdicts to it.
- *
- * The rule, whatever the provider:
- *   - never sent (refused, unresolved, connect timeout): failed, retryable;
- *   - sent but the outcome is not known (timeout, broken or unreadable
- *     answer, 5xx): unknown; retryable when a retry carries the same
- *     idempotency key, never for payments, which are reconciled by a status
- *     query instead, nor for messages sent without a key;
- *   - 429 and 503: failed, retryable (the provider says it did nothing);
- *   - other 4xx: rejected, not retryable (the request itself is wrong);
- *   - 2xx: what the provider's parser says; retryable when it failed and is
- *     not a payment, unless the parser decides (call->retry);
- *   - a request that could not get its token was never sent: the token
- *     call's outcome as above, but never unknown (failed, retryable).
+ * result.c: the one result shape of every call, built from outcome.c's
+ * decision (which also sets the call's outbox status, call->outcome).
  */
 #include "postgres.h"
 
@@ -103,130 +90,22 @@ gw_push_jsonb(JsonbParseState **st, const char *key, Jsonb *jb)
 	pushJsonbValue(st, WJB_VALUE, &v);
 }
 
-/*
- * Whether a request whose outcome is unknown may be sent again: never a
- * payment (it is reconciled instead), nor a message sent without an
- * idempotency key (the provider could not tell a second copy from a new
- * message).
- */
-static bool
-gw_resendable(const GwCall *call)
-{
-	int			flags = call->op->flags;
-
-	if (flags & GW_OP_PAYMENT)
-		return false;
-	return !(flags & GW_OP_SMS) || call->op->key_param != NULL;
-}
-
-/* Decide status, retryable and error from what happened. */
-static void
-gw_classify(GwCall *call, GwStatus *status, bool *retryable, char **error)
-{
-	GwHttpResponse *r = &call->resp;
-	bool		payment = (call->op->flags & GW_OP_PAYMENT) != 0;
-	long		code = r->status;
-
-	*error = call->error;
-	if (call->refused)
-	{
-		*status = GW_REJECTED;
-		*retryable = false;
-		*error = pstrdup(call->refused);
-		return;
-	}
-	switch (r->net_error)
-	{
-		case GW_NET_OK:
-			break;
-		case GW_NET_NOT_SENT:
-			*status = GW_FAILED;
-			*retryable = true;
-			*error = r->error;
-			return;
-		case GW_NET_TLS:
-		case GW_NET_OTHER:
-			*status = GW_FAILED;
-			*retryable = false;
-			*error = r->error;
-			return;
-		case GW_NET_TIMEOUT:
-		case GW_NET_IO:
-		case GW_NET_TOO_LARGE:
-			*status = GW_UNKNOWN;
-			*retryable = gw_resendable(call);
-			*error = r->error;
-			return;
-	}
-
-	if (code >= 200 && code < 300)
-	{
-		if (call->malformed)
-		{
-			*status = GW_UNKNOWN;
-			*retryable = gw_resendable(call);
-			if (*error == NULL)
-				*error = psprintf("unreadable answer from %s (HTTP %ld)",
-								  call->account->provider->name, code);
-			return;
-		}
-		*status = call->status;
-		if (call->retry != GW_RETRY_DEFAULT)
-			*retryable = (call->retry == GW_RETRY_YES);
-		else
-			*retryable = (call->status == GW_FAILED && !payment);
-		return;
-	}
-	if (code == 429 || code == 503)
-	{
-		*status = GW_FAILED;
-		*retryable = true;
-	}
-	else if (code >= 500 || code == 408)
-	{
-		*status = payment ? GW_UNKNOWN : GW_FAILED;
-		*retryable = !payment;
-	}
-	else if (code >= 400)
-	{
-		*status = GW_REJECTED;
-		*retryable = false;
-	}
-	else
-	{
-		*status = GW_FAILED;
-		*retryable = false;
-		if (*error == NULL)
-			*error = psprintf("unexpected HTTP status %ld", code);
-		return;
-	}
-	if (*error == NULL)
-		*error = psprintf("HTTP %ld from %s", code, call->account->provider->name);
-}
-
 Jsonb *
 gw_result_build(GwCall *call)
 {
 	JsonbParseState *st = NULL;
 	JsonbValue *res;
-	GwStatus	status = GW_UNKNOWN;
-	bool		retryable = false;
-	char	   *error = NULL;
+	GwStatus	status;
+	bool		retryable;
+	char	   *error;
 	bool		ok;
 	Jsonb	   *data = NULL;
 
-	gw_classify(call, &status, &retryable, &error);
-	if (call->unsendable && status == GW_UNKNOWN)
-	{
-		/* only the token call went out: the request itself never did */
-		status = GW_FAILED;
-		retryable = true;
-	}
+	gw_outcome_decide(call, &call->outcome);
+	status = call->outcome.status;
+	retryable = call->outcome.retryable;
+	error = call->outcome.error;
 	ok = (status == GW_ACCEPTED || status == GW_DELIVERED || status == GW_PENDING);
-	if (ok)
-		error = NULL;
-	if (error)
-		gw_account_redact(call->account, error);
 
 	if (call->data)
 		data = gw_json_parse(call->data, strlen(call->data));

@@ -1,13 +1,12 @@
 /*
- * result.h: the one result shape, and the one place that maps HTTP statuses,
- * network failures and provider verdicts to ok, status and retryable.
+ * result.h: the one result shape of every call.
  */
 #ifndef GW_RESULT_H
 #define GW_RESULT_H
 
 #include "provider.h"
 
-/* Decide ok/status/retryable for a finished call and build the result. */
+/* Decide a finished call's outcome (call->outcome) and build its result. */
 extern Jsonb *gw_result_build(GwCall *call);
 
 #endif

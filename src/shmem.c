@@ -1,8 +1,10 @@
 /*
  * shmem.c: state shared by the backends and the workers.
  *
- * The rate buckets are a small open-addressed table of accounts, shared by
- * every worker so that a limit holds however many workers send.
+ * A table of the databases the launcher serves (launcher.c), each with its
+ * workers' latches and lease tokens; and the rate buckets, a small
+ * open-addressed table of (database, account), shared by every worker so
+ * that an account's limit holds however many workers send.
  */
 #include "postgres.h"
 
@@ -27,8 +29,21 @@ typedef struct GwWorkerSlot
 	Latch	   *latch;
 } GwWorkerSlot;
 
+typedef struct GwDbEntry
+{
+	Oid			dboid;			/* InvalidOid: free */
+	GwDbState	state;
+	uint32		gen;			/* bumped by each committed CREATE EXTENSION */
+	bool		noslot;			/* the launcher found no free worker slot */
+	TimestampTz paused_until;	/* a DROP/ALTER DATABASE wants it to itself */
+	GwWorkerSlot workers[GW_MAX_WORKERS];
+	pid_t		listener_pid;	/* its callback listener, 0: none */
+	char		listener_db[NAMEDATALEN];	/* the name it serves, "": not ready */
+} GwDbEntry;
+
 typedef struct GwBucket
 {
+	Oid			dboid;			/* the account's database */
 	char		account[NAMEDATALEN];	/* "" = free */
 	double		tokens;
 	TimestampTz last;
@@ -38,7 +53,9 @@ typedef struct GwBucket
 typedef struct GwShared
 {
 	LWLock	   *lock;
-	GwWorkerSlot workers[GW_MAX_WORKERS];
+	Latch	   *launcher_latch;
+	bool		probe_lost;		/* a probe found the table full */
+	GwDbEntry	dbs[GW_MAX_DATABASES];
 	GwBucket	buckets[GW_MAX_BUCKETS];
 } GwShared;
 
@@ -91,36 +108,58 @@ gw_shmem_ready(void)
 	return gw_shared != NULL;
 }
 
-void
-gw_shmem_register_worker(int slot, int64 token)
+/* The entry of database dboid, or NULL; the caller holds the lock. */
+static GwDbEntry *
+gw_db_find(Oid dboid)
 {
+	for (int i = 0; i < GW_MAX_DATABASES; i++)
+		if (gw_shared->dbs[i].dboid == dboid)
+			return &gw_shared->dbs[i];
+	return NULL;
+}
+
+bool
+gw_shmem_register_worker(int db, int slot, int64 token)
+{
+	GwDbEntry  *e = &gw_shared->dbs[db];
+	bool		ok;
+
 	LWLockAcquire(gw_shared->lock, LW_EXCLUSIVE);
-	gw_shared->workers[slot].pid = MyProcPid;
-	gw_shared->workers[slot].token = token;
-	gw_shared->workers[slot].latch = &MyProc->procLatch;
+	ok = (e->dboid == MyDatabaseId && e->workers[slot].pid == 0);
+	if (ok)
+	{
+		e->workers[slot].pid = MyProcPid;
+		e->workers[slot].token = token;
+		e->workers[slot].latch = &MyProc->procLatch;
+	}
 	LWLockRelease(gw_shared->lock);
+	return ok;
 }
 
 void
-gw_shmem_unregister_worker(int slot)
+gw_shmem_unregister_worker(int db, int slot)
 {
-	if (gw_shared == NULL)
+	GwDbEntry  *e;
+
+	if (gw_shared == NULL || db < 0)
 		return;
+	e = &gw_shared->dbs[db];
 	LWLockAcquire(gw_shared->lock, LW_EXCLUSIVE);
-	if (gw_shared->workers[slot].pid == MyProcPid)
-		memset(&gw_shared->workers[slot], 0, sizeof(GwWorkerSlot));
+	if (e->workers[slot].pid == MyProcPid)
+		memset(&e->workers[slot], 0, sizeof(GwWorkerSlot));
 	LWLockRelease(gw_shared->lock);
 }
 
 int
-gw_shmem_live_tokens(int64 *tokens)
+gw_shmem_live_tokens(int db, int64 *tokens)
 {
+	GwDbEntry  *e = &gw_shared->dbs[db];
 	int			n = 0;
 
 	LWLockAcquire(gw_shared->lock, LW_SHARED);
 	for (int i = 0; i < GW_MAX_WORKERS; i++)
-		if (gw_shared->workers[i].pid != 0)
-			tokens[n++] = gw_shared->workers[i].token;
+		if (e->workers[i].pid != 0)
+			tokens[n++] = e->workers[i].token;
 	LWLockRelease(gw_shared->lock);
 	return n;
 }
@@ -128,20 +167,259 @@ gw_shmem_live_tokens(int64 *tokens)
 void
 gw_shmem_wake_workers(void)
 {
+	GwDbEntry  *e;
+
 	if (gw_shared == NULL)
 		return;
 	/* Latch pointers only change under the lock; setting one is safe. */
 	LWLockAcquire(gw_shared->lock, LW_SHARED);
-	for (int i = 0; i < GW_MAX_WORKERS; i++)
-		if (gw_shared->workers[i].latch)
-			SetLatch(gw_shared->workers[i].latch);
+	e = gw_db_find(MyDatabaseId);
+	if (e)
+		for (int i = 0; i < GW_MAX_WORKERS; i++)
+			if (e->workers[i].latch)
+				SetLatch(e->workers[i].latch);
 	LWLockRelease(gw_shared->lock);
+}
+
+void
+gw_shmem_set_launcher(Latch *latch)
+{
+	LWLockAcquire(gw_shared->lock, LW_EXCLUSIVE);
+	gw_shared->launcher_latch = latch;
+	LWLockRelease(gw_shared->lock);
+}
+
+/* Set the launcher's latch; the caller holds the lock. */
+static void
+gw_wake_launcher_locked(void)
+{
+	if (gw_shared->launcher_latch)
+		SetLatch(gw_shared->launcher_latch);
+}
+
+void
+gw_shmem_wake_launcher(void)
+{
+	if (gw_shared == NULL)
+		return;
+	LWLockAcquire(gw_shared->lock, LW_SHARED);
+	gw_wake_launcher_locked();
+	LWLockRelease(gw_shared->lock);
+}
+
+bool
+gw_db_probe(Oid dboid, bool created)
+{
+	GwDbEntry  *e;
+
+	if (gw_shared == NULL)
+		return false;
+	LWLockAcquire(gw_shared->lock, LW_EXCLUSIVE);
+	e = gw_db_find(dboid);
+	if (e == NULL && (e = gw_db_find(InvalidOid)) != NULL)
+	{
+		memset(e, 0, sizeof(GwDbEntry));
+		e->dboid = dboid;
+		e->state = GW_DB_PROBE;
+	}
+	if (e)
+	{
+		if (created)
+			e->gen++;
+		if (e->state == GW_DB_ABSENT || (created && e->state != GW_DB_SERVED))
+			e->state = GW_DB_PROBE;
+	}
+	else if (created)
+		gw_shared->probe_lost = true;	/* the launcher looks at all again */
+	gw_wake_launcher_locked();
+	LWLockRelease(gw_shared->lock);
+	return e != NULL;
+}
+
+bool
+gw_db_take_probe_lost(void)
+{
+	bool		lost;
+
+	LWLockAcquire(gw_shared->lock, LW_EXCLUSIVE);
+	lost = gw_shared->probe_lost;
+	gw_shared->probe_lost = false;
+	LWLockRelease(gw_shared->lock);
+	return lost;
+}
+
+uint32
+gw_db_gen(int db)
+{
+	uint32		gen;
+
+	LWLockAcquire(gw_shared->lock, LW_SHARED);
+	gen = gw_shared->dbs[db].gen;
+	LWLockRelease(gw_shared->lock);
+	return gen;
+}
+
+bool
+gw_db_mark(int db, GwDbState state, uint32 gen)
+{
+	GwDbEntry  *e = &gw_shared->dbs[db];
+	bool		done;
+
+	LWLockAcquire(gw_shared->lock, LW_EXCLUSIVE);
+	if (e->dboid == MyDatabaseId && e->gen == gen && e->state != state)
+	{
+		e->state = state;
+		gw_wake_launcher_locked();
+	}
+	done = (e->dboid == MyDatabaseId && e->state == state);
+	LWLockRelease(gw_shared->lock);
+	return done;
+}
+
+void
+gw_db_pause(Oid dboid, TimestampTz until)
+{
+	GwDbEntry  *e;
+
+	if (gw_shared == NULL)
+		return;
+	LWLockAcquire(gw_shared->lock, LW_EXCLUSIVE);
+	e = gw_db_find(dboid);
+	if (e)
+	{
+		e->paused_until = until;
+		gw_wake_launcher_locked();
+	}
+	LWLockRelease(gw_shared->lock);
+}
+
+int
+gw_db_live_workers(Oid dboid)
+{
+	GwDbEntry  *e;
+	int			n = 0;
+
+	LWLockAcquire(gw_shared->lock, LW_SHARED);
+	e = gw_db_find(dboid);
+	if (e)
+	{
+		for (int i = 0; i < GW_MAX_WORKERS; i++)
+			n += (e->workers[i].pid != 0);
+		n += (e->listener_pid != 0);
+	}
+	LWLockRelease(gw_shared->lock);
+	return n;
+}
+
+bool
+gw_db_set_listener(int db, const char *name)
+{
+	GwDbEntry  *e = &gw_shared->dbs[db];
+	bool		ok;
+
+	LWLockAcquire(gw_shared->lock, LW_EXCLUSIVE);
+	ok = (e->dboid == MyDatabaseId && (e->listener_pid == 0 || e->listener_pid == MyProcPid));
+	if (ok && name != NULL)
+	{
+		e->listener_pid = MyProcPid;
+		strlcpy(e->listener_db, name, NAMEDATALEN);
+	}
+	else if (ok)
+	{
+		e->listener_pid = 0;
+		e->listener_db[0] = '\0';
+	}
+	LWLockRelease(gw_shared->lock);
+	return ok;
+}
+
+bool
+gw_db_served(int db)
+{
+	bool		served;
+
+	LWLockAcquire(gw_shared->lock, LW_SHARED);
+	served = (gw_shared->dbs[db].dboid == MyDatabaseId &&
+			  gw_shared->dbs[db].state == GW_DB_SERVED);
+	LWLockRelease(gw_shared->lock);
+	return served;
+}
+
+Oid
+gw_db_listener_for(const char *name)
+{
+	Oid			dboid = InvalidOid;
+
+	LWLockAcquire(gw_shared->lock, LW_SHARED);
+	for (int i = 0; i < GW_MAX_DATABASES; i++)
+		if (gw_shared->dbs[i].listener_pid != 0 &&
+			strcmp(gw_shared->dbs[i].listener_db, name) == 0)
+			dboid = gw_shared->dbs[i].dboid;
+	LWLockRelease(gw_shared->lock);
+	return dboid;
+}
+
+void
+gw_db_snapshot(GwDbInfo *out)
+{
+	LWLockAcquire(gw_shared->lock, LW_SHARED);
+	for (int i = 0; i < GW_MAX_DATABASES; i++)
+	{
+		GwDbEntry  *e = &gw_shared->dbs[i];
+
+		out[i].dboid = e->dboid;
+		out[i].state = e->state;
+		out[i].noslot = e->noslot;
+		out[i].paused_until = e->paused_until;
+		for (int s = 0; s < GW_MAX_WORKERS; s++)
+			out[i].live[s] = (e->workers[s].pid != 0);
+		out[i].listener_live = (e->listener_pid != 0);
+	}
+	LWLockRelease(gw_shared->lock);
+}
+
+void
+gw_db_forget(int db, Oid dboid, bool dropped)
+{
+	GwDbEntry  *e = &gw_shared->dbs[db];
+
+	LWLockAcquire(gw_shared->lock, LW_EXCLUSIVE);
+	/* an entry a CREATE EXTENSION marked again meanwhile is kept */
+	if (e->dboid == dboid && (dropped || e->state == GW_DB_ABSENT))
+		memset(e, 0, sizeof(GwDbEntry));
+	LWLockRelease(gw_shared->lock);
+}
+
+void
+gw_db_set_noslot(int db, Oid dboid, bool noslot)
+{
+	GwDbEntry  *e = &gw_shared->dbs[db];
+
+	LWLockAcquire(gw_shared->lock, LW_EXCLUSIVE);
+	if (e->dboid == dboid)
+		e->noslot = noslot;
+	LWLockRelease(gw_shared->lock);
+}
+
+bool
+gw_db_status(Oid dboid, bool *known, bool *noslot)
+{
+	GwDbEntry  *e;
+	bool		room;
+
+	LWLockAcquire(gw_shared->lock, LW_SHARED);
+	e = gw_db_find(dboid);
+	*known = (e != NULL);
+	*noslot = (e != NULL && e->noslot);
+	room = (e != NULL || gw_db_find(InvalidOid) != NULL);
+	LWLockRelease(gw_shared->lock);
+	return room;
 }
 
 static GwBucket *
 gw_bucket(const char *account)
 {
-	uint32		h = 5381;
+	uint32		h = 5381 + MyDatabaseId;
 	int			start;
 
 	for (const char *p = account; *p; p++)
@@ -153,11 +431,12 @@ gw_bucket(const char *account)
 
 		if (b->account[0] == '\0')
 		{
+			b->dboid = MyDatabaseId;
 			strlcpy(b->account, account, NAMEDATALEN);
 			b->tokens = -1;		/* new: filled on first use */
 			return b;
 		}
-		if (strcmp(b->account, account) == 0)
+		if (b->dboid == MyDatabaseId && strcmp(b->account, account) == 0)
 			return b;
 	}
 	return NULL;				/* table full: no limit can be kept */

@@ -1,28 +1,91 @@
 /*
- * shmem.h: state shared by the backends and the workers: each worker's
- * latch and lease token, and the per-account rate buckets.
+ * shmem.h: state shared by the backends, the launcher and the workers: the
+ * databases served, each with its workers' latches and lease tokens, and
+ * the per-account rate buckets.
  */
 #ifndef GW_SHMEM_H
 #define GW_SHMEM_H
 
 #include "postgres.h"
+#include "datatype/timestamp.h"
 #include "storage/latch.h"
 
-#define GW_MAX_WORKERS 16
+#define GW_MAX_WORKERS 16		/* per database */
+#define GW_MAX_DATABASES 64
+
+/* A database's place in the launcher's table. */
+typedef enum GwDbState
+{
+	GW_DB_PROBE = 1,			/* to be looked at: worker 0 checks the extension */
+	GW_DB_SERVED,				/* the extension is there: a full worker set */
+	GW_DB_ABSENT				/* no extension: the launcher forgets it */
+} GwDbState;
+
+/* What the launcher reads of an entry. */
+typedef struct GwDbInfo
+{
+	Oid			dboid;
+	GwDbState	state;
+	bool		noslot;
+	TimestampTz paused_until;
+	bool		live[GW_MAX_WORKERS];	/* the slot's worker is registered */
+	bool		listener_live;
+} GwDbInfo;
 
 extern void gw_shmem_init(void);
 extern bool gw_shmem_ready(void);
 
-/* Workers */
-extern void gw_shmem_register_worker(int slot, int64 token);
-extern void gw_shmem_unregister_worker(int slot);
-extern int	gw_shmem_live_tokens(int64 *tokens);
+/* Workers: db is the entry's index, slot the worker's place in it. */
+extern bool gw_shmem_register_worker(int db, int slot, int64 token);
+extern void gw_shmem_unregister_worker(int db, int slot);
+extern int	gw_shmem_live_tokens(int db, int64 *tokens);
+/* Wake this database's workers. */
 extern void gw_shmem_wake_workers(void);
 
+/* The launcher */
+extern void gw_shmem_set_launcher(Latch *latch);
+extern void gw_shmem_wake_launcher(void);
+
 /*
- * Take up to want tokens from account's bucket (rate per second, a second's
- * worth of burst).  Returns how many were granted; *wait_ms says when the
- * next one will be there.
+ * Ask the launcher to look at database dboid (an entry is made if there is
+ * room; false: the table is full).  created: an extension was created there
+ * (bumps the entry's generation, so a worker that looked before does not
+ * mark it absent).
+ */
+extern bool gw_db_probe(Oid dboid, bool created);
+/* The launcher: whether a CREATE EXTENSION found the table full since it
+ * last asked (then every database is to be looked at again). */
+extern bool gw_db_take_probe_lost(void);
+/* A worker: its entry's generation, read before it looks for the
+ * extension; and marking the entry served or absent if it is unchanged. */
+extern uint32 gw_db_gen(int db);
+/* (true: the entry is in that state now) */
+extern bool gw_db_mark(int db, GwDbState state, uint32 gen);
+/* A database's callback listener: registering (name: the database's name,
+ * once it takes connections) or leaving (NULL); false when another has the
+ * place.  And the database whose listener serves a name (InvalidOid: none). */
+extern bool gw_db_set_listener(int db, const char *name);
+extern Oid	gw_db_listener_for(const char *name);
+/* Whether this database's entry says served (its workers found the
+ * extension, and have not found it gone since). */
+extern bool gw_db_served(int db);
+/* A DROP/ALTER DATABASE: no workers for dboid until then; how many live
+ * (its listener included). */
+extern void gw_db_pause(Oid dboid, TimestampTz until);
+extern int	gw_db_live_workers(Oid dboid);
+/* The launcher: every entry; forgetting one (dropped, or still absent);
+ * recording that no worker slot was free. */
+extern void gw_db_snapshot(GwDbInfo *out);
+extern void gw_db_forget(int db, Oid dboid, bool dropped);
+extern void gw_db_set_noslot(int db, Oid dboid, bool noslot);
+/* A backend: whether dboid has an entry, whether it lacks a slot; false
+ * when it has none and the table is full. */
+extern bool gw_db_status(Oid dboid, bool *known, bool *noslot);
+
+/*
+ * Take up to want tokens from the bucket of this database's account (rate
+ * per second).  Returns how many were granted; *wait_ms says when the next
+ * one will be there.
  */
 extern int	gw_rate_take(const char *account, double rate, int want, int *wait_ms);
 /* The provider said 429: send nothing for this account for a while. */

@@ -82,8 +82,25 @@ gw_saved_plan(const char *sql, int nargs, Oid *types)
 	return plan;
 }
 
+bool
+gw_errcode_transient(int sqlerrcode)
+{
+	int			cat = ERRCODE_TO_CATEGORY(sqlerrcode);
+
+	return cat == ERRCODE_TRANSACTION_ROLLBACK ||
+		cat == ERRCODE_INSUFFICIENT_RESOURCES ||
+		cat == ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE ||
+		cat == ERRCODE_OPERATOR_INTERVENTION;
+}
+
 char *
 gw_try_subxact(GwSubxactFn fn, void *arg, MemoryContext cxt)
+{
+	return gw_try_subxact_ex(fn, arg, cxt, false);
+}
+
+char *
+gw_try_subxact_ex(GwSubxactFn fn, void *arg, MemoryContext cxt, bool rethrow_transient)
 {
 	ResourceOwner owner = CurrentResourceOwner;
 	char	   *volatile error = NULL;
@@ -103,6 +120,10 @@ gw_try_subxact(GwSubxactFn fn, void *arg, MemoryContext cxt)
 		ed = CopyErrorData();
 		FlushErrorState();
 		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		if (rethrow_transient && gw_errcode_transient(ed->sqlerrcode))
+			ReThrowError(ed);
 		error = ed->message;
 	}
 	PG_END_TRY();

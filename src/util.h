@@ -42,4 +42,17 @@ extern SPIPlanPtr gw_saved_plan(const char *sql, int nargs, Oid *types);
 typedef void (*GwSubxactFn) (void *arg);
 extern char *gw_try_subxact(GwSubxactFn fn, void *arg, MemoryContext cxt);
 
+/*
+ * Whether an ERROR may go away by itself (SQLSTATE classes 40 transaction
+ * rollback, 53 insufficient resources, 55 object not in prerequisite state,
+ * e.g. a lock not available, and 57 operator intervention, e.g. a statement
+ * or lock timeout): the same work may succeed when tried again.
+ */
+extern bool gw_errcode_transient(int sqlerrcode);
+
+/* gw_try_subxact, but a transient ERROR (above) is raised again after the
+ * rollback instead of being returned. */
+extern char *gw_try_subxact_ex(GwSubxactFn fn, void *arg, MemoryContext cxt,
+							   bool rethrow_transient);
+
 #endif

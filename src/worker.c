@@ -8,6 +8,12 @@
  * turn finished requests into outbox statuses.  flush: record a batch of
  * them in one UPDATE.  No transaction is ever open across an HTTP request.
  *
+ * The launcher (launcher.c) starts a set of these workers for every
+ * database that has the extension; a worker serves one database for life.
+ * Worker 0 of a set the launcher has not seen served yet is its probe: it
+ * marks the database served, or absent and exits.  Any worker that finds
+ * the extension gone marks the database absent and exits.
+ *
  * A worker marks the rows it leased with a token it keeps in shared memory.
  * Rows leased by a token no live worker holds (the worker died, the server
  * crashed) are taken again: messages are queued again with the same
@@ -21,6 +27,7 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
+#include "commands/dbcommands.h"
 #include "commands/extension.h"
 #include "common/pg_prng.h"
 #include "executor/spi.h"
@@ -52,7 +59,6 @@
 #include "worker.h"
 
 char	   *gw_worker_database = NULL;
-int			gw_worker_count = 1;
 int			gw_batch_size = 200;
 int			gw_max_in_flight = 64;
 int			gw_max_attempts = 5;
@@ -67,16 +73,11 @@ typedef struct GwItem
 	MemoryContext cxt;
 	int64		id;
 	char	   *account;
-	int			attempts;
-	bool		payment;
-	bool		reconcile;		/* a status query for an unknown payment */
-	bool		can_reconcile;	/* the operation has a status query */
+	char	   *match_key;		/* the row's, for a status query by it */
 	double		rate;
 	char	   *prep_error;		/* set when the request could not be built */
-	bool		refreshed;		/* prepared with a fresh token after a 401 */
 	bool		needs_auth;		/* the provider hands out tokens */
-	bool		has_key;		/* the operation carries our idempotency key */
-	TimestampTz created_at;
+	GwRowState	row;			/* for outcome.c: attempts, reconcile, ... */
 	GwCall		call;
 	GwHttpRequest req;
 } GwItem;
@@ -95,10 +96,14 @@ typedef struct GwResults
 	Datum	   *error;
 	bool	   *error_null;
 	Datum	   *delay;			/* ms until the next attempt; -1: never */
+	Datum	   *match;
+	bool	   *match_null;
 	TimestampTz first;
 } GwResults;
 
+static int	gw_db = -1;		/* the database's entry in shared memory */
 static int	gw_slot;
+static bool gw_served = false;	/* the entry says served */
 static int64 gw_token;
 static MemoryContext gw_worker_cxt;
 static MemoryContext gw_results_cxt;
@@ -111,26 +116,6 @@ static Oid	gw_outbox_relid = InvalidOid;	/* the outbox this worker's state is fo
 static Oid	gw_ext_oid = InvalidOid;	/* the extension that outbox belongs to */
 static SPIPlanPtr gw_claim_plan = NULL;
 static SPIPlanPtr gw_flush_plan = NULL;
-
-void
-gw_worker_register(void)
-{
-	BackgroundWorker bgw;
-
-	for (int i = 0; i < Min(gw_worker_count, GW_MAX_WORKERS); i++)
-	{
-		memset(&bgw, 0, sizeof(bgw));
-		bgw.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-		bgw.bgw_start_time = BgWorkerStart_RecoveryFinished;
-		bgw.bgw_restart_time = 5;
-		snprintf(bgw.bgw_library_name, BGW_MAXLEN, "gateway");
-		snprintf(bgw.bgw_function_name, BGW_MAXLEN, "gw_worker_main");
-		snprintf(bgw.bgw_name, BGW_MAXLEN, "gateway worker %d", i);
-		snprintf(bgw.bgw_type, BGW_MAXLEN, "gateway worker");
-		bgw.bgw_main_arg = Int32GetDatum(i);
-		RegisterBackgroundWorker(&bgw);
-	}
-}
 
 /* The entry of account in gw_refresh_accounts, or NULL; allocates nothing. */
 static ListCell *
@@ -147,7 +132,7 @@ gw_refresh_find(const char *account)
 static void
 gw_worker_exit(int code, Datum arg)
 {
-	gw_shmem_unregister_worker(gw_slot);
+	gw_shmem_unregister_worker(gw_db, gw_slot);
 }
 
 /*
@@ -186,15 +171,20 @@ gw_xact_end(void)
 }
 
 /*
- * Whether the extension is installed.  A worker that holds state (requests
- * in flight, results to record) for an outbox that was dropped or created
- * anew exits, to start over clean: its rows ids mean nothing any more.
+ * Make sure the extension is installed.  Without it, the database is marked
+ * absent (unless an extension was created there since we looked: the
+ * generation changed) and the worker exits; the launcher starts the set
+ * again after the next CREATE EXTENSION.  A worker that holds state
+ * (requests in flight, results to record) for an outbox that was dropped or
+ * created anew exits, to start over clean: its rows ids mean nothing any
+ * more.
  */
-static bool
-gw_installed(void)
+static void
+gw_check_installed(void)
 {
 	Oid			nsp;
 	Oid			relid = InvalidOid;
+	uint32		gen = gw_db_gen(gw_db);
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
@@ -208,24 +198,25 @@ gw_installed(void)
 		elog(LOG, "gateway worker %d: the outbox was dropped or created anew; restarting", gw_slot);
 		proc_exit(1);
 	}
+	if (!OidIsValid(relid))
+	{
+		(void) gw_db_mark(gw_db, GW_DB_ABSENT, gen);
+		elog(DEBUG1, "gateway worker %d: the extension is not installed; exiting", gw_slot);
+		proc_exit(0);
+	}
 	gw_outbox_relid = relid;
-	return OidIsValid(relid);
-}
-
-/* Backoff before attempt n+1: exponential, capped, with jitter. */
-static int64
-gw_backoff_ms(int attempts)
-{
-	double		d = gw_retry_base_ms * pow(2.0, Max(attempts - 1, 0));
-
-	d = Min(d, (double) gw_retry_max_ms);
-	return (int64) (d * (0.5 + 0.5 * pg_prng_double(&pg_global_prng_state)));
+	if (!gw_served)
+	{
+		gw_served = gw_db_mark(gw_db, GW_DB_SERVED, gen);
+		if (gw_served)
+			elog(LOG, "%s started", MyBgworkerEntry->bgw_name);
+	}
 }
 
 /* Queue an outcome for the next flush. */
 static void
-gw_result_add(int64 id, const char *status, Jsonb *result, const char *ref,
-			  const char *error, int64 delay_ms)
+gw_result_add(int64 id, GwOutboxStatus status, Jsonb *result, const char *ref,
+			  const char *error, int64 delay_ms, const char *match_key)
 {
 	GwResults  *r = &gw_res;
 	MemoryContext old = MemoryContextSwitchTo(gw_results_cxt);
@@ -244,13 +235,15 @@ gw_result_add(int64 id, const char *status, Jsonb *result, const char *ref,
 		GROW(error, Datum);
 		GROW(error_null, bool);
 		GROW(delay, Datum);
+		GROW(match, Datum);
+		GROW(match_null, bool);
 #undef GROW
 		r->cap = cap;
 	}
 	if (r->n == 0)
 		r->first = GetCurrentTimestamp();
 	r->id[r->n] = Int64GetDatum(id);
-	r->status[r->n] = CStringGetTextDatum(status);
+	r->status[r->n] = CStringGetTextDatum(gw_outbox_status_name(status));
 	r->result_null[r->n] = (result == NULL);
 	if (result)
 	{
@@ -266,6 +259,9 @@ gw_result_add(int64 id, const char *status, Jsonb *result, const char *ref,
 	if (error)
 		r->error[r->n] = CStringGetTextDatum(error);
 	r->delay[r->n] = Int64GetDatum(delay_ms);
+	r->match_null[r->n] = (match_key == NULL);
+	if (match_key)
+		r->match[r->n] = CStringGetTextDatum(match_key);
 	r->n++;
 	MemoryContextSwitchTo(old);
 }
@@ -286,14 +282,16 @@ gw_array(Datum *v, bool *nulls, int n, Oid type)
 /*
  * Record the queued outcomes in one UPDATE; only rows we still lease.  A
  * delivery report or payment callback that came while the row was being
- * sent (gateway.apply_inbound) has set a final status and left the lease:
- * the send's answer is recorded, the callback's status and result stay.
+ * sent (src/inbound.c) has set its status and left the lease:
+ * the send's answer is recorded, the callback's status and result stay.  A
+ * status query's answer replaces the result but keeps the callback that
+ * made the payment need checking.
  */
 static void
 gw_flush(void)
 {
 	GwResults  *r = &gw_res;
-	Datum		args[7];
+	Datum		args[8];
 	int			rc;
 
 	if (r->n == 0)
@@ -301,30 +299,35 @@ gw_flush(void)
 	gw_xact_begin("gateway: recording results");
 	if (gw_flush_plan == NULL)
 	{
-		Oid			types[7] = {INT8ARRAYOID, TEXTARRAYOID, JSONBARRAYOID, TEXTARRAYOID,
-		TEXTARRAYOID, INT8ARRAYOID, INT8OID};
+		Oid			types[8] = {INT8ARRAYOID, TEXTARRAYOID, JSONBARRAYOID, TEXTARRAYOID,
+		TEXTARRAYOID, INT8ARRAYOID, INT8OID, TEXTARRAYOID};
 
 		gw_flush_plan = gw_saved_plan(
 			"UPDATE gateway.outbox o"
 			"   SET status = CASE WHEN o.status OPERATOR(pg_catalog.=) 'sending'"
 			"            THEN v.status::gateway.outbox_status ELSE o.status END,"
 			"       result = CASE WHEN o.status OPERATOR(pg_catalog.=) 'sending'"
-			"            THEN coalesce(v.result, o.result)"
+			"            THEN (CASE WHEN o.result OPERATOR(pg_catalog.?) 'callback'"
+			"                  THEN coalesce(v.result, '{}') OPERATOR(pg_catalog.||)"
+			"                       pg_catalog.jsonb_build_object('callback', o.result OPERATOR(pg_catalog.->) 'callback')"
+			"                  ELSE coalesce(v.result, o.result) END)"
 			"            ELSE coalesce(v.result, '{}') OPERATOR(pg_catalog.||)"
 			"                 pg_catalog.jsonb_build_object('callback', o.result OPERATOR(pg_catalog.->) 'callback') END,"
 			"       provider_ref = coalesce(v.ref, o.provider_ref), last_error = v.error,"
+			"       match_key = coalesce(v.match, o.match_key),"
 			"       next_attempt_at = CASE WHEN v.delay < 0 THEN 'infinity'::timestamptz"
 			"            ELSE pg_catalog.now() + v.delay * interval '1 millisecond' END,"
 			"       sent_at = CASE WHEN v.status IN ('sent', 'delivered') OR o.status = 'delivered'"
 			"            THEN coalesce(o.sent_at, pg_catalog.clock_timestamp()) ELSE o.sent_at END,"
 			"       updated_at = pg_catalog.now(), lease_until = NULL, leased_by = NULL"
 			"  FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3),"
-			"                 pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6))"
-			"       AS v(id, status, result, ref, error, delay)"
+			"                 pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6),"
+			"                 pg_catalog.unnest($8))"
+			"       AS v(id, status, result, ref, error, delay, match)"
 			" WHERE o.id OPERATOR(pg_catalog.=) v.id"
-			"   AND o.status IN ('sending', 'delivered', 'undelivered')"
+			"   AND o.status IN ('sending', 'delivered', 'undelivered', 'failed', 'unknown')"
 			"   AND o.leased_by OPERATOR(pg_catalog.=) $7",
-			7, types);
+			8, types);
 	}
 	args[0] = gw_array(r->id, NULL, r->n, INT8OID);
 	args[1] = gw_array(r->status, NULL, r->n, TEXTOID);
@@ -333,6 +336,7 @@ gw_flush(void)
 	args[4] = gw_array(r->error, r->error_null, r->n, TEXTOID);
 	args[5] = gw_array(r->delay, NULL, r->n, INT8OID);
 	args[6] = Int64GetDatum(gw_token);
+	args[7] = gw_array(r->match, r->match_null, r->n, TEXTOID);
 	rc = SPI_execute_plan(gw_flush_plan, args, NULL, false, 0);
 	if (rc != SPI_OK_UPDATE)
 		elog(ERROR, "recording results failed: %s", SPI_result_code_string(rc));
@@ -359,12 +363,29 @@ gw_item_prepare_step(void *arg)
 	const GwOperation *op = gw_operation_lookup(acc->provider, a->operation);
 
 	it->rate = acc->rate_limit;
-	it->can_reconcile = (op->reconcile_op != NULL);
-	it->has_key = (op->key_param != NULL);
+	it->row.can_reconcile = (op->reconcile_op != NULL &&
+							 (!op->reconcile_by_match_key || it->match_key != NULL));
 	it->needs_auth = (acc->provider->authorize != NULL);
-	if (it->reconcile)
+	if (op->flags & GW_OP_PAYMENT)
+	{
+		/* what the customer was asked for, to check what comes back */
+		GwCall		asked;
+
+		gw_call_prepare(&asked, acc, a->operation, a->params);
+		it->row.amount = gw_param_find(&asked, "amount");
+		it->row.phone = gw_param_find(&asked, "phone");
+	}
+	if (it->row.reconcile)
+	{
+		if (!it->row.can_reconcile)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("%s cannot be asked about this payment", acc->provider->name),
+					 errdetail("The push was never answered with a transaction id.")));
 		gw_call_prepare(&it->call, acc, op->reconcile_op,
-						gw_jsonb_set_text(NULL, op->reconcile_param, a->key));
+						gw_jsonb_set_text(NULL, op->reconcile_param,
+										  op->reconcile_by_match_key ? it->match_key : a->key));
+	}
 	else
 		gw_call_prepare(&it->call, acc, a->operation,
 						op->key_param ? gw_jsonb_set_text(a->params, op->key_param, a->key)
@@ -393,7 +414,7 @@ gw_item_authorize_step(void *arg)
 
 	/* a token refused with 401 is replaced before the next send */
 	lc = gw_refresh_find(it->account);
-	it->refreshed = (lc != NULL);
+	it->row.refreshed = (lc != NULL);
 	if (lc)
 	{
 		String	   *name = lfirst(lc);
@@ -402,7 +423,7 @@ gw_item_authorize_step(void *arg)
 		pfree(strVal(name));
 		pfree(name);
 	}
-	gw_call_authorize(&it->call, it->refreshed);
+	gw_call_authorize(&it->call, it->row.refreshed);
 	gw_call_request(&it->call, &it->req);
 }
 
@@ -455,7 +476,7 @@ gw_claim(int n)
 			"        leased_by = $3, updated_at = pg_catalog.now()"
 			"   FROM c WHERE o.id OPERATOR(pg_catalog.=) c.id"
 			" RETURNING o.id, o.account, o.operation, o.params, o.idempotency_key,"
-			"           o.attempts, o.payment, c.was, o.created_at",
+			"           o.attempts, o.payment, c.was, o.created_at, o.match_key",
 			3, types);
 	}
 	args[0] = Int32GetDatum(n);
@@ -487,14 +508,14 @@ gw_claim(int n)
 		ops[i] = SPI_getvalue(t, d, 3);
 		params[i] = DatumGetJsonbPCopy(SPI_getbinval(t, d, 4, &isnull));
 		keys[i] = SPI_getvalue(t, d, 5);
-		it->attempts = DatumGetInt32(SPI_getbinval(t, d, 6, &isnull));
-		it->payment = DatumGetBool(SPI_getbinval(t, d, 7, &isnull));
+		it->row.attempts = DatumGetInt32(SPI_getbinval(t, d, 6, &isnull));
 		{
 			char	   *was = SPI_getvalue(t, d, 8);
 
-			it->reconcile = (strcmp(was, "unknown") == 0);
+			it->row.reconcile = (strcmp(was, "unknown") == 0);
 		}
-		it->created_at = DatumGetTimestampTz(SPI_getbinval(t, d, 9, &isnull));
+		it->row.created_at = DatumGetTimestampTz(SPI_getbinval(t, d, 9, &isnull));
+		it->match_key = SPI_getvalue(t, d, 10);
 		MemoryContextSwitchTo(old);
 		items[i] = it;
 	}
@@ -526,8 +547,11 @@ gw_claim(int n)
 			 * A message that cannot be built now never will be: failed.  A
 			 * payment being reconciled is asked about again later.
 			 */
-			gw_result_add(it->id, it->reconcile ? "unknown" : "failed", NULL, NULL,
-						  it->prep_error, it->reconcile ? gw_backoff_ms(it->attempts + 1) : 0);
+			gw_result_add(it->id, it->row.reconcile ? GW_OB_UNKNOWN : GW_OB_FAILED, NULL, NULL,
+						  it->prep_error,
+						  !it->row.reconcile ? 0 :
+						  it->row.can_reconcile ? gw_backoff_ms(it->row.attempts + 1) : -1,
+						  NULL);
 			MemoryContextDelete(it->cxt);
 		}
 		else if (it->call.unsendable || it->call.refused)
@@ -573,66 +597,6 @@ gw_start(void)
 	return wait;
 }
 
-/* Turn one finished request into its outbox outcome. */
-/* The outbox status for a finished request, and the delay before the next
- * attempt (-1: none; an operator or a callback decides). */
-static const char *
-gw_outcome(GwItem *it, GwHttpResponse *resp, const char *st, bool retryable,
-		   char **ref, int64 *delay)
-{
-	*delay = 0;
-	if (resp->status == 401 && it->call.account->provider->authorize && !it->refreshed &&
-		it->attempts < gw_max_attempts)
-	{
-		/* The provider refused its token: send once more with a fresh one. */
-		MemoryContext wc = MemoryContextSwitchTo(gw_worker_cxt);
-
-		if (gw_refresh_find(it->account) == NULL)
-			gw_refresh_accounts = lappend(gw_refresh_accounts, makeString(pstrdup(it->account)));
-		MemoryContextSwitchTo(wc);
-		return it->reconcile ? "unknown" : "queued";
-	}
-	if (it->reconcile)
-	{
-		/*
-		 * What the provider says of a payment we could not be sure of.  Only
-		 * an answer settles it; nothing here ever sends the payment again.
-		 */
-		if (strcmp(st, "delivered") == 0)
-			return "delivered";
-		if (strcmp(st, "failed") == 0 && resp->status >= 200 && resp->status < 300)
-			return "failed";
-		/* pending, refused or no answer: ask again later, for a day at most */
-		*ref = NULL;
-		*delay = TimestampDifferenceExceeds(it->created_at, GetCurrentTimestamp(), 86400 * 1000)
-			? -1 : gw_backoff_ms(it->attempts + 1);
-		return "unknown";
-	}
-	if (strcmp(st, "accepted") == 0 || strcmp(st, "pending") == 0)
-		return "sent";
-	if (strcmp(st, "delivered") == 0)
-		return "delivered";
-	if (strcmp(st, "unknown") == 0 && (it->payment || !it->has_key))
-	{
-		/*
-		 * The provider may have it.  A payment is reconciled; a message the
-		 * provider cannot recognize again by our key is not sent twice.
-		 */
-		*delay = (it->payment && it->can_reconcile) ? gw_backoff_ms(1) : -1;
-		return "unknown";
-	}
-	if (retryable)
-	{
-		if (it->attempts >= gw_max_attempts)
-			return "dead";
-		*delay = gw_backoff_ms(it->attempts);
-		if (resp->retry_after_s > 0)
-			*delay = Max(*delay, (int64) resp->retry_after_s * 1000);
-		return "queued";
-	}
-	return "failed";
-}
-
 /* Turn one finished request into its outbox outcome.  Whatever the answer,
  * the row gets an outcome and the worker goes on. */
 static void
@@ -646,20 +610,23 @@ gw_collect_one(GwItem *it, GwHttpResponse *resp)
 	PG_TRY();
 	{
 		Jsonb	   *res;
-		char	   *st;
-		bool		retryable;
-		char	   *ref;
-		const char *outcome;
-		int64		delay;
+		GwOutcome  *o = &it->call.outcome;
 
 		it->call.resp = *resp;
+		it->call.row = &it->row;
 		res = gw_call_complete(&it->call);
-		st = gw_jsonb_get_text(res, "status");
-		retryable = (gw_jsonb_get(res, "retryable") != NULL &&
-					 gw_jsonb_get(res, "retryable")->val.boolean);
-		ref = gw_jsonb_get_text(res, "provider_ref");
-		outcome = gw_outcome(it, resp, st, retryable, &ref, &delay);
-		gw_result_add(it->id, outcome, res, ref, gw_jsonb_get_text(res, "error"), delay);
+		if (o->refresh_token && gw_refresh_find(it->account) == NULL)
+		{
+			MemoryContext wc = MemoryContextSwitchTo(gw_worker_cxt);
+
+			gw_refresh_accounts = lappend(gw_refresh_accounts, makeString(pstrdup(it->account)));
+			MemoryContextSwitchTo(wc);
+		}
+		/* a status query's answer names the payment, not a new request */
+		gw_result_add(it->id, o->outbox, res,
+					  it->row.reconcile ? NULL : it->call.provider_ref,
+					  o->error, o->delay_ms,
+					  it->row.reconcile ? NULL : it->call.match_key);
 	}
 	PG_CATCH();
 	{
@@ -669,8 +636,8 @@ gw_collect_one(GwItem *it, GwHttpResponse *resp)
 		MemoryContextSwitchTo(it->cxt);
 		ed = CopyErrorData();
 		FlushErrorState();
-		gw_result_add(it->id, "unknown", NULL, NULL,
-					  psprintf("the answer could not be read: %s", ed->message), -1);
+		gw_result_add(it->id, GW_OB_UNKNOWN, NULL, NULL,
+					  psprintf("the answer could not be read: %s", ed->message), -1, NULL);
 	}
 	PG_END_TRY();
 	MemoryContextSwitchTo(old);
@@ -703,7 +670,7 @@ static void
 gw_recover(void)
 {
 	int64		tokens[GW_MAX_WORKERS];
-	int			n = gw_shmem_live_tokens(tokens);
+	int			n = gw_shmem_live_tokens(gw_db, tokens);
 	Datum	   *d;
 	Datum		args[2];
 	int			rc;
@@ -773,7 +740,7 @@ gw_adopt_orphans(void)
 
 	gw_xact_begin("gateway: adopting payments of ended sessions");
 	MemoryContextSwitchTo(cxt);
-	names = gw_journal_orphans();
+	names = gw_journal_orphans(strcmp(get_database_name(MyDatabaseId), gw_worker_database) == 0);
 	foreach(lc, names)
 	{
 		char	   *text = gw_journal_read(lfirst(lc));
@@ -855,18 +822,26 @@ gw_worker_main(Datum arg)
 	TimestampTz next_maintenance = 0;
 	int			maintenance_runs = 0;
 	bool		want_claim = true;
+	Oid			dboid;
 
-	gw_slot = DatumGetInt32(arg);
+	gw_db = DatumGetInt32(arg) / GW_MAX_WORKERS;
+	gw_slot = DatumGetInt32(arg) % GW_MAX_WORKERS;
+	memcpy(&dboid, MyBgworkerEntry->bgw_extra, sizeof(Oid));
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnection(gw_worker_database, NULL, 0);
+	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
 	/* Every name the worker uses is schema-qualified; nothing resolves
 	 * through a search_path a database owner could set or fill. */
 	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
 
 	gw_token = (int64) GetCurrentTimestamp() * GW_MAX_WORKERS + gw_slot;
-	gw_shmem_register_worker(gw_slot, gw_token);
+	if (!gw_shmem_register_worker(gw_db, gw_slot, gw_token))
+	{
+		/* the launcher that started it is gone, its place taken */
+		elog(LOG, "gateway worker %d: its place is taken; exiting", gw_slot);
+		proc_exit(0);
+	}
 	before_shmem_exit(gw_worker_exit, (Datum) 0);
 
 	gw_worker_cxt = AllocSetContextCreate(TopMemoryContext, "gateway worker",
@@ -874,7 +849,6 @@ gw_worker_main(Datum arg)
 	gw_results_cxt = AllocSetContextCreate(gw_worker_cxt, "gateway results",
 										   ALLOCSET_DEFAULT_SIZES);
 	gw_pool = gw_http_pool_create(Max(gw_max_in_flight, 1));
-	elog(LOG, "gateway worker %d started on database \"%s\"", gw_slot, gw_worker_database);
 
 	for (;;)
 	{
@@ -887,15 +861,7 @@ gw_worker_main(Datum arg)
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
 		}
-		if (!gw_installed())
-		{
-			pgstat_report_activity(STATE_IDLE, "gateway: extension not installed");
-			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-							 5000L, PG_WAIT_EXTENSION);
-			ResetLatch(MyLatch);
-			next_maintenance = 0;
-			continue;
-		}
+		gw_check_installed();
 
 		now = GetCurrentTimestamp();
 		if (now >= next_maintenance)

@@ -17,11 +17,15 @@
 #include "jsonutil.h"
 #include "provider.h"
 
-/* UMS Pay result codes: what each says about the payment. */
+/*
+ * UMS Pay's code table: the result codes (ResponseCode, TransactionCode:
+ * M-Pesa's) and the TransactionStatus values, compared without case.  Every
+ * answer and callback about a payment is read with it, and only with it.
+ */
 typedef struct UmeskiaCode
 {
-	int			code;
-	GwStatus	status;
+	const char *word;
+	GwStatus	status;			/* delivered: paid */
 	GwRetry		retry;
 	const char *desc;
 } UmeskiaCode;
@@ -30,20 +34,26 @@ typedef struct UmeskiaCode
  * A failure is retryable when the prompt never reached the customer (phone
  * unreachable, push error) or another prompt was in the way; not when the
  * customer answered (cancelled, no funds, let it expire) or the account is
- * misconfigured.
+ * misconfigured.  Code 0 says paid only with a receipt: without one it is
+ * the push's own acknowledgement ("accepted for processing"), pending.
  */
 static const UmeskiaCode umeskia_codes[] = {
-	{0, GW_DELIVERED, GW_RETRY_NO, "Success. Request accepted for processing"},
-	{1, GW_FAILED, GW_RETRY_NO, "The balance is insufficient for the transaction."},
-	{1031, GW_FAILED, GW_RETRY_NO, "Request cancelled by user"},
-	{1032, GW_FAILED, GW_RETRY_NO, "Request cancelled by user"},
-	{1037, GW_FAILED, GW_RETRY_YES, "DS timeout user cannot be reached"},
-	{1025, GW_FAILED, GW_RETRY_YES, "An error occurred while sending a push request"},
-	{9999, GW_FAILED, GW_RETRY_YES, "An error occurred while sending a push request."},
-	{2001, GW_FAILED, GW_RETRY_NO, "The initiator information is invalid."},
-	{1019, GW_FAILED, GW_RETRY_NO, "Transaction has expired"},
-	{1001, GW_FAILED, GW_RETRY_YES,
+	{"0", GW_DELIVERED, GW_RETRY_NO, "Success. Request accepted for processing"},
+	{"1", GW_FAILED, GW_RETRY_NO, "The balance is insufficient for the transaction."},
+	{"1031", GW_FAILED, GW_RETRY_NO, "Request cancelled by user"},
+	{"1032", GW_FAILED, GW_RETRY_NO, "Request cancelled by user"},
+	{"1037", GW_FAILED, GW_RETRY_YES, "DS timeout user cannot be reached"},
+	{"1025", GW_FAILED, GW_RETRY_YES, "An error occurred while sending a push request"},
+	{"9999", GW_FAILED, GW_RETRY_YES, "An error occurred while sending a push request."},
+	{"2001", GW_FAILED, GW_RETRY_NO, "The initiator information is invalid."},
+	{"1019", GW_FAILED, GW_RETRY_NO, "Transaction has expired"},
+	{"1001", GW_FAILED, GW_RETRY_YES,
 	"Unable to lock subscriber, a transaction is already in process for the current subscriber"},
+	/* TransactionStatus */
+	{"Completed", GW_DELIVERED, GW_RETRY_NO, "transaction completed"},
+	{"Pending", GW_PENDING, GW_RETRY_NO, "transaction pending"},
+	{"Failed", GW_FAILED, GW_RETRY_NO, "transaction failed"},
+	{"Cancelled", GW_FAILED, GW_RETRY_NO, "transaction cancelled"},
 };
 
 /* ------------------------------------------------------------ requests */
@@ -121,36 +131,115 @@ umeskia_build_stk(GwCall *call)
 /* ------------------------------------------------------------- answers */
 
 static const UmeskiaCode *
-umeskia_code(const char *code)
+umeskia_code(const char *word)
 {
-	char	   *end;
-	long		n;
-
-	if (code == NULL || code[0] == '\0')
+	if (word == NULL)
 		return NULL;
-	n = strtol(code, &end, 10);
-	if (*end != '\0')
-		return NULL;
+	while (*word == ' ')
+		word++;
 	for (int i = 0; i < lengthof(umeskia_codes); i++)
-		if (umeskia_codes[i].code == n)
+		if (pg_strcasecmp(umeskia_codes[i].word, word) == 0)
 			return &umeskia_codes[i];
 	return NULL;
 }
 
+static char *
+umeskia_nonempty(Jsonb *jb, const char *key)
+{
+	char	   *v = gw_jsonb_get_text(jb, key);
+
+	return (v && v[0] != '\0') ? v : NULL;
+}
+
 /*
- * Set status, retry and error from a UMS Pay result code; an unknown code is
- * a failure, not retryable, described by the provider's own words.
+ * A payment result: a callback dump (ResponseCode) or a transaction status
+ * (TransactionStatus, TransactionCode).  Its status from the code table,
+ * what it says was paid, the provider's code and words.  A status wins over
+ * a code that contradicts it; an unknown status or code is not paid.
  */
 static void
-umeskia_apply_code(GwCall *call, const char *code, const char *their_desc)
+umeskia_read_payment(Jsonb *body, GwInbound *in, GwRetry *retry)
 {
-	const UmeskiaCode *c = umeskia_code(code);
+	char	   *st = umeskia_nonempty(body, "TransactionStatus");
+	char	   *code = umeskia_nonempty(body, "ResponseCode");
+	const UmeskiaCode *c_st;
+	const UmeskiaCode *c_code;
 
-	call->status = c ? c->status : GW_FAILED;
-	call->retry = c ? c->retry : GW_RETRY_NO;
-	if (call->status == GW_FAILED)
-		call->error = psprintf("%s (code %s)",
-							   c ? c->desc : their_desc ? their_desc : "payment failed", code);
+	if (code == NULL)
+		code = umeskia_nonempty(body, "TransactionCode");
+	in->code = st ? st : code;
+	in->description = umeskia_nonempty(body, "ResponseDescription");
+	if (in->description == NULL)
+		in->description = umeskia_nonempty(body, "ResultDesc");
+	in->paid.incoming = true;
+	in->paid.receipt_expected = true;
+	in->paid.amount = umeskia_nonempty(body, "TransactionAmount");
+	in->paid.receipt = umeskia_nonempty(body, "TransactionReceipt");
+	in->paid.phone = umeskia_nonempty(body, "Msisdn");
+	*retry = GW_RETRY_NO;
+
+	c_st = umeskia_code(st);
+	c_code = umeskia_code(code);
+	if (st != NULL && c_st == NULL)
+	{
+		in->status = GW_UNKNOWN;
+		*retry = GW_RETRY_YES;
+		in->description = psprintf("unrecognized transaction status \"%s\"", st);
+		return;
+	}
+	if (c_st != NULL)
+	{
+		in->status = c_st->status;
+		/* a failure's code says why, and whether a new prompt may help */
+		if (c_st->status == GW_FAILED && c_code && c_code->status == GW_FAILED)
+		{
+			*retry = c_code->retry;
+			in->description = psprintf("%s (code %s)", c_code->desc, code);
+		}
+		else if (c_st->status == GW_FAILED)
+			in->description = code ? psprintf("transaction %s (code %s)", st, code)
+				: psprintf("transaction %s", st);
+		return;
+	}
+	if (code == NULL)
+	{
+		in->status = GW_UNKNOWN;
+		in->error = "the payment result has neither ResponseCode, TransactionCode nor TransactionStatus";
+		return;
+	}
+	if (c_code == NULL)
+	{
+		in->status = GW_FAILED;
+		in->description = psprintf("%s (code %s)",
+								   in->description ? in->description : "payment failed", code);
+		return;
+	}
+	in->status = c_code->status;
+	*retry = c_code->retry;
+	if (in->status == GW_DELIVERED && in->paid.receipt == NULL && st == NULL)
+		in->status = GW_PENDING;	/* the push was taken; nothing is paid yet */
+	else if (in->status == GW_FAILED)
+		in->description = psprintf("%s (code %s)", c_code->desc, code);
+}
+
+/* A payment result as the outcome of a call. */
+static void
+umeskia_apply_payment(GwCall *call)
+{
+	GwInbound	in = {0};
+	GwRetry		retry;
+
+	umeskia_read_payment(call->json, &in, &retry);
+	if (in.error)
+	{
+		call->malformed = true;
+		return;
+	}
+	call->status = in.status;
+	call->retry = retry;
+	call->paid = in.paid;
+	if (in.status == GW_FAILED || in.status == GW_UNKNOWN)
+		call->error = in.description;
 }
 
 /*
@@ -231,25 +320,21 @@ static void
 umeskia_parse_stk(GwCall *call)
 {
 	char	   *rcode = gw_jsonb_get_text(call->json, "ResponseCode");
-	char	   *receipt;
 	long		http = call->resp.status;
 
 	if (http >= 200 && http < 300 && rcode != NULL &&
 		gw_jsonb_get(call->json, "success") == NULL)
 	{
 		call->provider_ref = gw_jsonb_get_text(call->json, "TransactionID");
-		receipt = gw_jsonb_get_text(call->json, "TransactionReceipt");
-		umeskia_apply_code(call, rcode,
-						   gw_jsonb_get_text(call->json, "ResponseDescription"));
-		/* code 0 only says the request was taken, unless it was paid */
-		if (call->status == GW_DELIVERED && (receipt == NULL || receipt[0] == '\0'))
-			call->status = GW_PENDING;
+		call->match_key = call->provider_ref;
+		umeskia_apply_payment(call);
 		return;
 	}
 	if (!umeskia_verdict(call))
 		return;
 	call->status = GW_PENDING;
 	call->provider_ref = gw_jsonb_get_text(call->json, "tranasaction_request_id");
+	call->match_key = call->provider_ref;
 }
 
 /* SMS delivery report: "status" Delivered, Pending, Failed. */
@@ -292,55 +377,44 @@ umeskia_parse_sms_status(GwCall *call)
 		call->error = psprintf("unrecognized delivery status \"%s\"", st);
 }
 
-/*
- * Transaction status: TransactionStatus Completed, Pending, Failed or
- * Cancelled; TransactionCode says why it failed, and whether a new prompt
- * may help.
- */
+/* Transaction status: read like a callback, with the same code table. */
 static void
 umeskia_parse_payment_status(GwCall *call)
 {
-	char	   *st;
-	char	   *code;
-
 	if (!umeskia_verdict(call))
 		return;
 	call->provider_ref = gw_jsonb_get_text(call->json, "TransactionID");
 	if (call->provider_ref == NULL)
 		call->provider_ref = gw_param(call, "transaction_id");
-	st = gw_jsonb_get_text(call->json, "TransactionStatus");
-	code = gw_jsonb_get_text(call->json, "TransactionCode");
-	if (code != NULL && code[0] == '\0')
-		code = NULL;
+	umeskia_apply_payment(call);
+}
 
-	if (st == NULL && code == NULL)
-		call->malformed = true;
-	else if (st == NULL)
-		umeskia_apply_code(call, code, NULL);
-	else if (pg_strcasecmp(st, "Completed") == 0)
-		call->status = GW_DELIVERED;
-	else if (pg_strcasecmp(st, "Pending") == 0)
-		call->status = GW_PENDING;
-	else if (pg_strcasecmp(st, "Failed") == 0 || pg_strcasecmp(st, "Cancelled") == 0)
-	{
-		char	   *what = psprintf("transaction %s", st);
+/*
+ * Payment callbacks: the callback dump or a transaction status body, found
+ * by TransactionID (the push's tranasaction_request_id), else its
+ * CheckoutRequestID.  Umeskia sends no delivery reports.
+ */
+static bool
+umeskia_parse_callback(const char *kind, Jsonb *body, GwInbound *in)
+{
+	GwRetry		retry;
+	GwJsonWriter w;
+	StringInfoData buf;
 
-		if (code)
-			umeskia_apply_code(call, code, what);
-		if (call->status != GW_FAILED)
-		{
-			/* no code, or one that contradicts the status: trust the status */
-			call->status = GW_FAILED;
-			call->retry = GW_RETRY_NO;
-			call->error = code ? psprintf("%s (code %s)", what, code) : what;
-		}
-	}
-	else
-	{
-		call->status = GW_UNKNOWN;
-		call->retry = GW_RETRY_YES;
-		call->error = psprintf("unrecognized transaction status \"%s\"", st);
-	}
+	if (strcmp(kind, "payment") != 0)
+		return false;
+	in->key = umeskia_nonempty(body, "TransactionID");
+	in->key2 = umeskia_nonempty(body, "CheckoutRequestID");
+	umeskia_read_payment(body, in, &retry);
+	if (in->error == NULL && in->key == NULL && in->key2 == NULL)
+		in->error = "the payment result names no TransactionID or CheckoutRequestID";
+	initStringInfo(&buf);
+	gw_jw_begin(&w, &buf);
+	gw_jw_str(&w, "transaction_date", umeskia_nonempty(body, "TransactionDate"));
+	gw_jw_str(&w, "reference", umeskia_nonempty(body, "TransactionReference"));
+	gw_jw_end(&w);
+	in->detail = buf.data;
+	return true;
 }
 
 /* ---------------------------------------------------------- operations */
@@ -402,7 +476,8 @@ static const GwOperation umeskia_ops[] = {
 	 stk_params, GW_OP_PAYMENT,
 	 umeskia_build_stk, umeskia_parse_stk,
 	 /* the status query takes Umeskia's transaction id, never our key */
-	 .key_param = "reference", .reconcile_op = NULL},
+	 .key_param = "reference", .reconcile_op = "payment.status",
+	 .reconcile_param = "transaction_id", .reconcile_by_match_key = true},
 	{"payment.status", "Status of an STK push, by Umeskia's transaction id", "POST",
 	 "/api/v1/transactionstatus",
 	 payment_status_params, 0,
@@ -428,4 +503,5 @@ const GwProvider gw_umeskia = {
 	.sms_op = "sms.send",
 	.stk_op = "payment.stk_push",
 	.balance_op = "account.balance",
+	.parse_callback = umeskia_parse_callback,
 };

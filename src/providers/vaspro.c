@@ -20,6 +20,207 @@
 #define VASPRO_ASYNC		0x800	/* success means "started": the outcome
 									 * comes later by callback (STK push) */
 
+/*
+ * VasPro's code table for what comes back by callback: the delivery report
+ * statuses its document lists (deliveryStatus, compared without case) and
+ * the M-Pesa result codes of the STK callbacks it forwards (ResultCode).
+ * Anything else is recorded and changes nothing (a report), or is not paid
+ * (a payment).
+ */
+typedef struct VasproCode
+{
+	const char *kind;			/* "dlr" or "payment" */
+	const char *word;
+	GwStatus	status;			/* dlr: delivered or failed (undelivered);
+								 * payment: delivered (paid) or failed */
+	const char *desc;
+} VasproCode;
+
+static const VasproCode vaspro_codes[] = {
+	{"dlr", "DeliveredToNetwork", GW_DELIVERED, "delivered to the network"},
+	{"dlr", "DeliveredToTerminal", GW_DELIVERED, "delivered to the phone"},
+	{"dlr", "UserNotSubscribed", GW_FAILED, NULL},
+	{"dlr", "InsufficientFunds", GW_FAILED, NULL},
+	{"dlr", "MessageStatusIsOverdue", GW_FAILED, NULL},
+	{"dlr", "NotSFCUser", GW_FAILED, NULL},
+	{"dlr", "UserNotExist", GW_FAILED, NULL},
+	{"dlr", "Invalid_Linkid", GW_FAILED, NULL},
+	{"dlr", "UserInBlacklist", GW_FAILED, NULL},
+	{"dlr", "DeliveryImpossible", GW_FAILED, NULL},
+	{"dlr", "DeliveryUncertain", GW_FAILED, NULL},
+	{"dlr", "UnknownSubscriber", GW_FAILED, NULL},
+	{"dlr", "DeliveryFailure", GW_FAILED, NULL},
+	{"dlr", "UserAbnormalState", GW_FAILED, NULL},
+	{"dlr", "TeleserviceNotProvisioned", GW_FAILED, NULL},
+	{"dlr", "DeliveryNotificationNotSupported", GW_FAILED, NULL},
+	{"dlr", "QueueAuthorisationError", GW_FAILED, NULL},
+	{"dlr", "InternalServerError", GW_FAILED, NULL},
+	{"dlr", "UnknownServerError", GW_FAILED, NULL},
+	{"payment", "0", GW_DELIVERED, "The service request is processed successfully."},
+	{"payment", "1", GW_FAILED, "The balance is insufficient for the transaction."},
+	{"payment", "1031", GW_FAILED, "Request cancelled by user"},
+	{"payment", "1032", GW_FAILED, "Request cancelled by user"},
+	{"payment", "1037", GW_FAILED, "DS timeout user cannot be reached"},
+	{"payment", "1025", GW_FAILED, "An error occurred while sending a push request"},
+	{"payment", "9999", GW_FAILED, "An error occurred while sending a push request."},
+	{"payment", "2001", GW_FAILED, "The initiator information is invalid."},
+	{"payment", "1019", GW_FAILED, "Transaction has expired"},
+	{"payment", "1001", GW_FAILED,
+	"Unable to lock subscriber, a transaction is already in process for the current subscriber"},
+};
+
+static const VasproCode *
+vaspro_code(const char *kind, const char *word)
+{
+	if (word == NULL)
+		return NULL;
+	for (int i = 0; i < lengthof(vaspro_codes); i++)
+		if (strcmp(vaspro_codes[i].kind, kind) == 0 &&
+			pg_strcasecmp(vaspro_codes[i].word, word) == 0)
+			return &vaspro_codes[i];
+	return NULL;
+}
+
+static char *
+vaspro_nonempty(Jsonb *jb, const char *key)
+{
+	char	   *v = gw_jsonb_get_text(jb, key);
+
+	return (v && v[0] != '\0') ? v : NULL;
+}
+
+/* A delivery report: found by uniqueId (our key), else by correlator. */
+static void
+vaspro_read_dlr(Jsonb *body, GwInbound *in)
+{
+	char	   *st = vaspro_nonempty(body, "deliveryStatus");
+	const VasproCode *c;
+	GwJsonWriter w;
+	StringInfoData buf;
+
+	if (st == NULL)
+		st = vaspro_nonempty(body, "deliveryState");
+	in->key = vaspro_nonempty(body, "uniqueId");
+	in->correlator = vaspro_nonempty(body, "correlator");
+	if (in->key == NULL && in->correlator == NULL)
+		in->error = "a delivery report needs uniqueId or correlator";
+	in->code = st;
+	c = vaspro_code("dlr", st);
+	in->status = c ? c->status : GW_UNKNOWN;
+	in->description = c && c->desc ? pstrdup(c->desc) : st;
+	initStringInfo(&buf);
+	gw_jw_begin(&w, &buf);
+	gw_jw_str(&w, "delivery_status", gw_jsonb_get_text(body, "deliveryStatus"));
+	gw_jw_str(&w, "delivery_state", gw_jsonb_get_text(body, "deliveryState"));
+	gw_jw_str(&w, "correlator", in->correlator);
+	gw_jw_str(&w, "reference_id", gw_jsonb_get_text(body, "referenceId"));
+	gw_jw_str(&w, "timestamp", gw_jsonb_get_text(body, "timestamp"));
+	gw_jw_end(&w);
+	in->detail = buf.data;
+}
+
+/* M-Pesa's STK callback as VasPro forwards it: Body.stkCallback. */
+static void
+vaspro_read_payment(Jsonb *body, GwInbound *in)
+{
+	static const char *const stk_path[] = {"Body", "stkCallback", NULL};
+	static const char *const items_path[] = {"Body", "stkCallback", "CallbackMetadata", "Item", NULL};
+	char	   *stk_text = gw_jsonb_path_text(body, stk_path);
+	char	   *items_text = gw_jsonb_path_text(body, items_path);
+	char	   *date = NULL;
+	Jsonb	   *stk;
+	const VasproCode *c;
+	GwJsonWriter w;
+	StringInfoData buf;
+
+	stk = stk_text ? gw_json_parse(stk_text, strlen(stk_text)) : NULL;
+	if (stk == NULL || !JB_ROOT_IS_OBJECT(stk))
+	{
+		in->error = "not an M-Pesa STK callback: Body.stkCallback is missing";
+		return;
+	}
+	in->key = vaspro_nonempty(stk, "CheckoutRequestID");
+	if (in->key == NULL)
+		in->error = "the payment result names no CheckoutRequestID";
+	in->code = vaspro_nonempty(stk, "ResultCode");
+	in->description = vaspro_nonempty(stk, "ResultDesc");
+	in->paid.incoming = true;
+	in->paid.receipt_expected = true;
+
+	/* CallbackMetadata.Item: [{"Name": ..., "Value": ...}, ...] */
+	if (items_text)
+	{
+		Jsonb	   *items = gw_json_parse(items_text, strlen(items_text));
+		JsonbIterator *it;
+		JsonbValue	v;
+		JsonbIteratorToken tok;
+
+		if (items && JB_ROOT_IS_ARRAY(items) && !JB_ROOT_IS_SCALAR(items))
+		{
+			it = JsonbIteratorInit(&items->root);
+			while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+			{
+				Jsonb	   *item;
+				char	   *name;
+				char	   *value;
+
+				if (tok != WJB_ELEM || v.type != jbvBinary)
+					continue;
+				item = JsonbValueToJsonb(&v);
+				if (!JB_ROOT_IS_OBJECT(item))
+					continue;
+				name = gw_jsonb_get_text(item, "Name");
+				value = gw_jsonb_get_text(item, "Value");
+				if (name == NULL)
+					continue;
+				if (strcmp(name, "Amount") == 0)
+					in->paid.amount = value;
+				else if (strcmp(name, "MpesaReceiptNumber") == 0)
+					in->paid.receipt = value;
+				else if (strcmp(name, "PhoneNumber") == 0)
+					in->paid.phone = value;
+				else if (strcmp(name, "TransactionDate") == 0)
+					date = value;
+			}
+		}
+	}
+
+	c = vaspro_code("payment", in->code);
+	if (in->error)
+		in->status = GW_UNKNOWN;
+	else if (in->code == NULL)
+		in->error = "the payment result has no ResultCode";
+	else if (c == NULL)
+	{
+		in->status = GW_FAILED;
+		in->description = psprintf("%s (code %s)",
+								   in->description ? in->description : "payment failed", in->code);
+	}
+	else
+	{
+		in->status = c->status;
+		if (c->status == GW_FAILED)
+			in->description = psprintf("%s (code %s)", c->desc, in->code);
+	}
+	initStringInfo(&buf);
+	gw_jw_begin(&w, &buf);
+	gw_jw_str(&w, "transaction_date", date);
+	gw_jw_end(&w);
+	in->detail = buf.data;
+}
+
+static bool
+vaspro_parse_callback(const char *kind, Jsonb *body, GwInbound *in)
+{
+	if (strcmp(kind, "dlr") == 0)
+		vaspro_read_dlr(body, in);
+	else if (strcmp(kind, "payment") == 0)
+		vaspro_read_payment(body, in);
+	else
+		return false;
+	return true;
+}
+
 /* The value of an optional param, or NULL when the operation has none. */
 static char *
 vaspro_opt(GwCall *call, const char *name)
@@ -523,6 +724,9 @@ vaspro_parse(GwCall *call)
 	call->provider_ref = gw_jsonb_path_text(call->json, correlator);
 	if (call->provider_ref == NULL)
 		call->provider_ref = gw_jsonb_path_text(call->json, checkout);
+	/* an STK push's callback names its CheckoutRequestID */
+	if (call->op->flags & GW_OP_PAYMENT)
+		call->match_key = gw_jsonb_path_text(call->json, checkout);
 	if (strcmp(code, "Success") == 0 || http == 202)
 		call->status = (call->op->flags & VASPRO_ASYNC) ? GW_PENDING : GW_ACCEPTED;
 	else
@@ -736,4 +940,5 @@ const GwProvider gw_vaspro = {
 	.queue_sms_op = "sms.bulk",
 	.stk_op = "payment.stk_push",
 	.balance_op = NULL,
+	.parse_callback = vaspro_parse_callback,
 };

@@ -8,7 +8,10 @@
 # last one sent is printed) and its listener answers.
 #
 # The rows live in a database of their own, gw_standby, which the test
-# cluster's worker does not drain; the standby's gateway.database names it.
+# cluster does not serve (gateway.database_workers gives it no worker, so the
+# rows are written into the outbox directly, as gw_queue_sms would write
+# them); the standby serves it alone (gateway.workers = 0,
+# gateway.database_workers = 'gw_standby:1').
 # Run by scripts/test.sh against its cluster.
 set -uo pipefail
 work=$GW_WORK
@@ -31,7 +34,10 @@ since=$(curl -s "$mock/_mock/stats" | sed -n 's/.*"requests":\([0-9]*\).*/\1/p')
 # requests the mock received for this test's account, its API key in the body
 stb_requests() { curl -s "$mock/_mock/requests?since=$since&limit=10000000" | grep -c 'stb-key-0001'; }
 
+pconf="$GW_WORK/data/postgresql.conf"
 cleanup() {
+    sed -i '/^gateway.database_workers/d' "$pconf"
+    psql -X -q -d postgres -c "SELECT pg_reload_conf()" >/dev/null 2>&1
     if [ -f "$sdir/postmaster.pid" ]; then
         as_pg pg_ctl -D "$sdir" -m immediate -w stop >/dev/null 2>&1
     fi
@@ -39,6 +45,8 @@ cleanup() {
     psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1
 }
 trap cleanup EXIT
+echo "gateway.database_workers = '$db:0'" >>"$pconf"
+psql -X -q -d postgres -c "SELECT pg_reload_conf()" >/dev/null
 
 psql -X -q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $db" \
     -c "CREATE DATABASE $db" >/dev/null ||
@@ -63,6 +71,8 @@ port = $sport
 hot_standby = on
 shared_buffers = 16MB
 gateway.database = '$db'
+gateway.workers = 0
+gateway.database_workers = '$db:1'
 gateway.listen_address = '127.0.0.1:$slport'
 CONF
 as_pg pg_ctl -D "$sdir" -l "$GW_WORK/standby.log" -w -t 60 start >/dev/null ||
@@ -70,7 +80,12 @@ as_pg pg_ctl -D "$sdir" -l "$GW_WORK/standby.log" -w -t 60 start >/dev/null ||
 check "the standby is in recovery" t "$(s "SELECT pg_is_in_recovery()")"
 
 # Rows queued on the primary reach the standby, which sends none of them.
-p "SELECT count(gw_queue_sms('stb', '0712345678', 'standby ' || i, idempotency_key => 'stb-' || i))
+check "the primary does not serve gw_standby" "no gateway worker serves database \"$db\"" \
+    "$(p "SELECT gw_queue_sms('stb', '0712345678', 'x')" 2>&1 | sed -n 's/^ERROR:  //p')"
+p "INSERT INTO gateway.outbox (account, operation, params, idempotency_key, key_given)
+   SELECT 'stb', 'sms.bulk', jsonb_build_object('recipients', '0712345678', 'message', 'standby ' || i,
+                                                'unique_id', 'stb-' || i),
+          'stb-' || i, true
      FROM generate_series(1, $N) i" >/dev/null || { echo "enqueue failed"; exit 1; }
 for _ in $(seq 1 300); do
     [ "$(s "SELECT count(*) FROM gateway.outbox WHERE status = 'queued'")" = "$N" ] && break

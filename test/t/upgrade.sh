@@ -72,6 +72,18 @@ fill() {
                 EXECUTE FUNCTION gw_sms_trigger('up1', 'phone', 'Karibu {{name}}!');
             INSERT INTO public.customers (name, phone) VALUES ('Amina', '0712345678');" >/dev/null
 }
+# Every database with the extension is served: wait until the database's
+# worker has sent what is due (the row for tomorrow stays queued), so that
+# the data compared before and after the update is at rest.
+settle() {
+    for _ in $(seq 1 300); do
+        [ "$(q "$1" "SELECT count(*) FROM gateway.outbox WHERE status IN ('queued', 'sending')
+                      AND next_attempt_at < now() + interval '1 hour'")" = 0 ] && return 0
+        sleep 0.1
+    done
+    echo "FAIL: $1: the due rows were not sent"
+    fails=$((fails + 1))
+}
 # (gateway's own idempotency keys start with a prefix drawn at install time)
 objects() {
     psql -X -q -v ON_ERROR_STOP=1 -d "$1" -f "$here/extension_objects.sql" |
@@ -100,6 +112,7 @@ data() { psql -X -q -t -A -v ON_ERROR_STOP=1 -d "$1" -f "$2"; }
 newdb gw_up_fresh
 q gw_up_fresh "CREATE EXTENSION gateway" >/dev/null || { echo "CREATE EXTENSION failed"; exit 1; }
 fill gw_up_fresh || { echo "filling the fresh database failed"; exit 1; }
+settle gw_up_fresh
 objects gw_up_fresh >"$out/fresh.objects" || { echo "listing objects failed"; exit 1; }
 echo "fresh install at $default: $(grep -c '^member: ' "$out/fresh.objects") objects"
 
@@ -118,6 +131,7 @@ for ((i = 0; i < ${#versions[@]} - 1; i++)); do
     check "$from: every C function resolves in today's library" yes "$([ "${nc:-0}" -gt 0 ] && echo yes || echo no)"
     echo "$from: $nc C functions resolve"
     fill "$db" || { echo "$from: its functions could not make the data"; fails=$((fails + 1)); continue; }
+    settle "$db"
     data_queries "$db" >"$out/$db.queries"
     data "$db" "$out/$db.queries" >"$out/$db.before"
     url_before=$(q "$db" "SELECT gw_callback_url('up1', 'dlr')")
@@ -154,6 +168,33 @@ for ((i = 0; i < ${#versions[@]} - 1; i++)); do
     check "$from updated: a granted sender still queues" 1 \
         "$(q "$db" "SET ROLE gw_up_sender; SELECT count(gw_queue_sms('up1', '0712345678', 'after the update'))")"
 done
+
+# Payments recorded before the update: each gets the key its callback names it
+# by (match_key), a payment that was not paid is failed, and a callback after
+# the update finds its row by that key.
+if [ "${#versions[@]}" -ge 2 ]; then
+    prev=${versions[${#versions[@]}-2]}
+    newdb gw_up_pay
+    q gw_up_pay "SET client_min_messages = warning; CREATE EXTENSION gateway VERSION '$prev'" >/dev/null
+    q gw_up_pay "SELECT gw_account_create('up1', 'vaspro', '{\"api_key\": \"up-key-0001\"}', '$mock/vaspro');
+        INSERT INTO gateway.outbox (account, operation, params, status, payment, result, provider_ref,
+                                    next_attempt_at)
+        VALUES ('up1', 'payment.stk_push', '{\"phone\": \"0712345678\", \"amount\": 10}', 'sent', true,
+                '{\"data\": {\"data\": {\"CheckoutRequestID\": \"ws_CO_up_1\"}}}', 'corr-up-1', 'infinity'),
+               ('up1', 'payment.stk_push', '{\"phone\": \"0712345678\", \"amount\": 10}', 'undelivered', true,
+                NULL, 'UMSPID-up-2', 'infinity'),
+               ('up1', 'sms.bulk', '{\"recipients\": \"0712345678\", \"message\": \"x\"}', 'undelivered', false,
+                NULL, 'corr-up-3', 'infinity')" >/dev/null
+    q gw_up_pay "ALTER EXTENSION gateway UPDATE" >/dev/null || { echo "FAIL: gw_up_pay: ALTER EXTENSION UPDATE"; fails=$((fails + 1)); }
+    check "$prev updated: payments have their match_key, messages none" "ws_CO_up_1,UMSPID-up-2," \
+        "$(q gw_up_pay "SELECT string_agg(coalesce(match_key, ''), ',' ORDER BY id) FROM gateway.outbox")"
+    check "$prev updated: a payment that was not paid is failed, an undelivered message stays" \
+        "sent,failed,undelivered" "$(q gw_up_pay "SELECT string_agg(status::text, ',' ORDER BY id) FROM gateway.outbox")"
+    check "$prev updated: a callback finds its payment by match_key" delivered \
+        "$(q gw_up_pay "SELECT gw_ingest('up1', 'payment', '{\"Body\": {\"stkCallback\": {\"CheckoutRequestID\": \"ws_CO_up_1\",
+            \"ResultCode\": 0, \"ResultDesc\": \"ok\", \"CallbackMetadata\": {\"Item\": [{\"Name\": \"Amount\", \"Value\": 10},
+            {\"Name\": \"MpesaReceiptNumber\", \"Value\": \"QBI3DNNHWP\"}, {\"Name\": \"PhoneNumber\", \"Value\": 254712345678}]}}}}')->>'status'")"
+fi
 
 # pg_dump and pg_restore keep gateway's data (its tables are configuration
 # tables), and the sequences go on where they were.

@@ -1,0 +1,25 @@
+/*
+ * launcher.h: the launcher that keeps a worker set for every database with
+ * the extension, and what backends ask of it.
+ */
+#ifndef GW_LAUNCHER_H
+#define GW_LAUNCHER_H
+
+#include "postgres.h"
+#include "utils/guc.h"
+
+extern int	gw_worker_count;
+extern char *gw_database_workers;
+
+/* _PG_init, under shared_preload_libraries: hooks and the launcher. */
+extern void gw_launcher_init(void);
+
+/* The worker count of a database (gateway.database_workers, else
+ * gateway.workers), and the check hook of gateway.database_workers. */
+extern int	gw_workers_for(const char *dbname);
+extern bool gw_database_workers_check(char **newval, void **extra, GucSource source);
+
+/* ERROR, with a hint, unless a row queued in this database will be sent. */
+extern void gw_launcher_require_served(void);
+
+#endif
