@@ -11,7 +11,9 @@
 # copies this checkout (its tracked and untracked files, not its build
 # products) to /root/project in a fresh copy of the root and runs
 # scripts/test.sh there with GW_PG_MAJOR=MAJOR, chrooted in a private mount
-# namespace with /proc, /sys and /dev bound; the cluster runs as postgres.
+# namespace with /proc, /sys and /dev bound and a network namespace of its
+# own (its loopback only: no clash with another run's ports); the cluster
+# runs as postgres.
 # GW_TESTS and GW_SKIP_T pass through; fuzz.sh is always left out (it tests
 # our parsers, which do not depend on the server).  Last line: the suite's
 # "N passed, N failed" ("0 passed, 1 failed" when the root could not be made).
@@ -105,14 +107,17 @@ stop_procs_in() {
 # never show outside.  In a chroot whose / is no mount point (fresh-check's
 # Debian 12 root) unshare cannot make / private: there every mount we see must
 # already be private (fresh-check's own namespace is), and we keep that.
+# With --net, a network namespace of its own too (only its own loopback).
 private_ns() {
+    local -a ns=(--mount)
+    [ "$1" = --net ] && { ns+=(--net); shift; }
     if unshare --mount --propagation private -- true 2>/dev/null; then
-        unshare --mount --propagation private -- "$@"
+        unshare "${ns[@]}" --propagation private -- "$@"
     elif grep -q ' shared:' /proc/self/mountinfo; then
         echo "debian-root.sh: cannot make a private mount namespace (/ is no mount point and mounts are shared)" >&2
         return 1
     else
-        unshare --mount --propagation unchanged -- "$@"
+        unshare "${ns[@]}" --propagation unchanged -- "$@"
     fi
 }
 
@@ -222,11 +227,15 @@ envv=(PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/ro
       GW_PGPORT="${GW_PGPORT:-54329}" GW_MOCK_PORT="${GW_MOCK_PORT:-18089}"
       GW_LISTEN_PORT="${GW_LISTEN_PORT:-18787}")
 # shellcheck disable=SC2016
-private_ns bash -c '
+# In a network namespace of its own: no port of the suite (cluster, mock,
+# listener) can meet another test run's on this machine.  Everything it needs
+# is in the root already.
+private_ns --net bash -c '
     r=$1; shift
     mount --bind /proc "$r/proc" && mount --bind /sys "$r/sys" && mount --bind /dev "$r/dev" &&
         mount --bind /dev/pts "$r/dev/pts" && mount -t tmpfs -o mode=1777,nosuid,nodev gateway-shm "$r/dev/shm" ||
         { echo "debian-root.sh: cannot mount in $r (needs real root)"; exit 1; }
+    chroot "$r" ip link set lo up || { echo "debian-root.sh: cannot bring up the loopback"; exit 1; }
     exec chroot "$r" /usr/bin/env -i -C /root/project "$@" bash scripts/test.sh
 ' -- "$TMP/root" "${envv[@]}" </dev/null 2>&1 | tee "$TMP/test.log"
 last=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$TMP/test.log" | tail -n 1)
