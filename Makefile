@@ -9,6 +9,7 @@ OBJS = \
 	src/jsonutil.o \
 	src/util.o \
 	src/account.o \
+	src/mask.o \
 	src/credfile.o \
 	src/provider.o \
 	src/result.o \
@@ -58,6 +59,8 @@ EXTRA_CLEAN = $(OBJS:.o=.d)
 mock:
 	$(MAKE) -C test/mock
 
+# The PGXN distribution: the committed HEAD as gateway-VERSION.zip (one top
+# directory, META.json in it); test/t/dist.sh builds and installs it.
 dist:
 	git archive --format zip --prefix=$(EXTENSION)-$(EXTVERSION)/ -o $(EXTENSION)-$(EXTVERSION).zip HEAD
 
@@ -65,9 +68,12 @@ dist:
 # and UndefinedBehaviorSanitizer in fuzz/build/, never over this build.
 FUZZ_SECONDS ?= 30
 .PHONY: fuzz fuzz-build asan-build check-asan
+# (scripts/setup.sh --fuzz installs clang-14, its sanitizer runtimes and llvm-14)
 fuzz-build:
+	@bash scripts/setup.sh --fuzz
 	@$(MAKE) -s -j2 -f fuzz/Makefile FLAVOR=fuzz GW_OBJS="$(OBJS)"
 asan-build:
+	@bash scripts/setup.sh --fuzz
 	@$(MAKE) -s -j2 -f fuzz/Makefile FLAVOR=asan GW_OBJS="$(OBJS)"
 fuzz: fuzz-build
 	@bash fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_HARNESSES)

@@ -14,8 +14,8 @@
 # namespace with /proc, /sys and /dev bound and a network namespace of its
 # own (its loopback only: no clash with another run's ports); the cluster
 # runs as postgres.
-# GW_TESTS and GW_SKIP_T pass through; fuzz.sh is always left out (it tests
-# our parsers, which do not depend on the server).  Last line: the suite's
+# GW_TESTS and GW_SKIP_T pass through; fuzz.sh (it tests our parsers, which
+# do not depend on the server) and deb.sh (the Debian 12 package) are left out.  Last line: the suite's
 # "N passed, N failed" ("0 passed, 1 failed" when the root could not be made).
 # Runs as root (a Debian 12 host or a chroot of one: mmdebstrap --mode=root).
 set -uo pipefail
@@ -64,7 +64,7 @@ RECIPE=1
 # What a Debian machine of a developer has (as the host's stock image), then
 # what scripts/setup.sh wants for this major (fuzz.sh is left out here).
 BASE=(gcc g++ make libc6-dev git ca-certificates curl python3 perl procps iproute2)
-read -ra SETUP <<<"$(GW_PG_MAJOR=$MAJOR GW_SKIP_T=fuzz.sh bash scripts/setup.sh --packages)"
+read -ra SETUP <<<"$(GW_PG_MAJOR=$MAJOR bash scripts/setup.sh --packages)"
 PACKAGES=("${BASE[@]}" "${SETUP[@]}")
 
 say() { echo "== debian-root: $*"; }
@@ -220,7 +220,9 @@ else
 fi || fail "could not copy the checkout into the root"
 say "Debian $SUITE root with PostgreSQL $MAJOR ready in $((SECONDS - t0)) s: $TMP/root"
 
-skip="fuzz.sh ${GW_SKIP_T:-}"
+# fuzz.sh: gateway's parsers, not the server's; deb.sh: the Debian 12
+# package, built and installed in a root of its own (no network here)
+skip="fuzz.sh deb.sh ${GW_SKIP_T:-}"
 envv=(PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8
       USER=root LOGNAME=root CI="${CI:-}" GW_PG_MAJOR="$MAJOR" GW_ALSO_PG= GW_SKIP_T="$skip"
       GW_TESTS="${GW_TESTS:-}" GW_KEEP="${GW_KEEP:-}"

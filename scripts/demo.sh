@@ -4,7 +4,7 @@
 # everything it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh --demo
 . scripts/lib.sh
 gw_start
 

@@ -38,19 +38,12 @@ finish() {
     exit $?
 }
 # The regression database gets the outbox worker, the callback listener
-# (its role is made by test/t/listener.sh) and pg_cron; retries are quick so
-# that retry tests take moments.
+# (its role is made by test/t/listener.sh) and pg_cron: test/regress.conf.
 export GW_DB=contrib_regression
 GW_LISTEN_PORT=$(gw_free_port "${GW_LISTEN_PORT:-18787}")
 export GW_LISTEN_PORT
-export GW_EXTRA_CONF="shared_preload_libraries = 'gateway,pg_cron'
-max_worker_processes = 32
-cron.database_name = 'contrib_regression'
-cron.use_background_workers = on
-gateway.retry_base = '50ms'
-gateway.retry_max = '1s'
-gateway.listen_address = '127.0.0.1:$GW_LISTEN_PORT'
-gateway.listen_role = 'gw_listener'"
+GW_EXTRA_CONF=$(sed "s/@LISTEN_PORT@/$GW_LISTEN_PORT/" test/regress.conf)
+export GW_EXTRA_CONF
 gw_start || { failed=$((failed + 1)); finish; }
 trap finish EXIT
 

@@ -214,8 +214,15 @@ SELECT gw_ingest('inb', 'subscription', '{"token": "vp-token-1", "service_name":
 SELECT msisdn, product_id, active, service_name, keyword FROM gateway.subscriptions;
 
 ------------------------------------------------------------------------
--- USSD (VasPro "Receive USSD Requests"): a two-level menu
+-- USSD (VasPro "Receive USSD Requests"): a two-level menu.  Handlers run
+-- as gateway.listen_role (gw_listener in the test configuration), whoever
+-- calls gw_ingest.
 ------------------------------------------------------------------------
+DO $$ BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'gw_listener') THEN
+        CREATE ROLE gw_listener NOLOGIN;
+    END IF;
+END $$;
 CREATE FUNCTION public.ussd_menu(msisdn text, session_id text, input text, service_code text)
 RETURNS text LANGUAGE sql AS $$
     SELECT CASE input
@@ -237,6 +244,80 @@ SELECT note FROM gateway.inbound ORDER BY id DESC LIMIT 1;
 SELECT gw_account_update('inb', options => '{"sender_id": "GATEWAY", "ussd_handler": "public.nothing"}');
 SELECT gw_ingest('inb', 'ussd', '{"msisdn": "0712345678", "sessionID": "S3", "input": "",
     "accessPoint": "*664*1114#"}') - 'recorded';
+
+------------------------------------------------------------------------
+-- A handler cannot climb.  The owner sets a handler that makes a role a
+-- superuser; a superuser ingests a USSD session with it: the handler runs as
+-- gw_listener in a security-restricted operation, and nobody climbs.
+------------------------------------------------------------------------
+CREATE ROLE ussd_climber NOLOGIN;
+CREATE FUNCTION public.ussd_climb(msisdn text, session_id text, input text, service_code text)
+RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE 'ALTER ROLE ussd_climber SUPERUSER';
+    EXECUTE format('ALTER ROLE %I SUPERUSER', current_user);
+    RETURN 'END climbed';
+END $$;
+ALTER FUNCTION public.ussd_climb(text, text, text, text) OWNER TO ussd_climber;
+-- the same as SECURITY DEFINER: it runs as its owner, who may not either
+CREATE FUNCTION public.ussd_climb_definer(msisdn text, session_id text, input text, service_code text)
+RETURNS text LANGUAGE plpgsql SECURITY DEFINER AS $$
+BEGIN
+    EXECUTE 'ALTER ROLE ussd_climber SUPERUSER';
+    RETURN 'END climbed';
+END $$;
+ALTER FUNCTION public.ussd_climb_definer(text, text, text, text) OWNER TO ussd_climber;
+SELECT rolsuper AS caller_is_superuser FROM pg_roles WHERE rolname = current_user;
+SELECT gw_account_update('inb', options => '{"sender_id": "GATEWAY", "ussd_handler": "public.ussd_climb"}');
+SELECT gw_ingest('inb', 'ussd', '{"msisdn": "0712345678", "sessionID": "S4", "input": ""}')->>'reply';
+SELECT note LIKE 'the ussd_handler failed: %' AS handler_failed FROM gateway.inbound ORDER BY id DESC LIMIT 1;
+SELECT gw_account_update('inb', options => '{"sender_id": "GATEWAY", "ussd_handler": "public.ussd_climb_definer"}');
+SELECT gw_ingest('inb', 'ussd', '{"msisdn": "0712345678", "sessionID": "S5", "input": ""}')->>'reply';
+SELECT note LIKE 'the ussd_handler failed: %' AS handler_failed FROM gateway.inbound ORDER BY id DESC LIMIT 1;
+SELECT rolname, rolsuper FROM pg_roles WHERE rolname IN ('ussd_climber', 'gw_listener') ORDER BY 1;
+
+-- What a handler sets, even for the session, ends with it; it sees its own
+-- pinned search_path and runs as gw_listener.
+CREATE FUNCTION public.ussd_setter(msisdn text, session_id text, input text, service_code text)
+RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    seen text := format('CON leak=%s path=%s user=%s',
+                        coalesce(nullif(current_setting('gwtest.leak', true), ''), 'none'),
+                        current_setting('search_path'), current_user);
+BEGIN
+    PERFORM set_config('gwtest.leak', 'set by a handler', false);
+    PERFORM set_config('search_path', 'public', false);
+    PERFORM set_config('work_mem', '77MB', false);
+    RETURN seen;
+END $$;
+SELECT gw_account_update('inb', options => '{"sender_id": "GATEWAY", "ussd_handler": "public.ussd_setter"}');
+SET search_path = public, pg_catalog;
+SELECT gw_ingest('inb', 'ussd', '{"msisdn": "0712345678", "sessionID": "S6", "input": ""}')->>'reply';
+SELECT gw_ingest('inb', 'ussd', '{"msisdn": "0712345678", "sessionID": "S6", "input": "1"}')->>'reply';
+SELECT coalesce(nullif(current_setting('gwtest.leak', true), ''), 'none') AS leak,
+       current_setting('search_path') AS search_path, current_setting('work_mem') AS work_mem;
+RESET search_path;
+
+-- A handler past the caller's deadline is cancelled, not apologised for.
+CREATE FUNCTION public.ussd_slow(msisdn text, session_id text, input text, service_code text)
+RETURNS text LANGUAGE sql AS $$ SELECT pg_sleep(5); SELECT 'END late'::text $$;
+SELECT gw_account_update('inb', options => '{"sender_id": "GATEWAY", "ussd_handler": "public.ussd_slow"}');
+SELECT count(*) AS inbound_before FROM gateway.inbound \gset
+SET statement_timeout = '200ms';
+SELECT gw_ingest('inb', 'ussd', '{"msisdn": "0712345678", "sessionID": "S7", "input": ""}')->>'reply';
+RESET statement_timeout;
+SELECT count(*) = :inbound_before AS nothing_recorded FROM gateway.inbound;
+
+-- No fit role, no handler: gw_listener may create roles
+ALTER ROLE gw_listener CREATEROLE;
+SELECT gw_account_update('inb', options => '{"sender_id": "GATEWAY", "ussd_handler": "public.ussd_menu"}');
+SELECT gw_ingest('inb', 'ussd', '{"msisdn": "0712345678", "sessionID": "S8", "input": ""}')->>'reply';
+SELECT note FROM gateway.inbound ORDER BY id DESC LIMIT 1;
+ALTER ROLE gw_listener NOCREATEROLE;
+SELECT gw_ingest('inb', 'ussd', '{"msisdn": "0712345678", "sessionID": "S8", "input": ""}')->>'reply';
+DROP FUNCTION public.ussd_climb(text, text, text, text), public.ussd_climb_definer(text, text, text, text),
+    public.ussd_setter(text, text, text, text), public.ussd_slow(text, text, text, text);
+DROP ROLE ussd_climber;
 
 ------------------------------------------------------------------------
 -- NOTIFY gateway_inbound at commit, payload the inbound id: a second

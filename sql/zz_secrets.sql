@@ -24,6 +24,7 @@ SELECT r->>'error' AS error FROM gw_send_sms('secretive', '0712345678', 'hi') r;
 SELECT mock.fault('{"status": 200, "body": "{\"code\":\"Success\",\"echo\":\"GW-S3CRET-4242\\/key\"}"}');
 SELECT r->'data' AS data FROM gw_send_sms('secretive', '0712345678', 'hi') r;
 
+
 -- the key did reach the provider, where it belongs
 SELECT count(*) > 0 AS provider_got_key
   FROM mock.requests() m WHERE (m->>'body')::jsonb->>'apiKey' = 'GW-S3CRET-4242/key';
@@ -50,6 +51,33 @@ BEGIN
 END
 $$;
 SELECT count(*) AS secret_rows FROM gateway.account_secret WHERE credentials::text LIKE '%S3CRET-4242%';
+
+-- Masking, whatever the secrets' lengths (src/mask.h).  A 1-character key:
+-- where it stands alone it is masked, inside a word it is not; the answer's
+-- structure and meaning stay whole.
+SELECT gw_account_create('tiny', 'vaspro', '{"api_key": "k"}', mock.url('vaspro'));
+SELECT mock.fault('{"status": 200, "body": "{\"code\":\"Success\",\"statusDescription\":\"ok\",\"data\":{\"correlator\":\"c-k-1\",\"echo\":\"k\",\"note\":\"keep k, kk; k\",\"k\":1}}"}');
+SELECT r->>'status' AS status, r->>'provider_ref' AS provider_ref, r->'data' AS data
+  FROM gw_send_sms('tiny', '0712345678', 'hi') r;
+-- a key that is JSON's own punctuation cannot break the answer
+SELECT gw_account_create('colon', 'vaspro', '{"api_key": ":"}', mock.url('vaspro'));
+SELECT mock.fault('{"status": 200, "body": "{\"code\":\"Success\",\"statusDescription\":\"a : b\",\"data\":{\"correlator\":\"c1\"}}"}');
+SELECT r->>'status' AS status, r->'data' AS data FROM gw_send_sms('colon', '0712345678', 'hi') r;
+-- a key of digits echoed as a JSON number: masked, as a string; the answer
+-- is still read as it came
+SELECT gw_account_create('digits', 'vaspro', '{"api_key": "424242"}', mock.url('vaspro'));
+SELECT mock.fault('{"status": 200, "body": "{\"code\":\"Success\",\"statusDescription\":\"ok\",\"data\":{\"correlator\":\"c2\",\"key\":424242}}"}');
+SELECT r->>'status' AS status, r->'data' AS data FROM gw_send_sms('digits', '0712345678', 'hi') r;
+-- overlapping secrets leave nothing of either, and VTpass's Basic value
+-- (base64 of username:password) is masked too
+SELECT gw_account_create('overlap', 'vtpass', '{"username": "abcdef12", "password": "ef12ghij"}', mock.url('vtpass'));
+SELECT mock.fault(jsonb_build_object('status', 200, 'body',
+    jsonb_build_object('code', '000', 'echo', 'xabcdef12ghijx', 'auth', 'Basic ' || encode('abcdef12:ef12ghij', 'base64'),
+                       'content', jsonb_build_object('varations', '[]'::jsonb)))::jsonb);
+SELECT r->'data'->>'echo' AS echo, r->'data'->>'auth' AS auth
+  FROM gw_call('overlap', 'catalog.variations', '{"service_id": "spectranet"}') r;
+SELECT gw_account_drop(a) FROM unnest(ARRAY['tiny', 'colon', 'digits', 'overlap']) a;
+
 
 -- nor does the server log (the test cluster logs to a file)
 SELECT pg_current_logfile() IS NOT NULL AS logging;

@@ -9,6 +9,8 @@
  */
 #include "postgres.h"
 
+#include <float.h>
+
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "commands/trigger.h"
@@ -28,6 +30,7 @@
 
 #include "account.h"
 #include "jsonutil.h"
+#include "mask.h"
 #include "util.h"
 
 PG_FUNCTION_INFO_V1(gw_invalidate_account_cache);
@@ -128,7 +131,8 @@ gw_account_collect_secrets(GwAccount *acc)
 	{
 		char	   *s;
 
-		if (tok != WJB_VALUE || v.type != jbvString || v.val.string.len < 4)
+		/* every length: see mask.h for how short ones are masked */
+		if (tok != WJB_VALUE || v.type != jbvString || v.val.string.len == 0)
 			continue;
 		s = pnstrdup(v.val.string.val, v.val.string.len);
 		if (acc->nsecrets + 4 > cap)
@@ -331,6 +335,9 @@ gw_account_load(GwAccount *acc, const char *name)
 		char	   *rate = gw_jsonb_get_text(options, "rate_limit");
 
 		acc->rate_limit = rate ? strtod(rate, NULL) : acc->provider->rate_limit;
+		/* a positive rate too small for a double is the smallest one, not none */
+		if (rate && !(acc->rate_limit > 0))
+			acc->rate_limit = DBL_MIN;
 	}
 	gw_account_collect_secrets(acc);
 	MemoryContextSwitchTo(oldcxt);
@@ -458,27 +465,17 @@ gw_account_credential(const GwAccount *acc, const char *key)
 }
 
 void
-gw_redact(const char *secret, char *s)
-{
-	size_t		n;
-	char	   *p = s;
-
-	if (s == NULL || secret == NULL || (n = strlen(secret)) == 0)
-		return;
-	while ((p = strstr(p, secret)) != NULL)
-	{
-		memset(p, '*', n);
-		p += n;
-	}
-}
-
-void
 gw_account_redact(const GwAccount *acc, char *s)
 {
+	GwSecrets	secrets;
+
 	if (s == NULL || acc == NULL)
 		return;
-	for (int i = 0; i < acc->nsecrets; i++)
-		gw_redact(acc->secrets[i], s);
+	secrets.v = acc->secrets;
+	secrets.n = acc->nsecrets;
+	secrets.more = NIL;
+	secrets.min_len = 0;
+	(void) gw_mask_text(&secrets, s);
 }
 
 /*

@@ -43,10 +43,7 @@ extern char *gw_account_credential(const GwAccount *acc, const char *key);
 extern void gw_as_owner_begin(Oid *save_userid, int *save_sec);
 extern void gw_as_owner_end(Oid save_userid, int save_sec);
 
-/* Replace every credential value in s (in place, same length). */
+/* Mask the account's secrets in s (in place, same length; see mask.h). */
 extern void gw_account_redact(const GwAccount *acc, char *s);
-
-/* Replace every occurrence of one secret in s (in place, same length). */
-extern void gw_redact(const char *secret, char *s);
 
 #endif

@@ -355,6 +355,42 @@ gw_front_deadlines(int ep)
 	return -1;
 }
 
+/* The host part of an address, for comparing clients. */
+static bool
+gw_front_same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET)
+		return memcmp(&((const struct sockaddr_in *) a)->sin_addr,
+					  &((const struct sockaddr_in *) b)->sin_addr, sizeof(struct in_addr)) == 0;
+	if (a->ss_family == AF_INET6)
+		return memcmp(&((const struct sockaddr_in6 *) a)->sin6_addr,
+					  &((const struct sockaddr_in6 *) b)->sin6_addr, sizeof(struct in6_addr)) == 0;
+	return false;
+}
+
+/* Whether the client has gateway.listen_max_per_client connections here,
+ * waiting for their first line, already (each database's listener counts
+ * the ones it was handed). */
+static bool
+gw_front_client_full(const struct sockaddr_storage *addr)
+{
+	int			n = 0;
+	dlist_iter	it;
+
+	if (gw_listen_max_per_client <= 0)
+		return false;
+	dlist_foreach(it, &gw_front_conns)
+	{
+		GwFrontConn *c = dlist_container(GwFrontConn, node, it.cur);
+
+		if (gw_front_same_host(&c->addr, addr) && ++n >= gw_listen_max_per_client)
+			return true;
+	}
+	return false;
+}
+
 /* Accept what is waiting; a connection over the limit is closed at once. */
 static void
 gw_front_accept(int lfd, int ep)
@@ -370,7 +406,8 @@ gw_front_accept(int lfd, int ep)
 
 		if (fd < 0)
 			return;
-		if (gw_front_nconns >= gw_listen_max_connections)
+		if (gw_front_nconns >= gw_listen_max_connections ||
+			gw_front_client_full(&addr))
 		{
 			close(fd);
 			continue;

@@ -190,6 +190,20 @@ _PG_init(void)
 							500, 1, 600000,
 							PGC_SIGHUP, GUC_UNIT_MS,
 							NULL, NULL, NULL);
+	DefineCustomIntVariable("gateway.listen_max_per_client",
+							gettext_noop("Connections one client address may keep open to the listener at once; 0: no limit."),
+							NULL,
+							&gw_listen_max_per_client,
+							100, 0, 100000,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("gateway.listen_request_timeout",
+							gettext_noop("Time a callback request may take to arrive whole, however busy its client keeps the connection."),
+							NULL,
+							&gw_listen_request_timeout_s,
+							30, 1, 3600,
+							PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
 	DefineCustomStringVariable("gateway.credential_dir",
 							   gettext_noop("Directory whose files credentials may name as \"<field>_file\"; empty: none."),
 							   NULL,

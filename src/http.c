@@ -28,6 +28,7 @@ char	   *gw_ca_file = NULL;
 
 static CURLM *gw_multi = NULL;
 static CURL *gw_easy = NULL;
+static bool gw_easy_attached = false;	/* gw_easy is in gw_multi */
 static struct curl_slist *gw_headers = NULL;
 
 /* The answer being received; malloc'd, reused across calls. */
@@ -170,13 +171,21 @@ gw_set_options(CURL *h, struct curl_slist **headers, GwRecvBuf *rb,
 static void
 gw_recv_reset(GwRecvBuf *rb)
 {
+	/* a buffer an answer grew, whose taking an ERROR cut short */
+	if (rb->cap > 1024 * 1024)
+	{
+		free(rb->data);
+		rb->data = NULL;
+		rb->cap = 0;
+	}
 	rb->len = 0;
 	rb->too_large = false;
 	rb->oom = false;
 	rb->limit = (size_t) gw_max_response_kb * 1024;
 }
 
-/* Copy a finished transfer's answer into resp (palloc'd). */
+/* Copy a finished transfer's answer into resp (palloc'd).  May raise (out
+ * of memory): the handle is detached from its multi handle before. */
 static void
 gw_take_response(CURL *h, GwRecvBuf *rb, CURLcode rc, GwHttpResponse *resp)
 {
@@ -289,6 +298,12 @@ gw_http_perform(const GwHttpRequest *req, GwHttpResponse *resp)
 
 	gw_http_init();
 	memset(resp, 0, sizeof(*resp));
+	/* a request an ERROR cut short is still attached: let it go */
+	if (gw_easy_attached)
+	{
+		curl_multi_remove_handle(gw_multi, gw_easy);
+		gw_easy_attached = false;
+	}
 	gw_recv_reset(&gw_recv);
 
 	INSTR_TIME_SET_CURRENT(start);
@@ -297,6 +312,7 @@ gw_http_perform(const GwHttpRequest *req, GwHttpResponse *resp)
 		ereport(ERROR,
 				(errcode(ERRCODE_SYSTEM_ERROR),
 				 errmsg("could not start an HTTP request")));
+	gw_easy_attached = true;
 
 	while (running)
 	{
@@ -313,6 +329,7 @@ gw_http_perform(const GwHttpRequest *req, GwHttpResponse *resp)
 			 * request ends as interrupted, never silently sent twice.
 			 */
 			curl_multi_remove_handle(gw_multi, gw_easy);
+			gw_easy_attached = false;
 			CHECK_FOR_INTERRUPTS();
 			interrupted = true;
 			break;
@@ -329,9 +346,12 @@ gw_http_perform(const GwHttpRequest *req, GwHttpResponse *resp)
 	INSTR_TIME_SUBTRACT(end, start);
 	resp->elapsed_ms = INSTR_TIME_GET_MILLISEC(end);
 
-	gw_take_response(gw_easy, &gw_recv, rc, resp);
-	if (!interrupted)
+	if (gw_easy_attached)
+	{
 		curl_multi_remove_handle(gw_multi, gw_easy);
+		gw_easy_attached = false;
+	}
+	gw_take_response(gw_easy, &gw_recv, rc, resp);
 }
 
 /* One transfer slot of a pool. */
@@ -445,21 +465,24 @@ gw_http_pool_next(GwHttpPool *pool, void **tag, GwHttpResponse *resp)
 	{
 		GwPoolSlot *slot = NULL;
 		instr_time	end;
+		CURLcode	rc;
 
 		if (msg->msg != CURLMSG_DONE)
 			continue;
+		rc = msg->data.result;
 		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &slot);
 		memset(resp, 0, sizeof(*resp));
 		INSTR_TIME_SET_CURRENT(end);
 		INSTR_TIME_SUBTRACT(end, slot->start);
 		resp->elapsed_ms = INSTR_TIME_GET_MILLISEC(end);
-		gw_take_response(slot->easy, &slot->recv, msg->data.result, resp);
+		/* the slot is free again before anything that may raise */
 		curl_multi_remove_handle(pool->multi, slot->easy);
 		*tag = slot->tag;
 		slot->busy = false;
 		slot->tag = NULL;
 		pool->free_stack[pool->nfree++] = slot - pool->slots;
 		pool->in_flight--;
+		gw_take_response(slot->easy, &slot->recv, rc, resp);
 		return true;
 	}
 	return false;

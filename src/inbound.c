@@ -18,6 +18,7 @@
 #include "parser/parse_func.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/regproc.h"
 #include "utils/jsonb.h"
@@ -27,6 +28,7 @@
 #include "account.h"
 #include "compat.h"
 #include "inbound.h"
+#include "listener.h"
 #include "jsonutil.h"
 #include "msisdn.h"
 #include "outcome.h"
@@ -467,8 +469,8 @@ gw_inbound_apply_sql(GwApplied *out, int64 id, const GwAccount *acc, const char 
 
 /*
  * The account's USSD handler: the function named in option ussd_handler with
- * exactly (text, text, text, text) returning text.  Resolved and run as the
- * calling role (the listener's gateway.listen_role), never as the owner.
+ * exactly (text, text, text, text) returning text.  Resolved with the
+ * handler's pinned search_path, as the role it runs as (gw_inbound_ussd).
  */
 static Oid
 gw_ussd_handler(const GwAccount *acc)
@@ -506,8 +508,75 @@ gw_field(Jsonb *payload, const char *a, const char *b)
 	return (v == NULL && b) ? gw_jsonb_get_text(payload, b) : v;
 }
 
-/* Run the USSD handler; its reply, or "END" with an apology and the reason
- * in out->note. */
+/*
+ * Call the handler, as the role handlers run as (gateway.listen_role, never
+ * the caller), in a security-restricted operation, inside a GUC nest level
+ * rolled back afterwards (a handler's set_config stays in the handler), with
+ * search_path pg_catalog, pg_temp.  Its reply, or NULL with the reason in
+ * out->note.
+ */
+static char *
+gw_ussd_call(GwApplied *out, const GwAccount *acc, const char *const *args)
+{
+	char	   *why;
+	bool		refused;
+	Oid			role = gw_handler_role(&why, &refused);
+	Oid			save_userid;
+	int			save_sec;
+	int			nest;
+	Oid			fn;
+	LOCAL_FCINFO(fcinfo, 4);
+	FmgrInfo	flinfo;
+	Datum		r;
+	char	   *reply = NULL;
+
+	if (!OidIsValid(role))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("no role to run the ussd_handler as: %s", why),
+				 errhint("USSD handlers run as gateway.listen_role, a role without superuser, CREATEROLE or server file access.")));
+
+	/* the subtransaction's abort restores all of it after an ERROR */
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	SetUserIdAndSecContext(role, save_sec | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	nest = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+
+	fn = gw_ussd_handler(acc);
+	fmgr_info(fn, &flinfo);
+	InitFunctionCallInfoData(*fcinfo, &flinfo, 4, InvalidOid, NULL, NULL);
+	for (int i = 0; i < 4; i++)
+	{
+		fcinfo->args[i].value = args[i] ? CStringGetTextDatum(args[i]) : (Datum) 0;
+		fcinfo->args[i].isnull = (args[i] == NULL);
+	}
+	r = FunctionCallInvoke(fcinfo);
+	if (fcinfo->isnull)
+		out->note = "the ussd_handler returned NULL";
+	else
+	{
+		reply = TextDatumGetCString(r);
+		if (strncmp(reply, "CON ", 4) != 0 && strncmp(reply, "END ", 4) != 0)
+		{
+			out->note = psprintf("the ussd_handler's answer does not start with \"CON \" or \"END \": %.60s",
+								 reply);
+			reply = NULL;
+		}
+	}
+
+	/* whatever the handler set, even for the session, ends with it */
+	AtEOXact_GUC(false, nest);
+	SetUserIdAndSecContext(save_userid, save_sec);
+	return reply;
+}
+
+/*
+ * Run the USSD handler; its reply, or "END" with an apology and the reason
+ * in out->note.  A cancel (the listener's deadline, statement_timeout) is
+ * not the handler's failure: it goes on up.
+ */
 static void
 gw_inbound_ussd(GwApplied *out, const GwAccount *acc, Jsonb *payload)
 {
@@ -529,32 +598,9 @@ gw_inbound_ussd(GwApplied *out, const GwAccount *acc, Jsonb *payload)
 	MemoryContextSwitchTo(cxt);
 	PG_TRY();
 	{
-		Oid			fn = gw_ussd_handler(acc);
-		LOCAL_FCINFO(fcinfo, 4);
-		FmgrInfo	flinfo;
-		Datum		r;
 		const char *args[4] = {msisdn, session, input ? input : "", code};
 
-		fmgr_info(fn, &flinfo);
-		InitFunctionCallInfoData(*fcinfo, &flinfo, 4, InvalidOid, NULL, NULL);
-		for (int i = 0; i < 4; i++)
-		{
-			fcinfo->args[i].value = args[i] ? CStringGetTextDatum(args[i]) : (Datum) 0;
-			fcinfo->args[i].isnull = (args[i] == NULL);
-		}
-		r = FunctionCallInvoke(fcinfo);
-		if (fcinfo->isnull)
-			out->note = "the ussd_handler returned NULL";
-		else
-		{
-			reply = TextDatumGetCString(r);
-			if (strncmp(reply, "CON ", 4) != 0 && strncmp(reply, "END ", 4) != 0)
-			{
-				out->note = psprintf("the ussd_handler's answer does not start with \"CON \" or \"END \": %.60s",
-									 reply);
-				reply = NULL;
-			}
-		}
+		reply = gw_ussd_call(out, acc, args);
 		ReleaseCurrentSubTransaction();
 	}
 	PG_CATCH();
@@ -565,6 +611,10 @@ gw_inbound_ussd(GwApplied *out, const GwAccount *acc, Jsonb *payload)
 		ed = CopyErrorData();
 		FlushErrorState();
 		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		if (ed->sqlerrcode == ERRCODE_QUERY_CANCELED)
+			ReThrowError(ed);
 		out->note = psprintf("the ussd_handler failed: %s", ed->message);
 	}
 	PG_END_TRY();

@@ -14,7 +14,9 @@
  *
  * How the listener answers it:
  *   - ERROR with SQLSTATE 42704 (undefined_object): unknown account or kind,
- *     nothing recorded: 404;
+ *     nothing recorded (the listener checks both with the request's headers:
+ *     an unknown account is 403, as a wrong token, an unknown kind 404);
+ *   - a cancel (the listener's USSD deadline): nothing recorded, 503;
  *   - "error" not null: the body was recorded but cannot be taken (not JSON,
  *     not an object, a required field missing): 400;
  *   - a transient ERROR while applying it (SQLSTATE classes 40, 53, 55, 57:

@@ -3,8 +3,12 @@
  *
  * Providers POST delivery reports, payment results, subscriptions, incoming
  * SMS and USSD sessions to /<account>/<kind>?token=<account's token>.  The
- * listener checks the token, then hands the body to gateway.ingest_text as
- * gateway.listen_role.  The requests one MHD_run() completes are applied
+ * listener checks the token with the request's headers, before reading its
+ * body (an unknown account is refused as a wrong token is), then hands the
+ * body to gateway.ingest_text as gateway.listen_role.  A client address
+ * keeps at most gateway.listen_max_per_client connections, and a request
+ * must arrive whole within gateway.listen_request_timeout, or its
+ * connection is shut down.  The requests one MHD_run() completes are applied
  * together, in one transaction with a subtransaction each, and answered
  * after it commits: one WAL flush for many callbacks.  USSD is answered at
  * once, in a transaction of its own.
@@ -28,6 +32,7 @@
 #include "postgres.h"
 
 #include <netdb.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -38,9 +43,11 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/pg_authid.h"
 #include "catalog/pg_database.h"
 #include "catalog/namespace.h"
 #include "executor/spi.h"
+#include "lib/ilist.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -57,6 +64,7 @@
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 #include "utils/timeout.h"
 
 #include "account.h"
@@ -74,6 +82,8 @@ int			gw_listen_max_connections = 1000;
 int			gw_listen_timeout_s = 10;
 int			gw_callback_lock_timeout_ms = 100;
 int			gw_callback_statement_timeout_ms = 500;
+int			gw_listen_max_per_client = 100;
+int			gw_listen_request_timeout_s = 30;
 
 /* A USSD session must be answered within the provider's second. */
 #define GW_USSD_TIMEOUT_MS 900
@@ -101,7 +111,6 @@ typedef struct GwListenReq
 	struct MHD_Connection *conn;
 	char	   *account;
 	char	   *kind;
-	char	   *token;
 	bool		answered;
 	GwAnswer	answer;
 	struct GwListenReq *next;
@@ -114,7 +123,27 @@ typedef struct GwListenReq
  */
 #define GW_LISTEN_BATCH_MAX 64
 
+/*
+ * One open connection: who it is from, and since when it has been waiting
+ * for its current request to be complete (its start, or the end of the
+ * request before it).  The list is in that order, oldest first.
+ */
+typedef struct GwClientAddr
+{
+	uint8		addr[16];		/* IPv6, or IPv4 mapped into it */
+} GwClientAddr;
+
+typedef struct GwConn
+{
+	dlist_node	node;
+	int			fd;
+	GwClientAddr client;
+	TimestampTz since;
+	bool		cut;			/* past its deadline, shut down */
+} GwConn;
+
 static MemoryContext gw_listen_cxt;
+static dlist_head gw_conns = DLIST_STATIC_INIT(gw_conns);
 static int	gw_listen_db = -1;	/* this database's entry in shared memory */
 static char gw_listen_dbname[NAMEDATALEN];
 static bool gw_listen_legacy;	/* gateway.database: URLs without a database */
@@ -150,42 +179,91 @@ gw_listen_sleep(long ms)
 }
 
 /*
- * Wait until the extension is installed and gateway.listen_role is a role
- * that is not a superuser.  A superuser is refused with an ERROR in the log,
- * once per setting; the other waits are quiet.
+ * The role callback handlers run as: gateway.listen_role, when it names a
+ * role that cannot climb: no superuser, no CREATEROLE (which could grant
+ * itself other roles), no access to the server's files or programs.
+ * InvalidOid otherwise, the reason in *why and *refused set when the role
+ * exists but is not fit.  Needs a transaction.
+ */
+Oid
+gw_handler_role(char **why, bool *refused)
+{
+	Oid			role;
+	HeapTuple	tup;
+	bool		createrole = false;
+
+	*why = NULL;
+	*refused = false;
+	if (gw_listen_role == NULL || gw_listen_role[0] == '\0')
+	{
+		*why = pstrdup("gateway.listen_role is not set");
+		return InvalidOid;
+	}
+	role = get_role_oid(gw_listen_role, true);
+	if (!OidIsValid(role))
+	{
+		*why = psprintf("gateway.listen_role \"%s\" does not exist", gw_listen_role);
+		return InvalidOid;
+	}
+	tup = SearchSysCache1(AUTHOID, ObjectIdGetDatum(role));
+	if (HeapTupleIsValid(tup))
+	{
+		createrole = ((Form_pg_authid) GETSTRUCT(tup))->rolcreaterole;
+		ReleaseSysCache(tup);
+	}
+	*refused = true;
+	if (superuser_arg(role))
+		*why = psprintf("gateway.listen_role \"%s\" is a superuser", gw_listen_role);
+	else if (createrole)
+		*why = psprintf("gateway.listen_role \"%s\" may create roles", gw_listen_role);
+	else if (has_privs_of_role(role, ROLE_PG_EXECUTE_SERVER_PROGRAM) ||
+			 has_privs_of_role(role, ROLE_PG_WRITE_SERVER_FILES) ||
+			 has_privs_of_role(role, ROLE_PG_READ_SERVER_FILES))
+		*why = psprintf("gateway.listen_role \"%s\" may use the server's files or programs", gw_listen_role);
+	else
+	{
+		*refused = false;
+		return role;
+	}
+	return InvalidOid;
+}
+
+/*
+ * Wait until the extension is installed and gateway.listen_role is fit to
+ * run handlers (gw_handler_role).  An unfit role is refused with an ERROR
+ * in the log, once per setting; the other waits are quiet.
  */
 static void
 gw_listener_wait_ready(void)
 {
-	char	   *refused = NULL;
+	char	   *refused_role = NULL;
 
 	for (;;)
 	{
 		bool		installed;
-		Oid			role = InvalidOid;
-		bool		super = false;
+		Oid			role;
+		char	   *why;
+		bool		refused;
 
 		SetCurrentStatementStartTimestamp();
 		StartTransactionCommand();
 		installed = OidIsValid(get_namespace_oid("gateway", true));
-		if (gw_listen_role && gw_listen_role[0])
-			role = get_role_oid(gw_listen_role, true);
-		if (OidIsValid(role))
-			super = superuser_arg(role);
+		role = gw_handler_role(&why, &refused);
+		if (why)
+			why = MemoryContextStrdup(gw_listen_cxt, why);
 		CommitTransactionCommand();
 
-		if (installed && OidIsValid(role) && !super)
+		if (installed && OidIsValid(role))
 			return;
-		if (super && (refused == NULL || strcmp(refused, gw_listen_role) != 0))
+		if (refused && (refused_role == NULL || strcmp(refused_role, gw_listen_role) != 0))
 		{
 			/* an ERROR in the log, but the worker stays to take a reload */
 			PG_TRY();
 			{
 				ereport(ERROR,
 						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-						 errmsg("gateway.listen_role \"%s\" is a superuser: the listener does not start",
-								gw_listen_role),
-						 errhint("Name a role without superuser that may execute gateway.ingest_text, and reload.")));
+						 errmsg("%s: the listener does not start", why),
+						 errhint("Name a role without superuser, CREATEROLE or server file access that may execute gateway.ingest_text, and reload.")));
 			}
 			PG_CATCH();
 			{
@@ -193,8 +271,10 @@ gw_listener_wait_ready(void)
 				FlushErrorState();
 			}
 			PG_END_TRY();
-			refused = MemoryContextStrdup(TopMemoryContext, gw_listen_role);
+			refused_role = MemoryContextStrdup(TopMemoryContext, gw_listen_role);
 		}
+		if (why)
+			pfree(why);
 		gw_listen_sleep(1000);
 	}
 }
@@ -260,13 +340,11 @@ gw_answer_from_result(GwAnswer *a, const char *kind, Jsonb *res)
 
 /* The answer to a request whose ingest raised e. */
 static void
-gw_answer_from_error(GwAnswer *a, ErrorData *e, bool ingesting, bool *drop_plan)
+gw_answer_from_error(GwAnswer *a, ErrorData *e, bool *drop_plan)
 {
-	if (!ingesting && e->sqlerrcode == ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION)
-		gw_answer_set(a, MHD_HTTP_FORBIDDEN, "forbidden");
-	else if (e->sqlerrcode == ERRCODE_UNDEFINED_OBJECT)
-		gw_answer_set(a, MHD_HTTP_NOT_FOUND, "not found");
-	else if (ingesting && ERRCODE_TO_CATEGORY(e->sqlerrcode) == ERRCODE_DATA_EXCEPTION)
+	if (e->sqlerrcode == ERRCODE_UNDEFINED_OBJECT)
+		gw_answer_set(a, MHD_HTTP_FORBIDDEN, "forbidden");	/* the account went */
+	else if (ERRCODE_TO_CATEGORY(e->sqlerrcode) == ERRCODE_DATA_EXCEPTION)
 		gw_answer_set(a, MHD_HTTP_BAD_REQUEST, "bad request");
 	else if (gw_errcode_transient(e->sqlerrcode))
 	{
@@ -283,15 +361,15 @@ gw_answer_from_error(GwAnswer *a, ErrorData *e, bool ingesting, bool *drop_plan)
 }
 
 /*
- * Check one request's token and ingest its body as gateway.listen_role, in a
- * subtransaction; its answer in its own memory context.
+ * Ingest one request's body as gateway.listen_role (its token was checked
+ * with its headers), in a subtransaction; its answer in its own memory
+ * context.
  */
 static void
 gw_listen_item(GwListenReq *r, Oid role, TimestampTz deadline, bool *drop_plan)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
-	volatile bool ingesting = false;
 	volatile bool ussd = (strcmp(r->kind, "ussd") == 0);
 	Oid			save_userid;
 	int			save_sec;
@@ -301,25 +379,16 @@ gw_listen_item(GwListenReq *r, Oid role, TimestampTz deadline, bool *drop_plan)
 	MemoryContextSwitchTo(cxt);
 	PG_TRY();
 	{
-		const GwAccount *acc;
 		Datum		args[3];
 		bool		isnull;
 		Datum		d;
 		int			rc;
-
-		acc = gw_account_get(r->account);
-		if (r->token == NULL || acc->callback_token == NULL ||
-			!gw_token_equal(r->token, acc->callback_token))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
-					 errmsg("wrong callback token")));
 
 		args[0] = CStringGetTextDatum(r->account);
 		args[1] = CStringGetTextDatum(r->kind);
 		args[2] = PointerGetDatum(cstring_to_text_with_len(r->body.data, r->body.len));
 
 		/* the handlers run as gateway.listen_role */
-		ingesting = true;
 		SetUserIdAndSecContext(role, save_sec | SECURITY_LOCAL_USERID_CHANGE);
 		if (ussd)
 			enable_timeout_after(STATEMENT_TIMEOUT, GW_USSD_TIMEOUT_MS);
@@ -360,7 +429,7 @@ gw_listen_item(GwListenReq *r, Oid role, TimestampTz deadline, bool *drop_plan)
 		e = CopyErrorData();
 		FlushErrorState();
 		RollbackAndReleaseCurrentSubTransaction();
-		gw_answer_from_error(&r->answer, e, ingesting, drop_plan);
+		gw_answer_from_error(&r->answer, e, drop_plan);
 		if (r->answer.status >= 500)
 			ereport(LOG,
 					(errmsg("gateway listener: %s callback for account \"%s\" failed: %s",
@@ -411,12 +480,22 @@ gw_listen_batch(GwListenReq *list)
 			ereport(ERROR,
 					(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
 					 errmsg("extension \"gateway\" is not installed or is being dropped")));
-
-		role = get_role_oid(gw_listen_role, true);
-		if (!OidIsValid(role) || superuser_arg(role))
+		if (!gw_extension_current())
 			ereport(ERROR,
-					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("gateway.listen_role \"%s\" does not exist or is a superuser", gw_listen_role)));
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("extension \"gateway\" is not at the library's version %s", GW_VERSION),
+					 errhint("Run ALTER EXTENSION gateway UPDATE in this database.")));
+
+		{
+			char	   *why;
+			bool		refused;
+
+			role = gw_handler_role(&why, &refused);
+			if (!OidIsValid(role))
+				ereport(ERROR,
+						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+						 errmsg("%s: callbacks are not taken", why)));
+		}
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
 		if (gw_ingest_plan == NULL)
@@ -518,6 +597,122 @@ gw_listen_reply(struct MHD_Connection *conn, GwAnswer *a)
 }
 
 /*
+ * Whether token opens account, in a short transaction of its own: 0 when it
+ * does, else the HTTP status to answer.  An account that does not exist is
+ * refused exactly as a wrong token is, so that names cannot be probed.
+ */
+static int
+gw_listen_authorize(const char *account, const char *token)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	volatile int status = MHD_HTTP_FORBIDDEN;
+
+	PG_TRY();
+	{
+		const GwAccount *acc;
+
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		if (!gw_lock_extension(InvalidOid, true))
+			status = MHD_HTTP_SERVICE_UNAVAILABLE;
+		else
+		{
+			acc = gw_account_get(account);
+			if (token != NULL && acc->callback_token != NULL &&
+				gw_token_equal(token, acc->callback_token))
+				status = 0;
+		}
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *e;
+
+		MemoryContextSwitchTo(cxt);
+		e = CopyErrorData();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		if (e->sqlerrcode == ERRCODE_UNDEFINED_OBJECT)
+			status = MHD_HTTP_FORBIDDEN;
+		else
+		{
+			status = MHD_HTTP_SERVICE_UNAVAILABLE;
+			ereport(LOG,
+					(errmsg("gateway listener: a callback token could not be checked: %s",
+							e->message)));
+		}
+		FreeErrorData(e);
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	return status;
+}
+
+/*
+ * A new request, its headers read: everything that can be said before the
+ * body, is (method, path, size, token), so a body is read only for a caller
+ * that holds the account's token.  NULL with *a set when it is refused.
+ */
+static GwListenReq *
+gw_listen_begin(struct MHD_Connection *conn, const char *url, const char *method,
+				GwAnswer *a)
+{
+	const char *slash = (url[0] == '/') ? strchr(url + 1, '/') : NULL;
+	const char *len;
+	const char *token;
+	char	   *account;
+	int			status;
+	MemoryContext cxt;
+	GwListenReq *r;
+
+	if (strcmp(method, MHD_HTTP_METHOD_POST) != 0)
+	{
+		gw_answer_set(a, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed");
+		return NULL;
+	}
+	if (slash == NULL || !gw_name_ok(url + 1, slash - url - 1) ||
+		!gw_callback_kind_valid(slash + 1))
+	{
+		gw_answer_set(a, MHD_HTTP_NOT_FOUND, "not found");
+		return NULL;
+	}
+	len = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (len && strtoll(len, NULL, 10) > gw_listen_max_body)
+	{
+		gw_answer_set(a, MHD_HTTP_CONTENT_TOO_LARGE, "payload too large");
+		return NULL;
+	}
+	token = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "token");
+	account = pnstrdup(url + 1, slash - url - 1);
+	status = gw_listen_authorize(account, token);
+	pfree(account);
+	if (status == MHD_HTTP_FORBIDDEN)
+	{
+		gw_answer_set(a, status, "forbidden");
+		return NULL;
+	}
+	if (status != 0)
+	{
+		gw_answer_set(a, status, "unavailable");
+		return NULL;
+	}
+
+	cxt = AllocSetContextCreate(gw_listen_cxt, "gateway listener request",
+								ALLOCSET_SMALL_SIZES);
+	r = MemoryContextAllocZero(cxt, sizeof(GwListenReq));
+	r->cxt = cxt;
+	r->account = MemoryContextStrdup(cxt, url + 1);
+	r->account[slash - url - 1] = '\0';
+	r->kind = MemoryContextStrdup(cxt, slash + 1);
+	r->body.data = MemoryContextAlloc(cxt, 1024);
+	r->body.maxlen = 1024;
+	resetStringInfo(&r->body);
+	return r;
+}
+
+/*
  * The path of a callback URL within this database: /<database>/<account>/<kind>
  * naming this database gives /<account>/<kind>; a URL without a database is
  * this database's when it is gateway.database.  NULL: another database's.
@@ -545,9 +740,7 @@ gw_listen_access(void *cls, struct MHD_Connection *conn, const char *url,
 {
 	GwListenReq *r = *con_cls;
 	GwAnswer	a;
-	const char *slash;
 	MemoryContext old;
-	enum MHD_Result ret;
 
 	/* /<account>/<kind> from here on; a connection the front handed us
 	 * may go on with a request for another database */
@@ -560,27 +753,15 @@ gw_listen_access(void *cls, struct MHD_Connection *conn, const char *url,
 
 	if (r == NULL)
 	{
-		MemoryContext cxt;
-		const char *len;
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 
-		if (strcmp(method, MHD_HTTP_METHOD_POST) != 0)
-		{
-			gw_answer_set(&a, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed");
-			return gw_listen_reply(conn, &a);
-		}
-		len = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-		if (len && strtoll(len, NULL, 10) > gw_listen_max_body)
-		{
-			gw_answer_set(&a, MHD_HTTP_CONTENT_TOO_LARGE, "payload too large");
-			return gw_listen_reply(conn, &a);
-		}
-		cxt = AllocSetContextCreate(gw_listen_cxt, "gateway listener request",
-									ALLOCSET_SMALL_SIZES);
-		r = MemoryContextAllocZero(cxt, sizeof(GwListenReq));
-		r->cxt = cxt;
-		old = MemoryContextSwitchTo(cxt);
-		initStringInfo(&r->body);
-		MemoryContextSwitchTo(old);
+		/* over its client's limit, or past its deadline: not served */
+		if (ci && ci->socket_context && ((GwConn *) ci->socket_context)->cut)
+			return MHD_NO;
+		r = gw_listen_begin(conn, url, method, &a);
+		if (r == NULL)
+			return gw_listen_reply(conn, &a);	/* the body is never read */
 		*con_cls = r;
 		return MHD_YES;
 	}
@@ -604,25 +785,14 @@ gw_listen_access(void *cls, struct MHD_Connection *conn, const char *url,
 		return gw_listen_reply(conn, &r->answer);
 
 	/* the whole body is here */
-	old = MemoryContextSwitchTo(r->cxt);
-	slash = (url[0] == '/') ? strchr(url + 1, '/') : NULL;
 	if (r->too_big)
 		gw_answer_set(&a, MHD_HTTP_CONTENT_TOO_LARGE, "payload too large");
-	else if (slash == NULL || !gw_name_ok(url + 1, slash - url - 1) ||
-			 !gw_callback_kind_valid(slash + 1))
-		gw_answer_set(&a, MHD_HTTP_NOT_FOUND, "not found");
 	else if (memchr(r->body.data, '\0', r->body.len) != NULL ||
 			 !pg_verifymbstr(r->body.data, r->body.len, true))
 		gw_answer_set(&a, MHD_HTTP_BAD_REQUEST, "bad request");
 	else
 	{
-		const char *token = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "token");
-
 		r->conn = conn;
-		r->account = pnstrdup(url + 1, slash - url - 1);
-		r->kind = pstrdup(slash + 1);
-		r->token = token ? pstrdup(token) : NULL;
-		MemoryContextSwitchTo(old);
 		if (strcmp(r->kind, "ussd") == 0)
 		{
 			/* a phone is waiting: answered at once, in a batch of its own */
@@ -634,9 +804,7 @@ gw_listen_access(void *cls, struct MHD_Connection *conn, const char *url,
 		MHD_suspend_connection(conn);
 		return MHD_YES;
 	}
-	ret = gw_listen_reply(conn, &a);
-	MemoryContextSwitchTo(old);
-	return ret;
+	return gw_listen_reply(conn, &a);
 }
 
 static void
@@ -644,10 +812,126 @@ gw_listen_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 					enum MHD_RequestTerminationCode toe)
 {
 	GwListenReq *r = *con_cls;
+	const union MHD_ConnectionInfo *ci;
 
 	if (r)
 		MemoryContextDelete(r->cxt);
 	*con_cls = NULL;
+	/* the connection's next request has its own deadline */
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	if (ci && ci->socket_context)
+	{
+		GwConn	   *c = ci->socket_context;
+
+		c->since = GetCurrentTimestamp();
+		dlist_move_tail(&gw_conns, &c->node);
+	}
+}
+
+static void
+gw_client_addr(const struct sockaddr *sa, GwClientAddr *k)
+{
+	memset(k, 0, sizeof(*k));
+	if (sa == NULL)
+		return;
+	if (sa->sa_family == AF_INET)
+	{
+		k->addr[10] = k->addr[11] = 0xff;
+		memcpy(k->addr + 12, &((const struct sockaddr_in *) sa)->sin_addr, 4);
+	}
+	else if (sa->sa_family == AF_INET6)
+		memcpy(k->addr, &((const struct sockaddr_in6 *) sa)->sin6_addr, 16);
+}
+
+/* How many connections the client has open here, those cut aside. */
+static int
+gw_client_conns(const GwClientAddr *k)
+{
+	int			n = 0;
+	dlist_iter	it;
+
+	dlist_foreach(it, &gw_conns)
+	{
+		GwConn	   *c = dlist_container(GwConn, node, it.cur);
+
+		if (!c->cut && memcmp(&c->client, k, sizeof(*k)) == 0)
+			n++;
+	}
+	return n;
+}
+
+/*
+ * Keep the list of open connections.  A connection from a client that has
+ * gateway.listen_max_per_client open already is shut down at once.
+ */
+static void
+gw_listen_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
+				 enum MHD_ConnectionNotificationCode toe)
+{
+	GwConn	   *c = *socket_context;
+
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+	{
+		const union MHD_ConnectionInfo *ci;
+
+		c = MemoryContextAllocExtended(gw_listen_cxt, sizeof(GwConn),
+									   MCXT_ALLOC_ZERO | MCXT_ALLOC_NO_OOM);
+		ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		if (c == NULL)
+		{
+			/* no memory to keep it: it does not stay */
+			if (ci)
+				(void) shutdown(ci->connect_fd, SHUT_RDWR);
+			return;
+		}
+		c->fd = ci ? ci->connect_fd : -1;
+		ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+		gw_client_addr(ci ? ci->client_addr : NULL, &c->client);
+		c->since = GetCurrentTimestamp();
+		if (gw_listen_max_per_client > 0 &&
+			gw_client_conns(&c->client) >= gw_listen_max_per_client)
+		{
+			if (c->fd >= 0)
+				(void) shutdown(c->fd, SHUT_RDWR);
+			c->cut = true;
+		}
+		dlist_push_tail(&gw_conns, &c->node);
+		*socket_context = c;
+	}
+	else if (c != NULL)
+	{
+		dlist_delete(&c->node);
+		pfree(c);
+		*socket_context = NULL;
+	}
+}
+
+/*
+ * Shut down the connections whose request is not complete within
+ * gateway.listen_request_timeout (libmicrohttpd then closes them); the ms
+ * until the next deadline, or -1.
+ */
+static long
+gw_listen_deadlines(void)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	dlist_iter	it;
+
+	dlist_foreach(it, &gw_conns)
+	{
+		GwConn	   *c = dlist_container(GwConn, node, it.cur);
+		TimestampTz deadline;
+
+		if (c->cut)
+			continue;
+		deadline = TimestampTzPlusMilliseconds(c->since, (int64) gw_listen_request_timeout_s * 1000);
+		if (deadline > now)
+			return (long) ((deadline - now) / 1000) + 1;	/* the rest are younger */
+		if (c->fd >= 0)
+			(void) shutdown(c->fd, SHUT_RDWR);
+		c->cut = true;
+	}
+	return -1;
 }
 
 /*
@@ -752,6 +1036,7 @@ gw_listen_start(void)
 						 MHD_OPTION_CONNECTION_LIMIT, (unsigned int) gw_listen_max_connections,
 						 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) gw_listen_timeout_s,
 						 MHD_OPTION_NOTIFY_COMPLETED, gw_listen_completed, NULL,
+						 MHD_OPTION_NOTIFY_CONNECTION, gw_listen_notify, NULL,
 						 MHD_OPTION_END);
 	if (d == NULL)
 		ereport(ERROR,
@@ -859,10 +1144,14 @@ gw_listener_main(Datum arg)
 	{
 		MHD_UNSIGNED_LONG_LONG mhd_timeout;
 		long		timeout = 1000;
+		long		deadline;
 		WaitEvent	events[4];
 
 		if (MHD_get_timeout(d, &mhd_timeout) == MHD_YES)
 			timeout = (long) Min(mhd_timeout, (MHD_UNSIGNED_LONG_LONG) 1000);
+		deadline = gw_listen_deadlines();
+		if (deadline >= 0)
+			timeout = Min(timeout, deadline);
 		(void) WaitEventSetWait(wes, timeout, events, lengthof(events), PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();

@@ -6,6 +6,8 @@
 #ifndef GW_LISTENER_H
 #define GW_LISTENER_H
 
+#include "postgres.h"
+
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -15,6 +17,15 @@ extern int	gw_listen_max_connections;
 extern int	gw_listen_timeout_s;
 extern int	gw_callback_lock_timeout_ms;
 extern int	gw_callback_statement_timeout_ms;
+extern int	gw_listen_max_per_client;
+extern int	gw_listen_request_timeout_s;
+
+/*
+ * The role callback handlers (and USSD handlers, wherever they are called
+ * from) run as: gateway.listen_role when it is fit, else InvalidOid with the
+ * reason in *why (*refused: the role exists but may climb).
+ */
+extern Oid	gw_handler_role(char **why, bool *refused);
 
 /* Register the front (gateway.listen_address is set). */
 extern void gw_front_register(void);

@@ -9,6 +9,7 @@
 #include "postgres.h"
 #include "lib/stringinfo.h"
 #include "nodes/pg_list.h"
+#include "datatype/timestamp.h"
 #include "utils/jsonb.h"
 
 #include "http.h"
@@ -16,6 +17,7 @@
 
 struct GwAccount;
 struct GwJsonWriter;
+struct GwToken;
 
 
 /* How a param is checked and normalized before the builder sees it. */
@@ -171,6 +173,22 @@ typedef struct GwProvider
 	 * failure.  NULL for providers whose key is in the request itself.
 	 */
 	void		(*authorize) (GwCall *call, bool refresh);
+
+	/*
+	 * The same in steps, for the outbox worker, which sends the token
+	 * request through its pool, outside any transaction, once for all the
+	 * claimed rows of an account.  token_request: the request (a refresh
+	 * grant with refresh_token, else with the password), its strings in
+	 * the current memory context.  token_answer: the token of its answer
+	 * (wiped from the answer); false when it holds none, resp->error set
+	 * for a network failure.  authorize_with: give a built call a token,
+	 * adding it to call->secrets.  NULL where authorize is.
+	 */
+	void		(*token_request) (const struct GwAccount *acc, const char *refresh_token,
+								  GwHttpRequest *req);
+	bool		(*token_answer) (GwHttpResponse *resp, TimestampTz fetched_at,
+								 struct GwToken *tok);
+	void		(*authorize_with) (GwCall *call, const struct GwToken *tok);
 
 	/*
 	 * Optional: read a callback of kind "dlr" or "payment" (the account's

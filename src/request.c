@@ -8,6 +8,7 @@
 #include "utils/memutils.h"
 
 #include "journal.h"
+#include "mask.h"
 #include "jsonutil.h"
 #include "optout.h"
 #include "request.h"
@@ -61,64 +62,64 @@ gw_call_request(GwCall *call, GwHttpRequest *req)
 	req->fresh_connection = (call->op->flags & GW_OP_PAYMENT) != 0;
 }
 
-/*
- * Keep secrets out of a parsed answer too: a provider may echo one escaped
- * ("p\u00e4ss") where the redaction of the raw body cannot see it.  NULL
- * when the redacted text is no longer JSON.
- */
-static Jsonb *
-gw_redact_json(GwCall *call, Jsonb *json)
-{
-	char	   *text;
-	char	   *orig;
-	ListCell   *lc;
-	Jsonb	   *result = json;
-
-	if (json == NULL)
-		return NULL;
-	text = JsonbToCString(NULL, &json->root, VARSIZE(json));
-	orig = pstrdup(text);
-	gw_account_redact(call->account, text);
-	foreach(lc, call->secrets)
-		gw_redact(lfirst(lc), text);
-	if (strcmp(orig, text) != 0)
-		result = gw_json_parse(text, strlen(text));
-	explicit_bzero(orig, strlen(orig));
-	return result;
-}
+/* The result's fields that hold what the provider said. */
+static const char *const gw_provider_fields[] = {"data", "error", "provider_ref", NULL};
 
 Jsonb *
 gw_call_complete(GwCall *call)
 {
 	const GwAccount *acc = call->account;
+	GwSecrets	secrets;
+	Jsonb	   *result;
 	ListCell   *lc;
 
-	/* The request held secrets; wipe it, then keep them out of the answer. */
+	secrets.v = acc->secrets;
+	secrets.n = acc->nsecrets;
+	secrets.more = list_copy(call->secrets);
+	secrets.min_len = 0;
+	/* the credential of the Authorization header (VTpass: Basic's base64) */
+	if (call->authorization)
+	{
+		const char *sp = strchr(call->authorization, ' ');
+
+		secrets.more = lappend(secrets.more, pstrdup(sp ? sp + 1 : call->authorization));
+		secrets.more = lappend(secrets.more, pstrdup(call->authorization));
+	}
+
+	/* The request held secrets: wipe it. */
 	explicit_bzero(call->body.data, call->body.len);
 	explicit_bzero(call->url.data, call->url.len);
 	if (call->authorization)
 		explicit_bzero(call->authorization, strlen(call->authorization));
-	gw_account_redact(acc, call->resp.body);
-	gw_account_redact(acc, call->resp.error);
-	foreach(lc, call->secrets)
-	{
-		char	   *secret = lfirst(lc);
 
-		gw_redact(secret, call->resp.body);
-		gw_redact(secret, call->resp.error);
-	}
+	/*
+	 * JSON is parsed as it came and masked value by value in the result
+	 * (short secrets too), so masking never changes what it means.  Other
+	 * text is masked before its parser reads it, with the secrets that
+	 * cannot be mistaken for the provider's words (mask.h).
+	 */
 	if (call->resp.net_error == GW_NET_OK && call->refused == NULL &&
 		gw_looks_like_json(call->resp.body))
-		call->json = gw_redact_json(call, gw_json_parse(call->resp.body, call->resp.body_len));
-	foreach(lc, call->secrets)
-		explicit_bzero(lfirst(lc), strlen(lfirst(lc)));
-
+		call->json = gw_json_parse(call->resp.body, call->resp.body_len);
+	if (call->json == NULL)
+	{
+		secrets.min_len = GW_MASK_SHORT;
+		(void) gw_mask_text(&secrets, call->resp.body);
+		secrets.min_len = 0;
+	}
+	(void) gw_mask_text(&secrets, call->resp.error);
 	if (call->resp.net_error == GW_NET_OK && call->refused == NULL)
 	{
 		call->status = GW_UNKNOWN;
 		call->op->parse(call);
 	}
-	return gw_result_build(call);
+	result = gw_mask_jsonb_fields(&secrets, gw_result_build(call), gw_provider_fields);
+
+	if (call->resp.body)
+		explicit_bzero(call->resp.body, call->resp.body_len);
+	foreach(lc, secrets.more)
+		explicit_bzero(lfirst(lc), strlen(lfirst(lc)));
+	return result;
 }
 
 Jsonb *

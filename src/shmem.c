@@ -22,6 +22,9 @@
 
 #define GW_MAX_BUCKETS 1024
 
+/* The longest wait gw_rate_take names: a caller asks again after it. */
+#define GW_RATE_MAX_WAIT_MS 1000
+
 typedef struct GwWorkerSlot
 {
 	pid_t		pid;
@@ -458,7 +461,8 @@ gw_rate_take(const char *account, double rate, int want, int *wait_ms)
 	int			granted = 0;
 
 	*wait_ms = 0;
-	if (rate <= 0 || gw_shared == NULL)
+	/* an infinite rate (a rate_limit too large for a double) is no limit */
+	if (rate <= 0 || isinf(rate) || isnan(rate) || gw_shared == NULL)
 		return want;
 	LWLockAcquire(gw_shared->lock, LW_EXCLUSIVE);
 	b = gw_bucket(account);
@@ -474,14 +478,20 @@ gw_rate_take(const char *account, double rate, int want, int *wait_ms)
 	b->last = now;
 	if (now < b->paused_until)
 	{
-		*wait_ms = (int) ((b->paused_until - now) / 1000) + 1;
+		*wait_ms = (int) Min((b->paused_until - now) / 1000 + 1, GW_RATE_MAX_WAIT_MS);
 		LWLockRelease(gw_shared->lock);
 		return 0;
 	}
-	granted = Min(want, (int) floor(b->tokens));
+	/* compared as doubles: a huge rate's bucket holds more than an int */
+	granted = (b->tokens >= want) ? want : (int) floor(b->tokens);
 	b->tokens -= granted;
 	if (granted < want)
-		*wait_ms = (int) ceil((1.0 - b->tokens) * 1000.0 / r);
+	{
+		/* a tiny rate waits long: ask again within the cap, never below 1 ms */
+		double		ms = ceil((1.0 - b->tokens) * 1000.0 / r);
+
+		*wait_ms = (int) Max(1.0, Min(ms, (double) GW_RATE_MAX_WAIT_MS));
+	}
 	LWLockRelease(gw_shared->lock);
 	return granted;
 }

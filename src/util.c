@@ -3,12 +3,18 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
 #include "access/xact.h"
 #include "access/xlog.h"
+#include "catalog/indexing.h"
 #include "catalog/pg_extension.h"
 #include "commands/extension.h"
 #include "storage/lmgr.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/rel.h"
 #include "utils/inval.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
@@ -69,6 +75,48 @@ gw_lock_extension(Oid extoid, bool nowait)
 	}
 	pfree(name);
 	return true;
+}
+
+/*
+ * The version of gateway installed in this database (palloc'd), or NULL.
+ * The worker and the listener serve only a database whose extension is at
+ * the library's version: before ALTER EXTENSION gateway UPDATE its tables
+ * are not the ones the library reads and writes.  Call in a transaction.
+ */
+char *
+gw_extension_version(void)
+{
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	char	   *version = NULL;
+
+	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber, F_NAMEEQ,
+				CStringGetDatum("gateway"));
+	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+	{
+		bool		isnull;
+		Datum		v = heap_getattr(tup, Anum_pg_extension_extversion,
+									 RelationGetDescr(rel), &isnull);
+
+		if (!isnull)
+			version = text_to_cstring(DatumGetTextPP(v));
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return version;
+}
+
+bool
+gw_extension_current(void)
+{
+	char	   *v = gw_extension_version();
+
+	return v != NULL && strcmp(v, GW_VERSION) == 0;
 }
 
 SPIPlanPtr

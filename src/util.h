@@ -30,6 +30,8 @@ extern void gw_require_writable(const char *what);
  * EXTENSION holds or waits for the lock.
  */
 extern bool gw_lock_extension(Oid extoid, bool nowait);
+extern char *gw_extension_version(void);
+extern bool gw_extension_current(void);
 
 /* Prepare and keep an SPI plan for the life of the backend. */
 extern SPIPlanPtr gw_saved_plan(const char *sql, int nargs, Oid *types);

@@ -55,6 +55,7 @@
 #include "jsonutil.h"
 #include "request.h"
 #include "shmem.h"
+#include "token.h"
 #include "util.h"
 #include "worker.h"
 
@@ -179,12 +180,15 @@ gw_xact_end(void)
  * created anew exits, to start over clean: its rows ids mean nothing any
  * more.
  */
-static void
+static bool
 gw_check_installed(void)
 {
 	Oid			nsp;
 	Oid			relid = InvalidOid;
 	uint32		gen = gw_db_gen(gw_db);
+	char	   *v;
+	char		version[NAMEDATALEN] = "";
+	static bool said_version = false;
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
@@ -192,6 +196,9 @@ gw_check_installed(void)
 	if (OidIsValid(nsp))
 		relid = get_relname_relid("outbox", nsp);
 	gw_ext_oid = get_extension_oid("gateway", true);
+	v = gw_extension_version();
+	if (v != NULL)
+		strlcpy(version, v, sizeof(version));
 	CommitTransactionCommand();
 	if (OidIsValid(gw_outbox_relid) && relid != gw_outbox_relid)
 	{
@@ -205,12 +212,25 @@ gw_check_installed(void)
 		proc_exit(0);
 	}
 	gw_outbox_relid = relid;
+	if (version[0] != '\0' && strcmp(version, GW_VERSION) != 0)
+	{
+		/* an older schema: its tables are not the ones this library knows */
+		if (!said_version)
+			ereport(LOG,
+					(errmsg("%s: the extension is at version %s, the library at %s; nothing is sent until it is updated",
+							MyBgworkerEntry->bgw_name, version, GW_VERSION),
+					 errhint("Run ALTER EXTENSION gateway UPDATE in that database.")));
+		said_version = true;
+		return false;
+	}
+	said_version = false;
 	if (!gw_served)
 	{
 		gw_served = gw_db_mark(gw_db, GW_DB_SERVED, gen);
 		if (gw_served)
 			elog(LOG, "%s started", MyBgworkerEntry->bgw_name);
 	}
+	return true;
 }
 
 /* Queue an outcome for the next flush. */
@@ -264,6 +284,21 @@ gw_result_add(int64 id, GwOutboxStatus status, Jsonb *result, const char *ref,
 		r->match[r->n] = CStringGetTextDatum(match_key);
 	r->n++;
 	MemoryContextSwitchTo(old);
+}
+
+/*
+ * The outcome of a row whose request could not be built (or given a token):
+ * a message that cannot be built now never will be, failed; a payment being
+ * reconciled is asked about again later.
+ */
+static void
+gw_result_unbuilt(GwItem *it, const char *error)
+{
+	gw_result_add(it->id, it->row.reconcile ? GW_OB_UNKNOWN : GW_OB_FAILED, NULL, NULL,
+				  error,
+				  !it->row.reconcile ? 0 :
+				  it->row.can_reconcile ? gw_backoff_ms(it->row.attempts + 1) : -1,
+				  NULL);
 }
 
 static Datum
@@ -406,49 +441,322 @@ gw_item_prepare(GwItem *it, const char *operation, Jsonb *params, const char *ke
 	MemoryContextSwitchTo(oldcxt);
 }
 
-static void
-gw_item_authorize_step(void *arg)
-{
-	GwItem	   *it = (GwItem *) arg;
-	ListCell   *lc;
+static void gw_collect_one(GwItem *it, GwHttpResponse *resp);
 
-	/* a token refused with 401 is replaced before the next send */
-	lc = gw_refresh_find(it->account);
-	it->row.refreshed = (lc != NULL);
+/*
+ * Tokens (providers with an authorize hook: Nenasasa).  The claimed rows of
+ * an account that need a token wait, parked, for one token request of that
+ * account, which goes through the pool like any request: never inside a
+ * transaction, and while it hangs every other account's rows go on.  A
+ * failed request is remembered: the rows it held get its answer as their
+ * outcome, and the account's rows are not claimed again before a backoff.
+ */
+typedef struct GwAuth
+{
+	dlist_node	node;
+	char		account[NAMEDATALEN];
+	dlist_head	parked;			/* items waiting for the token */
+	int			nparked;
+	bool		after_401;		/* the provider refused the last token */
+	bool		password;		/* next request: the password grant */
+	bool		fetching;		/* a request is in the pool */
+	bool		fetch_after_401;	/* that request follows a 401 */
+	bool		fetch_refresh;	/* that request is a refresh grant */
+	TimestampTz fetched_at;
+	bool		have_cached;	/* the stored token that request renews */
+	GwToken		cached;
+	GwAccount  *acc;
+	MemoryContext cxt;			/* acc, cached, the request */
+	GwHttpRequest req;
+	int			failures;		/* in a row */
+	TimestampTz retry_at;		/* after a failure, no request before */
+} GwAuth;
+
+static dlist_head gw_auths = DLIST_STATIC_INIT(gw_auths);
+static int	gw_nparked = 0;
+
+static GwAuth *
+gw_auth_get(const char *account)
+{
+	dlist_iter	it;
+	GwAuth	   *a;
+
+	dlist_foreach(it, &gw_auths)
+	{
+		a = dlist_container(GwAuth, node, it.cur);
+		if (strcmp(a->account, account) == 0)
+			return a;
+	}
+	a = MemoryContextAllocZero(gw_worker_cxt, sizeof(GwAuth));
+	strlcpy(a->account, account, NAMEDATALEN);
+	dlist_init(&a->parked);
+	a->cxt = AllocSetContextCreate(gw_worker_cxt, "gateway token", ALLOCSET_SMALL_SIZES);
+	dlist_push_tail(&gw_auths, &a->node);
+	return a;
+}
+
+/* The GwAuth whose request a pool tag is, or NULL (a row's). */
+static GwAuth *
+gw_auth_of_tag(void *tag)
+{
+	dlist_iter	it;
+
+	dlist_foreach(it, &gw_auths)
+	{
+		if ((void *) dlist_container(GwAuth, node, it.cur) == tag)
+			return (GwAuth *) tag;
+	}
+	return NULL;
+}
+
+/* Park a prepared item until its account's token is there. */
+static void
+gw_auth_park(GwItem *it)
+{
+	GwAuth	   *a = gw_auth_get(it->account);
+	ListCell   *lc = gw_refresh_find(it->account);
+
 	if (lc)
 	{
 		String	   *name = lfirst(lc);
 
+		/* a token refused with 401 is replaced before the next send */
 		gw_refresh_accounts = list_delete_cell(gw_refresh_accounts, lc);
 		pfree(strVal(name));
 		pfree(name);
+		a->after_401 = true;
+		a->password = true;
 	}
-	gw_call_authorize(&it->call, it->row.refreshed);
-	gw_call_request(&it->call, &it->req);
+	dlist_push_tail(&a->parked, &it->node);
+	a->nparked++;
+	gw_nparked++;
+}
+
+/* Send the parked items of a with the token. */
+static void
+gw_auth_release(GwAuth *a, const GwToken *tok, bool after_401)
+{
+	dlist_mutable_iter iter;
+
+	dlist_foreach_modify(iter, &a->parked)
+	{
+		GwItem	   *it = dlist_container(GwItem, node, iter.cur);
+		MemoryContext old = MemoryContextSwitchTo(it->cxt);
+
+		dlist_delete(&it->node);
+		it->row.refreshed = after_401;
+		it->call.account->provider->authorize_with(&it->call, tok);
+		gw_call_request(&it->call, &it->req);
+		MemoryContextSwitchTo(old);
+		dlist_push_tail(&gw_waiting, &it->node);
+		gw_nwaiting++;
+	}
+	gw_nparked -= a->nparked;
+	a->nparked = 0;
+}
+
+/* The parked items of a were not sent: resp (the token request's answer,
+ * or NULL with error) is their outcome. */
+static void
+gw_auth_fail(GwAuth *a, const GwHttpResponse *resp, const char *error)
+{
+	dlist_mutable_iter iter;
+
+	dlist_foreach_modify(iter, &a->parked)
+	{
+		GwItem	   *it = dlist_container(GwItem, node, iter.cur);
+
+		dlist_delete(&it->node);
+		if (resp == NULL)
+		{
+			/* as a row that could not be built (gw_claim) */
+			gw_result_unbuilt(it, error);
+			MemoryContextDelete(it->cxt);
+		}
+		else
+		{
+			GwHttpResponse r = *resp;
+			MemoryContext old = MemoryContextSwitchTo(it->cxt);
+
+			r.body = palloc(resp->body_len + 1);
+			memcpy(r.body, resp->body, resp->body_len);
+			r.body[resp->body_len] = '\0';
+			r.error = resp->error ? pstrdup(resp->error) : NULL;
+			MemoryContextSwitchTo(old);
+			it->call.unsendable = true;
+			gw_collect_one(it, &r);
+		}
+	}
+	gw_nparked -= a->nparked;
+	a->nparked = 0;
+}
+
+/* The account and its stored token, into a's memory. */
+static void
+gw_auth_load_step(void *arg)
+{
+	GwAuth	   *a = (GwAuth *) arg;
+	MemoryContext old = MemoryContextSwitchTo(a->cxt);
+
+	a->acc = gw_account_copy(gw_account_get(a->account));
+	a->have_cached = gw_token_load(a->acc, &a->cached);
+	MemoryContextSwitchTo(old);
 }
 
 /*
- * Give a prepared request the provider's token.  Runs in a transaction of
- * its own after the claim committed: a token may need an HTTP call, and no
- * claimed row stays locked meanwhile.
+ * Give the parked items their token: the stored one while it is fresh, else
+ * a request to the provider started in the pool (none before the backoff
+ * of a failure ends).  The ms until the earliest backoff ends (0: none).
  */
-static void
-gw_item_authorize(GwItem *it)
+static int
+gw_auth_run(void)
 {
-	MemoryContext oldcxt = CurrentMemoryContext;
+	dlist_iter	iter;
+	TimestampTz now = GetCurrentTimestamp();
+	int			wait = 0;
+	int			starting = 0;
+	bool		in_xact = false;
 
-	it->prep_error = gw_try_subxact(gw_item_authorize_step, it, it->cxt);
-	MemoryContextSwitchTo(oldcxt);
+	dlist_foreach(iter, &gw_auths)
+	{
+		GwAuth	   *a = dlist_container(GwAuth, node, iter.cur);
+		char	   *error;
+		bool		use_refresh;
+
+		if (a->nparked == 0 || a->fetching)
+			continue;
+		if (a->retry_at > now)
+		{
+			int			ms = (int) Min((a->retry_at - now) / 1000 + 1, 1000);
+
+			wait = (wait == 0) ? ms : Min(wait, ms);
+			continue;
+		}
+		if (gw_http_pool_free_slots(gw_pool) - starting <= 0)
+			break;
+		if (!in_xact)
+		{
+			gw_xact_begin("gateway: reading tokens");
+			in_xact = true;
+		}
+		MemoryContextReset(a->cxt);
+		a->acc = NULL;
+		error = gw_try_subxact(gw_auth_load_step, a, a->cxt);
+		if (error)
+		{
+			gw_auth_fail(a, NULL, error);
+			continue;
+		}
+		if (a->have_cached && !a->password && !gw_token_due(&a->cached, now))
+		{
+			gw_auth_release(a, &a->cached, false);
+			continue;
+		}
+		/* the request: after commit, with nothing of the transaction's */
+		use_refresh = a->have_cached && !a->password && a->cached.refresh_token != NULL;
+		{
+			MemoryContext old = MemoryContextSwitchTo(a->cxt);
+
+			a->acc->provider->token_request(a->acc, use_refresh ? a->cached.refresh_token : NULL,
+											&a->req);
+			MemoryContextSwitchTo(old);
+		}
+		a->fetch_refresh = use_refresh;
+		a->fetch_after_401 = a->after_401;
+		a->after_401 = false;
+		a->password = false;
+		a->fetching = true;		/* started below */
+		starting++;
+	}
+	if (in_xact)
+		gw_xact_end();
+
+	/* every request is sent outside the transaction that read the tokens */
+	dlist_foreach(iter, &gw_auths)
+	{
+		GwAuth	   *a = dlist_container(GwAuth, node, iter.cur);
+
+		if (a->fetching && a->req.url != NULL)
+		{
+			a->fetched_at = GetCurrentTimestamp();
+			if (!gw_http_pool_start(gw_pool, &a->req, a))
+				a->fetching = false;	/* no slot after all: next round */
+			/* the pool copied the body, which holds the password */
+			explicit_bzero((char *) a->req.body, a->req.body_len);
+			a->req.url = NULL;
+		}
+	}
+	return wait;
 }
 
-static void gw_collect_one(GwItem *it, GwHttpResponse *resp);
+/* A refresh grant the provider refused outright (not busy, not broken). */
+static bool
+gw_auth_refused(const GwHttpResponse *resp)
+{
+	return resp->net_error == GW_NET_OK &&
+		resp->status >= 400 && resp->status < 500 && resp->status != 429;
+}
+
+/* A token request finished. */
+static void
+gw_auth_done(GwAuth *a, GwHttpResponse *resp)
+{
+	GwToken		tok;
+	TimestampTz now = GetCurrentTimestamp();
+
+	a->fetching = false;
+	memset(&tok, 0, sizeof(tok));
+	if (a->acc->provider->token_answer(resp, a->fetched_at, &tok))
+	{
+		a->failures = 0;
+		a->retry_at = 0;
+		/* for every backend and the next claims (best effort, never raises) */
+		gw_xact_begin("gateway: storing a token");
+		gw_token_store(a->acc, &tok);
+		gw_xact_end();
+		gw_auth_release(a, &tok, a->fetch_after_401);
+	}
+	else if (a->fetch_refresh && gw_auth_refused(resp))
+		a->password = true;		/* asked again with the password, next round */
+	else if (a->have_cached && !a->fetch_after_401 && now < a->cached.expires_at)
+		gw_auth_release(a, &a->cached, false);	/* renewing early failed; it still works */
+	else
+	{
+		a->failures++;
+		a->retry_at = TimestampTzPlusMilliseconds(now, gw_backoff_ms(a->failures));
+		gw_auth_fail(a, resp, NULL);
+	}
+	if (tok.access_token)
+		explicit_bzero(tok.access_token, strlen(tok.access_token));
+	if (tok.refresh_token)
+		explicit_bzero(tok.refresh_token, strlen(tok.refresh_token));
+}
+
+/* Accounts whose token request failed lately: their rows are not claimed. */
+static Datum
+gw_auth_backoff_accounts(void)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	Datum		names[64];
+	int			n = 0;
+	dlist_iter	iter;
+
+	dlist_foreach(iter, &gw_auths)
+	{
+		GwAuth	   *a = dlist_container(GwAuth, node, iter.cur);
+
+		if (a->retry_at > now && n < lengthof(names))
+			names[n++] = CStringGetTextDatum(a->account);
+	}
+	return gw_array(names, NULL, n, TEXTOID);
+}
 
 /* Claim up to n due rows and prepare their requests; how many were claimed. */
 static int
 gw_claim(int n)
 {
 	int			rc;
-	Datum		args[3];
+	Datum		args[4];
 	int			got;
 	Jsonb	  **params;
 	char	  **ops;
@@ -458,13 +766,14 @@ gw_claim(int n)
 	gw_xact_begin("gateway: claiming");
 	if (gw_claim_plan == NULL)
 	{
-		Oid			types[3] = {INT4OID, INT8OID, INT8OID};
+		Oid			types[4] = {INT4OID, INT8OID, INT8OID, TEXTARRAYOID};
 
 		gw_claim_plan = gw_saved_plan(
 			"WITH c AS ("
 			"  SELECT id, status AS was FROM gateway.outbox"
 			"   WHERE status IN ('queued', 'unknown')"
 			"     AND next_attempt_at OPERATOR(pg_catalog.<=) pg_catalog.now()"
+			"     AND NOT account OPERATOR(pg_catalog.=) ANY ($4)"
 			"   ORDER BY next_attempt_at LIMIT $1"
 			"   FOR UPDATE SKIP LOCKED)"
 			" UPDATE gateway.outbox o"
@@ -477,11 +786,12 @@ gw_claim(int n)
 			"   FROM c WHERE o.id OPERATOR(pg_catalog.=) c.id"
 			" RETURNING o.id, o.account, o.operation, o.params, o.idempotency_key,"
 			"           o.attempts, o.payment, c.was, o.created_at, o.match_key",
-			3, types);
+			4, types);
 	}
 	args[0] = Int32GetDatum(n);
 	args[1] = Int64GetDatum((int64) gw_request_timeout_ms + 60000);
 	args[2] = Int64GetDatum(gw_token);
+	args[3] = gw_auth_backoff_accounts();
 	rc = SPI_execute_plan(gw_claim_plan, args, NULL, false, 0);
 	if (rc != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "claiming rows failed: %s", SPI_result_code_string(rc));
@@ -523,20 +833,6 @@ gw_claim(int n)
 		gw_item_prepare(items[i], ops[i], params[i], keys[i]);
 	gw_xact_end();
 
-	/* tokens, outside the claim's transaction */
-	for (int i = 0; i < got; i++)
-	{
-		if (items[i]->needs_auth && items[i]->prep_error == NULL)
-		{
-			gw_xact_begin("gateway: fetching tokens");
-			for (int j = i; j < got; j++)
-				if (items[j]->needs_auth && items[j]->prep_error == NULL)
-					gw_item_authorize(items[j]);
-			gw_xact_end();
-			break;
-		}
-	}
-
 	for (int i = 0; i < got; i++)
 	{
 		GwItem	   *it = items[i];
@@ -547,20 +843,18 @@ gw_claim(int n)
 			 * A message that cannot be built now never will be: failed.  A
 			 * payment being reconciled is asked about again later.
 			 */
-			gw_result_add(it->id, it->row.reconcile ? GW_OB_UNKNOWN : GW_OB_FAILED, NULL, NULL,
-						  it->prep_error,
-						  !it->row.reconcile ? 0 :
-						  it->row.can_reconcile ? gw_backoff_ms(it->row.attempts + 1) : -1,
-						  NULL);
+			gw_result_unbuilt(it, it->prep_error);
 			MemoryContextDelete(it->cxt);
 		}
-		else if (it->call.unsendable || it->call.refused)
+		else if (it->call.refused)
 		{
-			/* no token could be had, or every recipient opted out: no request */
+			/* every recipient opted out: no request */
 			GwHttpResponse resp = it->call.resp;
 
 			gw_collect_one(it, &resp);
 		}
+		else if (it->needs_auth)
+			gw_auth_park(it);	/* its token: gw_auth_run, outside any transaction */
 		else
 		{
 			dlist_push_tail(&gw_waiting, &it->node);
@@ -653,10 +947,14 @@ gw_collect(void)
 
 	while (gw_http_pool_next(gw_pool, &tag, &resp))
 	{
-		GwItem	   *it = (GwItem *) tag;
+		GwAuth	   *a = gw_auth_of_tag(tag);
 
 		/* the response lives in gw_results_cxt until the flush */
-		gw_collect_one(it, &resp);
+		if (a)
+			gw_auth_done(a, &resp);
+		else
+			gw_collect_one((GwItem *) tag, &resp);
+		MemoryContextSwitchTo(gw_results_cxt);
 	}
 	MemoryContextSwitchTo(old);
 }
@@ -801,9 +1099,11 @@ gw_next_due_ms(long max_ms)
 	long		ms = max_ms;
 
 	gw_xact_begin("gateway: looking for due rows");
+	/* GREATEST skips a NULL: with nothing due it would say 0 and spin */
 	if (SPI_execute("SELECT GREATEST(0, EXTRACT(epoch FROM min(next_attempt_at) - pg_catalog.now()) * 1000)::int8"
 					"  FROM gateway.outbox WHERE status IN ('queued', 'unknown')"
-					"   AND next_attempt_at OPERATOR(pg_catalog.<) 'infinity'",
+					"   AND next_attempt_at OPERATOR(pg_catalog.<) 'infinity'"
+					" HAVING min(next_attempt_at) IS NOT NULL",
 					true, 1) == SPI_OK_SELECT && SPI_processed == 1)
 	{
 		bool		isnull;
@@ -854,6 +1154,7 @@ gw_worker_main(Datum arg)
 	{
 		TimestampTz now;
 		int			rate_wait;
+		int			auth_wait;
 
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
@@ -861,7 +1162,14 @@ gw_worker_main(Datum arg)
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
 		}
-		gw_check_installed();
+		if (!gw_check_installed())
+		{
+			/* wait for ALTER EXTENSION gateway UPDATE */
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 1000, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+			continue;
+		}
 
 		now = GetCurrentTimestamp();
 		if (now >= next_maintenance)
@@ -885,16 +1193,20 @@ gw_worker_main(Datum arg)
 		/* claim while there is room and rows may be due */
 		while (want_claim)
 		{
-			int			room = gw_http_pool_free_slots(gw_pool) - gw_nwaiting;
+			int			room = gw_http_pool_free_slots(gw_pool) - gw_nwaiting - gw_nparked;
 			int			n = Min(room, gw_batch_size);
 
 			if (n <= 0)
 				break;
 			want_claim = (gw_claim(n) == n);
+			(void) gw_auth_run();
 			rate_wait = gw_start();
 			gw_http_pool_run(gw_pool, 0);
 		}
+		auth_wait = gw_auth_run();
 		rate_wait = gw_start();
+		if (auth_wait > 0)
+			rate_wait = (rate_wait == 0) ? auth_wait : Min(rate_wait, auth_wait);
 		gw_http_pool_run(gw_pool, 0);
 		gw_collect();
 
@@ -925,7 +1237,7 @@ gw_worker_main(Datum arg)
 		{
 			long		timeout;
 
-			if (gw_nwaiting > 0)
+			if (gw_nwaiting > 0 || gw_nparked > 0)
 				timeout = Max(rate_wait, 1);
 			else
 				timeout = gw_next_due_ms(1000);

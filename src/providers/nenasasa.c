@@ -84,19 +84,16 @@ nenasasa_build_sms(GwCall *call)
 }
 
 /*
- * Ask /token for a token: the refresh grant when refresh_token is given,
- * else the password grant.  True with *tok filled; false with the answer
- * (never holding a token) in *resp.
+ * The request to /token: the refresh grant when refresh_token is given,
+ * else the password grant.  Its strings in the current memory context; the
+ * body holds the password: wipe it once sent.
  */
-static bool
-nenasasa_token_call(const GwAccount *acc, const char *refresh_token,
-					GwToken *tok, GwHttpResponse *resp)
+static void
+nenasasa_token_request(const GwAccount *acc, const char *refresh_token, GwHttpRequest *req)
 {
-	TimestampTz fetched_at = GetCurrentTimestamp();
 	StringInfoData url;
 	StringInfoData body;
 	GwJsonWriter w;
-	GwHttpRequest req;
 
 	initStringInfo(&url);
 	appendStringInfo(&url, "%s/token", acc->base_url);
@@ -110,15 +107,21 @@ nenasasa_token_call(const GwAccount *acc, const char *refresh_token,
 		gw_jw_str(&w, "refresh_token", refresh_token);
 	gw_jw_end(&w);
 
-	memset(&req, 0, sizeof(req));
-	req.method = "POST";
-	req.url = url.data;
-	req.body = body.data;
-	req.body_len = body.len;
-	req.content_type = "application/json";
-	gw_http_perform(&req, resp);
-	explicit_bzero(body.data, body.len);
+	memset(req, 0, sizeof(*req));
+	req->method = "POST";
+	req->url = url.data;
+	req->body = body.data;
+	req->body_len = body.len;
+	req->content_type = "application/json";
+}
 
+/*
+ * Read /token's answer: true with *tok filled (the tokens wiped from the
+ * answer); false with resp->error set for a network failure.
+ */
+static bool
+nenasasa_token_answer(GwHttpResponse *resp, TimestampTz fetched_at, GwToken *tok)
+{
 	if (resp->net_error != GW_NET_OK)
 	{
 		resp->error = psprintf("token request failed: %s",
@@ -148,6 +151,21 @@ nenasasa_token_call(const GwAccount *acc, const char *refresh_token,
 		return true;
 	}
 	return false;
+}
+
+
+/* Ask /token for a token, now; as nenasasa_token_answer. */
+static bool
+nenasasa_token_call(const GwAccount *acc, const char *refresh_token,
+					GwToken *tok, GwHttpResponse *resp)
+{
+	TimestampTz fetched_at = GetCurrentTimestamp();
+	GwHttpRequest req;
+
+	nenasasa_token_request(acc, refresh_token, &req);
+	gw_http_perform(&req, resp);
+	explicit_bzero((char *) req.body, req.body_len);
+	return nenasasa_token_answer(resp, fetched_at, tok);
 }
 
 /* A refresh token the provider refused outright (not a busy or broken server). */
@@ -209,6 +227,18 @@ nenasasa_authorize(GwCall *call, bool refresh)
 	if (call->authorization)
 		explicit_bzero(call->authorization, strlen(call->authorization));
 	call->authorization = psprintf("Bearer %s", tok.access_token);
+}
+
+/* Give a built call a token the worker fetched. */
+static void
+nenasasa_authorize_with(GwCall *call, const GwToken *tok)
+{
+	call->secrets = lappend(call->secrets, pstrdup(tok->access_token));
+	if (tok->refresh_token)
+		call->secrets = lappend(call->secrets, pstrdup(tok->refresh_token));
+	if (call->authorization)
+		explicit_bzero(call->authorization, strlen(call->authorization));
+	call->authorization = psprintf("Bearer %s", tok->access_token);
 }
 
 /* The token call failed: say why; the result maps its HTTP status. */
@@ -306,4 +336,7 @@ const GwProvider gw_nenasasa = {
 	.stk_op = NULL,
 	.balance_op = NULL,
 	.authorize = nenasasa_authorize,
+	.token_request = nenasasa_token_request,
+	.token_answer = nenasasa_token_answer,
+	.authorize_with = nenasasa_authorize_with,
 };

@@ -17,12 +17,16 @@ trap cleanup EXIT
 cleanup
 psql -X -q -d postgres -c "CREATE DATABASE $src" -c "CREATE DATABASE $dst" >/dev/null || exit 1
 
+# Both databases are served by workers of their own: the rows are due in an
+# hour, so that none is sent while the two are compared.
 q $src "CREATE EXTENSION gateway;
   SELECT gw_account_create('dmp', 'vaspro', '{\"api_key\": \"dump-key-0001\"}',
       'http://127.0.0.1:$GW_MOCK_PORT/vaspro', '{\"sender_id\": \"DUMP\"}');
-  SELECT count(gw_queue_sms('dmp', '07120000' || lpad(i::text, 2, '0'), 'Habari ' || i))
+  SELECT count(gw_queue_sms('dmp', '07120000' || lpad(i::text, 2, '0'), 'Habari ' || i,
+                                send_at => now() + interval '1 hour'))
     FROM generate_series(1, 5) i;
-  SELECT gw_queue_sms('dmp', '0712000099', 'with a key', idempotency_key => 'dump-key-given');
+  SELECT gw_queue_sms('dmp', '0712000099', 'with a key', idempotency_key => 'dump-key-given',
+                      send_at => now() + interval '1 hour');
   SELECT gw_ingest('dmp', 'mo', '{\"msisdn\": \"254712000003\", \"message\": \"STOP\"}');
   SELECT gw_ingest('dmp', 'subscription', '{\"msisdn\": \"254712000004\", \"product_id\": \"P1\",
       \"start_keyword\": \"JOIN\"}');

@@ -56,7 +56,7 @@ check "400 for a body that is not JSON" 400 "$(code -X POST --data 'not json' "$
 check "400 for a body that is not UTF-8" 400 "$(printf '\xff\xfe' | code -X POST --data-binary @- "$url")"
 check "405 for GET" 405 "$(code "$url")"
 check "405 says Allow: POST" "Allow: POST" "$(curl -s -D - -o /dev/null "$url" | tr -d '\r' | grep -i '^allow:')"
-check "404 for an unknown account" 404 "$(code -X POST --data '{}' "$base/nobody/dlr?token=$token")"
+check "403 for an unknown account, as for a wrong token" 403 "$(code -X POST --data '{}' "$base/nobody/dlr?token=$token")"
 check "404 for an unknown kind" 404 "$(code -X POST --data '{}' "$base/lst/fax?token=$token")"
 check "404 for another path" 404 "$(code -X POST --data '{}' "$base/lst/dlr/more?token=$token")"
 
@@ -75,7 +75,8 @@ check "nothing recorded for a body too large" "$before" "$(inbound)"
 
 # 200 delivery reports at once, each on its own connection.
 before=$(inbound)
-seq 1 200 | xargs -P 200 -I{} curl -s -o /dev/null -w '%{http_code}\n' -X POST \
+# (from four source addresses: at most gateway.listen_max_per_client, 100, each)
+seq 1 200 | xargs -P 200 -I{} sh -c 'curl -s -o /dev/null -w "%{http_code}\n" --interface 127.0.0.$(({} % 4 + 1)) -X POST "$@"' _ \
     --data '{"uniqueId": "lst-c{}", "deliveryStatus": "DeliveredToTerminal"}' "$url" >"$GW_WORK/concurrent.codes"
 check "200 concurrent posts all answered 200" 200 "$(grep -c '^200$' "$GW_WORK/concurrent.codes")"
 check "200 concurrent posts all recorded" $((before + 200)) "$(inbound)"
@@ -83,10 +84,10 @@ check "200 concurrent posts all recorded" $((before + 200)) "$(inbound)"
 # each): a wrong token or a body that cannot be taken among them is answered on
 # its own, and the others of its batch are still kept.
 before=$(inbound)
-seq 1 200 | xargs -P 100 -I{} sh -c 'case $(({} % 10)) in
-      0) curl -s -o /dev/null -w "%{http_code}\n" -X POST --data "{\"uniqueId\": \"lst-m{}\"}" "$1?token=wrong" ;;
-      5) curl -s -o /dev/null -w "%{http_code}\n" -X POST --data "{\"deliveryStatus\": \"x\"}" "$2" ;;
-      *) curl -s -o /dev/null -w "%{http_code}\n" -X POST --data "{\"uniqueId\": \"lst-m{}\", \"deliveryStatus\": \"DeliveredToTerminal\"}" "$2" ;;
+seq 1 200 | xargs -P 100 -I{} sh -c 'ip=127.0.0.$(({} % 4 + 1)); case $(({} % 10)) in
+      0) curl -s -o /dev/null -w "%{http_code}\n" --interface $ip -X POST --data "{\"uniqueId\": \"lst-m{}\"}" "$1?token=wrong" ;;
+      5) curl -s -o /dev/null -w "%{http_code}\n" --interface $ip -X POST --data "{\"deliveryStatus\": \"x\"}" "$2" ;;
+      *) curl -s -o /dev/null -w "%{http_code}\n" --interface $ip -X POST --data "{\"uniqueId\": \"lst-m{}\", \"deliveryStatus\": \"DeliveredToTerminal\"}" "$2" ;;
     esac' _ "${url%%\?*}" "$url" >"$GW_WORK/mixed.codes"
 check "mixed batch: 160 good posts answered 200" 160 "$(grep -c '^200$' "$GW_WORK/mixed.codes")"
 check "mixed batch: 20 wrong tokens answered 403" 20 "$(grep -c '^403$' "$GW_WORK/mixed.codes")"
