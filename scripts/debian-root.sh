@@ -15,7 +15,8 @@
 # own (its loopback only: no clash with another run's ports); the cluster
 # runs as postgres.
 # GW_TESTS and GW_SKIP_T pass through; fuzz.sh (it tests our parsers, which
-# do not depend on the server) and deb.sh (the Debian 12 package) are left out.  Last line: the suite's
+# do not depend on the server), deb.sh and demo.sh (Debian 12's package and
+# demo) are left out.  Last line: the suite's
 # "N passed, N failed" ("0 passed, 1 failed" when the root could not be made).
 # Runs as root (a Debian 12 host or a chroot of one: mmdebstrap --mode=root).
 set -uo pipefail
@@ -218,11 +219,16 @@ if git -C "$GW_ROOT" rev-parse --git-dir >/dev/null 2>&1; then
 else
     tar -C "$GW_ROOT" --exclude='*.o' --exclude='*.so' --exclude='*.bc' -cf - . | tar -C "$TMP/root/root/project" -xf -
 fi || fail "could not copy the checkout into the root"
+# a repository of its own whose HEAD is what was copied (make dist archives HEAD)
+git -C "$TMP/root/root/project" init -q && git -C "$TMP/root/root/project" add -A &&
+    git -C "$TMP/root/root/project" -c user.name=gateway -c user.email=gateway@localhost \
+        commit -q -m "the checkout, as copied" || fail "could not make a repository of the copy"
 say "Debian $SUITE root with PostgreSQL $MAJOR ready in $((SECONDS - t0)) s: $TMP/root"
 
-# fuzz.sh: gateway's parsers, not the server's; deb.sh: the Debian 12
-# package, built and installed in a root of its own (no network here)
-skip="fuzz.sh deb.sh ${GW_SKIP_T:-}"
+# fuzz.sh: gateway's parsers, not the server's; deb.sh and demo.sh: the
+# Debian 12 package and demo, each in a Debian 12 root of its own (no network
+# here)
+skip="fuzz.sh deb.sh demo.sh ${GW_SKIP_T:-}"
 envv=(PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8
       USER=root LOGNAME=root CI="${CI:-}" GW_PG_MAJOR="$MAJOR" GW_ALSO_PG= GW_SKIP_T="$skip"
       GW_TESTS="${GW_TESTS:-}" GW_KEEP="${GW_KEEP:-}"
