@@ -8,11 +8,14 @@
 #                             no clang or llvm, see below
 #   scripts/setup.sh --fuzz   only the fuzzing toolchain (make fuzz, make
 #                             check-asan); builds nothing
+#   scripts/setup.sh --packages  print the test suite's packages and stop
+#                             (scripts/debian-root.sh builds its root with them)
+# GW_PG_MAJOR (15) names the PostgreSQL major to install, build for and test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-test}
 mode=${mode#--}
-case $mode in test|demo|fuzz) ;; *) echo "usage: scripts/setup.sh [--demo|--fuzz]" >&2; exit 2 ;; esac
+case $mode in test|demo|fuzz|packages) ;; *) echo "usage: scripts/setup.sh [--demo|--fuzz|--packages]" >&2; exit 2 ;; esac
 v=${GW_PG_MAJOR:-15}
 
 # what runs gateway and builds it (the server headers: see below)
@@ -31,6 +34,7 @@ case $mode in
     test) need=("${runtime[@]}" "${tests[@]}") ;;
     demo) need=("${runtime[@]}" python3) ;;
     fuzz) need=("${fuzz[@]}") ;;
+    packages) echo "${runtime[*]} ${tests[*]}"; exit 0 ;;
 esac
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 missing=()

@@ -1,18 +1,38 @@
 #!/usr/bin/env bash
 # The whole test suite: set-up on a fresh machine, a throwaway cluster and
 # the mock provider, pg_regress over sql/ into expected/, then tear-down even
-# on failure.  Last line: "N passed, N failed".  GW_KEEP=1 keeps the cluster
-# directory (its path is printed) for a look after a failure.
+# on failure; then the same suite on each PostgreSQL major in GW_ALSO_PG (17)
+# in a Debian root that ships it (scripts/debian-root.sh; GW_ALSO_PG= for
+# none).  Last line: "N passed, N failed", all runs added up.  GW_KEEP=1
+# keeps the cluster directory (its path is printed) for a look after a failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh || { echo "0 passed, 1 failed"; exit 1; }
-. scripts/lib.sh
-
 passed=0
 failed=0
+# The suite on the other majors, its counts added to ours.
+also_pg() {
+    local major last log
+    for major in ${GW_ALSO_PG-17}; do
+        echo "== PostgreSQL $major in a Debian root (scripts/debian-root.sh $major)"
+        log=$(mktemp)
+        bash scripts/debian-root.sh "$major" 2>&1 | tee "$log"
+        last=$(tail -n 1 "$log")
+        rm -f "$log"
+        if [[ $last =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
+            passed=$((passed + BASH_REMATCH[1]))
+            failed=$((failed + BASH_REMATCH[2]))
+        else
+            failed=$((failed + 1))
+        fi
+    done
+}
+bash scripts/setup.sh || { failed=1; also_pg; echo "$passed passed, $failed failed"; exit 1; }
+. scripts/lib.sh
+
 finish() {
     trap - EXIT
     gw_stop
+    also_pg
     echo "$passed passed, $failed failed"
     [ "$failed" -eq 0 ]
     exit $?
@@ -42,10 +62,11 @@ mkdir -p "$outdir"
 "$pgxs/../test/regress/pg_regress" --inputdir=. --outputdir="$outdir" \
     --bindir="$GW_PG_BINDIR" --dbname=contrib_regression \
     --host="$PGHOST" --port="$PGPORT" --user=postgres $tests 2>&1 | tee "$GW_WORK/regress.log"
-passed=$((passed + $(grep -cE '\.\.\. ok' "$GW_WORK/regress.log" || true)))
-failed=$((failed + $(grep -cE '\.\.\. FAILED' "$GW_WORK/regress.log" || true)))
+# pg_regress 15 says "test name ... ok", 16 and later "ok 1 - name" (TAP)
+passed=$((passed + $(grep -cE '\.\.\. ok|^ok [0-9]+ ' "$GW_WORK/regress.log" || true)))
+failed=$((failed + $(grep -cE '\.\.\. FAILED|^not ok [0-9]+ ' "$GW_WORK/regress.log" || true)))
 # pg_regress that could not run at all counts as a failure
-grep -qE '\.\.\. (ok|FAILED)' "$GW_WORK/regress.log" || failed=$((failed + 1))
+grep -qE '\.\.\. (ok|FAILED)|^(not )?ok [0-9]+ ' "$GW_WORK/regress.log" || failed=$((failed + 1))
 if [ -s "$outdir/regression.diffs" ]; then
     cp "$outdir/regression.diffs" regression.diffs
     echo "== regression.diffs (also in ./regression.diffs; actual output in $outdir/results when GW_KEEP=1)"

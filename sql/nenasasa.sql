@@ -42,7 +42,8 @@ SELECT m->>'method' AS method, m->>'path' AS path,
 SELECT account, access_token ~ '^nsa_' AS access, refresh_token ~ '^nsr_' AS refresh,
        expires_at - fetched_at AS lifetime, fetched_at <= now() + interval '1 second' AS fetched
   FROM gateway.account_token;
-SELECT relacl FROM pg_class WHERE oid = 'gateway.account_token'::regclass;
+SELECT DISTINCT grantee::regrole AS holder
+  FROM pg_class, aclexplode(relacl) WHERE oid = 'gateway.account_token'::regclass;
 
 -- many sends, in one statement and in several: still that one token
 SELECT count(*) AS accepted

@@ -41,6 +41,7 @@
 #include "utils/timestamp.h"
 
 #include "callback.h"
+#include "compat.h"
 #include "listener.h"
 #include "shmem.h"
 #include "worker.h"
@@ -501,7 +502,7 @@ gw_front_main(Datum arg)
 		ereport(ERROR,
 				(errcode_for_socket_access(),
 				 errmsg("gateway listener front could not watch its socket: %m")));
-	wes = CreateWaitEventSet(TopMemoryContext, 3);
+	wes = gw_wait_event_set(3);
 	AddWaitEventToSet(wes, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
 	AddWaitEventToSet(wes, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
 	AddWaitEventToSet(wes, WL_SOCKET_READABLE, ep, NULL, NULL);

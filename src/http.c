@@ -17,6 +17,7 @@
 #include "portability/instr_time.h"
 #include "utils/memutils.h"
 
+#include "compat.h"
 #include "http.h"
 
 int			gw_connect_timeout_ms = 5000;
@@ -359,6 +360,10 @@ gw_classify_error(CURL *h, GwRecvBuf *rb, CURLcode rc, GwHttpResponse *resp)
 		case CURLE_COULDNT_RESOLVE_HOST:
 		case CURLE_COULDNT_RESOLVE_PROXY:
 			resp->net_error = GW_NET_NOT_SENT;
+			/* our words: libcurl's change between its versions */
+			resp->error = pstrdup(rc == CURLE_COULDNT_CONNECT ? "could not connect to the server" :
+								  rc == CURLE_COULDNT_RESOLVE_HOST ? "could not resolve the host name" :
+								  "could not resolve the proxy's host name");
 			break;
 		case CURLE_OPERATION_TIMEDOUT:
 			resp->net_error = (sent > 0) ? GW_NET_TIMEOUT : GW_NET_NOT_SENT;
@@ -650,7 +655,7 @@ gw_http_basic_auth(const char *user, const char *password)
 	int			n;
 
 	memcpy(out, "Basic ", 6);
-	n = pg_b64_encode(plain, plen, out + 6, pg_b64_enc_len(plen));
+	n = gw_b64_encode(plain, plen, out + 6, pg_b64_enc_len(plen));
 	out[6 + Max(n, 0)] = '\0';
 	explicit_bzero(plain, plen);
 	pfree(plain);

@@ -26,6 +26,7 @@
 #include "utils/resowner.h"
 
 #include "account.h"
+#include "compat.h"
 #include "inbound.h"
 #include "listener.h"
 #include "rights.h"
@@ -483,7 +484,7 @@ gw_ussd_handler(const GwAccount *acc)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_FUNCTION),
 				 errmsg("account \"%s\" has no ussd_handler option", acc->name)));
-	fn = LookupFuncName(stringToQualifiedNameList(name), 4, argtypes, true);
+	fn = LookupFuncName(gw_qualified_name_list(name), 4, argtypes, true);
 	if (!OidIsValid(fn))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_FUNCTION),
@@ -492,7 +493,7 @@ gw_ussd_handler(const GwAccount *acc)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_FUNCTION_DEFINITION),
 				 errmsg("ussd_handler %s must return text", name)));
-	if (pg_proc_aclcheck(fn, GetUserId(), ACL_EXECUTE) != ACLCHECK_OK)
+	if (gw_proc_aclcheck(fn, GetUserId(), ACL_EXECUTE) != ACLCHECK_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied for ussd_handler %s", name)));

@@ -10,6 +10,7 @@
 #include "utils/json.h"
 #include "utils/jsonb.h"
 
+#include "compat.h"
 #include "jsonutil.h"
 
 JsonbValue *
@@ -150,7 +151,7 @@ gw_json_parse(char *text, int len)
 	/* Check encoding, limits and grammar first: jsonb_in would raise an ERROR. */
 	if (!pg_verifymbstr(text, len, true) || !gw_json_within_limits(text, len))
 		return NULL;
-	lex = makeJsonLexContextCstringLen(text, len, GetDatabaseEncoding(), true);
+	lex = gw_json_lexer(text, len, true);
 	if (pg_parse_json(lex, &nullSemAction) != JSON_SUCCESS)
 		return NULL;
 	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(text)));

@@ -69,6 +69,7 @@
 
 #include "account.h"
 #include "callback.h"
+#include "compat.h"
 #include "jsonutil.h"
 #include "listener.h"
 #include "shmem.h"
@@ -1122,7 +1123,7 @@ gw_listener_main(Datum arg)
 	if (info == NULL)
 		elog(ERROR, "libmicrohttpd gave no epoll descriptor");
 	sock = gw_listen_socket();
-	wes = CreateWaitEventSet(TopMemoryContext, 4);
+	wes = gw_wait_event_set(4);
 	AddWaitEventToSet(wes, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
 	AddWaitEventToSet(wes, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
 	AddWaitEventToSet(wes, WL_SOCKET_READABLE, info->epoll_fd, NULL, NULL);

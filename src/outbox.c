@@ -21,6 +21,7 @@
 #include "utils/rel.h"
 
 #include "account.h"
+#include "compat.h"
 #include "journal.h"
 #include "jsonutil.h"
 #include "launcher.h"
@@ -468,7 +469,7 @@ gw_sms_trigger(PG_FUNCTION_ARGS)
 	 * EXECUTE on a trigger function is checked when the trigger is created,
 	 * not when it fires: check that whoever inserts may queue.
 	 */
-	if (pg_proc_aclcheck(fcinfo->flinfo->fn_oid, GetUserId(), ACL_EXECUTE) != ACLCHECK_OK)
+	if (gw_proc_aclcheck(fcinfo->flinfo->fn_oid, GetUserId(), ACL_EXECUTE) != ACLCHECK_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied to queue SMS with gw_sms_trigger()"),

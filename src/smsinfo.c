@@ -14,6 +14,7 @@
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 
+#include "compat.h"
 #include "smsinfo.h"
 
 #define GW_GSM7_SINGLE	160
