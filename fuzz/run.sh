@@ -51,7 +51,8 @@ single() {
     shift 2
     echo "$sql" | as_pg env "${GW_ASAN_ENV[@]}" timeout -k 10 "${limit:-600}" \
         postgres --single -D "$work/data" -F -c shared_buffers=16MB -c max_stack_depth=7MB \
-        -c search_path=public -c shared_preload_libraries="${preload:-$so}" "$@" contrib_fuzz >>"$log" 2>&1
+        -c search_path=public -c shared_preload_libraries="${preload:-$so}" \
+        -c gateway.allowed_hosts=127.0.0.1 -c gateway.allow_http=on "$@" contrib_fuzz >>"$log" 2>&1
 }
 
 as_pg initdb -D "$work/data" -U postgres -A trust --no-sync -E UTF8 --locale=C.UTF-8 >"$work/initdb.log" 2>&1 ||
