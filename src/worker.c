@@ -1070,31 +1070,22 @@ gw_adopt_orphans(void)
 }
 
 /*
- * Remove finished rows older than gateway.keep_finished, 10,000 at a time, up
- * to ten batches a pass; true when it stopped with more to do, so the next
- * pass comes sooner and the table stays small under a steady load.
+ * Delete in batches of 10,000 what sql (its $1: seconds to keep) selects,
+ * one transaction a batch, ten batches at most; true when more is left.
  */
 static bool
-gw_purge(void)
+gw_purge_batches(const char *what, const char *sql, int64 keep_s)
 {
 	Datum		args[1];
 
-	if (gw_keep_finished_s < 0)
-		return false;
-	args[0] = Int64GetDatum((int64) gw_keep_finished_s);
+	args[0] = Int64GetDatum(keep_s);
 	for (int i = 0; i < 10; i++)
 	{
 		uint64		n;
 
-		gw_xact_begin("gateway: purging finished rows");
-		if (SPI_execute_with_args(
-				"DELETE FROM gateway.outbox WHERE id IN ("
-				"  SELECT id FROM gateway.outbox"
-				"   WHERE status IN ('sent', 'delivered', 'undelivered', 'failed', 'dead', 'cancelled')"
-				"     AND updated_at < pg_catalog.now() - $1 * interval '1 second'"
-				"   LIMIT 10000)",
-				1, (Oid[]) {INT8OID}, args, NULL, false, 0) != SPI_OK_DELETE)
-			elog(ERROR, "purging finished rows failed");
+		gw_xact_begin(what);
+		if (SPI_execute_with_args(sql, 1, (Oid[]) {INT8OID}, args, NULL, false, 0) != SPI_OK_DELETE)
+			elog(ERROR, "%s failed", what);
 		n = SPI_processed;
 		gw_xact_end();
 		if (n < 10000)
@@ -1105,36 +1096,39 @@ gw_purge(void)
 }
 
 /*
+ * Remove finished rows older than gateway.keep_finished, 10,000 at a time, up
+ * to ten batches a pass; true when it stopped with more to do, so the next
+ * pass comes sooner and the table stays small under a steady load.
+ */
+static bool
+gw_purge(void)
+{
+	if (gw_keep_finished_s < 0)
+		return false;
+	return gw_purge_batches("gateway: purging finished rows",
+							"DELETE FROM gateway.outbox WHERE id IN ("
+							"  SELECT id FROM gateway.outbox"
+							"   WHERE status IN ('sent', 'delivered', 'undelivered', 'failed', 'dead', 'cancelled')"
+							"     AND updated_at < pg_catalog.now() - $1 * interval '1 second'"
+							"   LIMIT 10000)",
+							(int64) gw_keep_finished_s);
+}
+
+/*
  * Remove callbacks older than gateway.keep_inbound the same way, from the
  * first worker only: phone numbers and receipts are not kept for ever.
  */
 static bool
 gw_purge_inbound(void)
 {
-	Datum		args[1];
-
 	if (gw_keep_inbound_s < 0 || gw_slot != 0)
 		return false;
-	args[0] = Int64GetDatum((int64) gw_keep_inbound_s);
-	for (int i = 0; i < 10; i++)
-	{
-		uint64		n;
-
-		gw_xact_begin("gateway: purging old callbacks");
-		if (SPI_execute_with_args(
-				"DELETE FROM gateway.inbound WHERE id IN ("
-				"  SELECT id FROM gateway.inbound"
-				"   WHERE received_at < pg_catalog.now() - $1 * interval '1 second'"
-				"   LIMIT 10000)",
-				1, (Oid[]) {INT8OID}, args, NULL, false, 0) != SPI_OK_DELETE)
-			elog(ERROR, "purging old callbacks failed");
-		n = SPI_processed;
-		gw_xact_end();
-		if (n < 10000)
-			return false;
-		CHECK_FOR_INTERRUPTS();
-	}
-	return true;
+	return gw_purge_batches("gateway: purging old callbacks",
+							"DELETE FROM gateway.inbound WHERE id IN ("
+							"  SELECT id FROM gateway.inbound"
+							"   WHERE received_at < pg_catalog.now() - $1 * interval '1 second'"
+							"   LIMIT 10000)",
+							(int64) gw_keep_inbound_s);
 }
 
 /* Milliseconds until the next row is due (capped at max_ms); rows parked at
