@@ -24,9 +24,11 @@ runtime=(postgresql-$v postgresql-client-$v libcurl4-openssl-dev libmicrohttpd-d
 # the test suite: pg_cron, openssl (the fault matrix's TLS server), python3
 # (reading results); build-essential, dpkg-dev, debhelper,
 # postgresql-server-dev-all and mmdebstrap build the Debian package and the
-# root it is tested in (test/t/deb.sh)
+# root it is tested in (test/t/deb.sh); prometheus gives promtool (checking
+# the listener's /metrics), chromium renders the status page (test/t/monitor.sh)
 tests=(postgresql-server-dev-$v postgresql-$v-cron openssl python3
-       build-essential dpkg-dev debhelper postgresql-server-dev-all mmdebstrap)
+       build-essential dpkg-dev debhelper postgresql-server-dev-all mmdebstrap
+       prometheus chromium)
 # make fuzz and make check-asan: clang with its sanitizer runtimes
 fuzz=(clang-14 libclang-rt-14-dev llvm-14)
 
