@@ -79,6 +79,10 @@ for t in test/t/*.sh; do
     [ -e "$t" ] || continue
     # GW_SKIP_T: scripts to leave out, e.g. GW_SKIP_T="crash.sh faults.sh"
     case " ${GW_SKIP_T:-} " in *" $(basename "$t") "*) echo "== $t: left out (GW_SKIP_T)"; continue ;; esac
+    # GW_T: only these scripts, e.g. GW_T="pause.sh" (GW_T=none: none)
+    if [ -n "${GW_T:-}" ]; then
+        case " $GW_T " in *" $(basename "$t") "*) ;; *) continue ;; esac
+    fi
     echo "== $t"
     if bash "$t"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAILED: $t"; fi
 done
