@@ -108,5 +108,6 @@ SELECT gw_revoke('pz2_app');
 DROP ROLE pz1_app;
 DROP ROLE pz1_admin;
 DROP ROLE pz2_app;
+DELETE FROM gateway.outbox WHERE account IN ('pz1', 'pz2');
 SELECT gw_account_drop('pz1');
 SELECT gw_account_drop('pz2');
