@@ -25,6 +25,8 @@ OBJS = \
 	src/optout.o \
 	src/launcher.o \
 	src/worker.o \
+	src/pause.o \
+	src/cancel.o \
 	src/callback.o \
 	src/listener.o \
 	src/front.o \

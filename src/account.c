@@ -292,8 +292,11 @@ gw_account_load(GwAccount *acc, const char *name)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	if (gw_lookup_plan == NULL)
+		/* paused_at through to_jsonb: the column is new in 0.4.0, and a
+		 * database not updated yet still reads its accounts */
 		gw_lookup_plan = gw_saved_plan("SELECT a.provider, a.base_url, a.options, s.credentials,"
-									   "       s.callback_token"
+									   "       s.callback_token,"
+									   "       (pg_catalog.to_jsonb(a) OPERATOR(pg_catalog.->>) 'paused_at') IS NOT NULL"
 									   "  FROM gateway.account a"
 									   "  JOIN gateway.account_secret s"
 									   "    ON s.account OPERATOR(pg_catalog.=) a.name"
@@ -319,6 +322,7 @@ gw_account_load(GwAccount *acc, const char *name)
 	acc->callback_token = gw_callback_token_unseal(name, SPI_getvalue(SPI_tuptable->vals[0],
 																	 SPI_tuptable->tupdesc, 5));
 
+	acc->paused = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 6, &isnull));
 	acc->provider = gw_provider_find(provider);
 	if (acc->provider == NULL)
 		ereport(ERROR,

@@ -26,6 +26,7 @@ typedef struct GwAccount
 	int			nsecrets;
 	char	   *country;		/* option country, default KE */
 	double		rate_limit;		/* messages per second; 0: none */
+	bool		paused;			/* gw_account_pause: nothing is sent */
 } GwAccount;
 
 /* The account, or an ERROR when there is none by that name. */

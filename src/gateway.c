@@ -14,6 +14,7 @@
 #include "http.h"
 #include "launcher.h"
 #include "listener.h"
+#include "pause.h"
 #include "shmem.h"
 #include "worker.h"
 
@@ -112,6 +113,13 @@ _PG_init(void)
 							   "",
 							   PGC_SIGHUP, 0,
 							   gw_database_workers_check, NULL, NULL);
+	DefineCustomBoolVariable("gateway.paused",
+							 gettext_noop("Stops every outbox worker: no new request leaves; requests in flight finish."),
+							 gettext_noop("Synchronous calls are not stopped; gw_account_pause stops one account's."),
+							 &gw_paused,
+							 false,
+							 PGC_SIGHUP, 0,
+							 NULL, NULL, NULL);
 	DefineCustomIntVariable("gateway.max_in_flight",
 							gettext_noop("Requests each worker keeps in flight at once."),
 							NULL,

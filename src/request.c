@@ -11,6 +11,7 @@
 #include "mask.h"
 #include "jsonutil.h"
 #include "optout.h"
+#include "pause.h"
 #include "request.h"
 #include "result.h"
 #include "shmem.h"
@@ -144,6 +145,7 @@ gw_call_run(const char *account, const char *operation, Jsonb *params,
 		MemoryContextReset(gw_call_cxt);
 
 	acc = gw_account_get(account);
+	gw_pause_require_active(acc);
 	gw_journal_forget_key();
 	MemoryContextSwitchTo(gw_call_cxt);
 

@@ -233,6 +233,16 @@ gw_rights_is_owner(void)
 Datum
 gw_held_accounts(PG_FUNCTION_ARGS)
 {
+	ArrayType  *held = gw_rights_held_array();
+
+	if (held == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_ARRAYTYPE_P(held);
+}
+
+ArrayType *
+gw_rights_held_array(void)
+{
 	HASH_SEQ_STATUS seq;
 	GwHeld	   *h;
 	Datum	   *elems;
@@ -240,12 +250,12 @@ gw_held_accounts(PG_FUNCTION_ARGS)
 
 	gw_rights_ensure();
 	if (gw_rights_all >= GW_RIGHT_SEND)
-		PG_RETURN_NULL();
+		return NULL;
 	elems = palloc(sizeof(Datum) * (hash_get_num_entries(gw_rights_held) + 1));
 	hash_seq_init(&seq, gw_rights_held);
 	while ((h = hash_seq_search(&seq)) != NULL)
 		elems[n++] = CStringGetTextDatum(h->account);
-	PG_RETURN_ARRAYTYPE_P(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
+	return construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT);
 }
 
 /* Read one text value as the owner: sql has one parameter $1 of type t. */
@@ -323,6 +333,8 @@ static const GwGuard gw_guards[] = {
 	{"gw_account_update", GW_RIGHT_ADMIN, false, false, 3},
 	{"gw_account_drop", GW_RIGHT_ADMIN, false, false, -1},
 	{"gw_callback_token_rotate", GW_RIGHT_ADMIN, false, false, -1},
+	{"gw_account_pause", GW_RIGHT_ADMIN, false, false, -1},
+	{"gw_account_resume", GW_RIGHT_ADMIN, false, false, -1},
 	{"gw_cancel", GW_RIGHT_SEND, true, false, -1},
 	{"gw_requeue", GW_RIGHT_ADMIN, true, false, -1},
 	{NULL}

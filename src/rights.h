@@ -5,6 +5,7 @@
 #define GW_RIGHTS_H
 
 #include "postgres.h"
+#include "utils/array.h"
 
 typedef enum GwRight
 {
@@ -21,5 +22,9 @@ extern void gw_rights_require(const char *account, GwRight r);
 /* Whether the current user is the extension's owner (a member of it) or a
  * superuser: every account, and what only the owner may do. */
 extern bool gw_rights_is_owner(void);
+
+/* The accounts the current user holds, NULL when it holds every account
+ * (what gateway.held_accounts() answers). */
+extern ArrayType *gw_rights_held_array(void);
 
 #endif

@@ -18,6 +18,7 @@
 #include "utils/timestamp.h"
 
 #include "journal.h"
+#include "pause.h"
 #include "shmem.h"
 
 #define GW_MAX_BUCKETS 1024
@@ -72,6 +73,7 @@ gw_shmem_request(void)
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
 	RequestAddinShmemSpace(MAXALIGN(sizeof(GwShared)));
+	RequestAddinShmemSpace(gw_pause_shmem_size());
 	RequestNamedLWLockTranche("gateway", 1);
 }
 
@@ -89,6 +91,7 @@ gw_shmem_startup(void)
 		memset(gw_shared, 0, sizeof(GwShared));
 		gw_shared->lock = &(GetNamedLWLockTranche("gateway"))->lock;
 	}
+	gw_pause_shmem_init();
 	LWLockRelease(AddinShmemInitLock);
 	/* the postmaster, at start and after a crash: no session is left */
 	if (!IsUnderPostmaster)

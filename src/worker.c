@@ -53,6 +53,7 @@
 #include "account.h"
 #include "journal.h"
 #include "jsonutil.h"
+#include "pause.h"
 #include "request.h"
 #include "shmem.h"
 #include "token.h"
@@ -129,6 +130,23 @@ gw_refresh_find(const char *account)
 		if (strcmp(strVal(lfirst(lc)), account) == 0)
 			return lc;
 	return NULL;
+}
+
+/*
+ * Stopping sends (pause.c): the paused accounts as last read, and the
+ * generation they were read at.
+ */
+static List *gw_paused_accounts = NIL;
+static MemoryContext gw_pause_cxt = NULL;
+static uint32 gw_pause_seen = 0;
+static bool gw_pause_loaded = false;
+
+/* Whether nothing may start now: gateway.paused, or a pause changed since
+ * the paused accounts were read (gw_pause_refresh reads them again). */
+static bool
+gw_pause_pending(void)
+{
+	return gw_paused || !gw_pause_loaded || gw_pause_gen() != gw_pause_seen;
 }
 
 static void
@@ -638,6 +656,10 @@ gw_auth_run(void)
 
 		if (a->nparked == 0 || a->fetching)
 			continue;
+		if (gw_pause_pending())
+			break;
+		if (gw_pause_listed(gw_paused_accounts, a->account))
+			continue;
 		if (a->retry_at > now)
 		{
 			int			ms = (int) Min((a->retry_at - now) / 1000 + 1, 1000);
@@ -787,6 +809,8 @@ gw_claim(int n)
 			"   WHERE status IN ('queued', 'unknown')"
 			"     AND next_attempt_at OPERATOR(pg_catalog.<=) pg_catalog.now()"
 			"     AND NOT account OPERATOR(pg_catalog.=) ANY ($4)"
+			"     AND NOT account OPERATOR(pg_catalog.=) ANY (ARRAY("
+			"         SELECT a.name FROM gateway.account a WHERE a.paused_at IS NOT NULL))"
 			"   ORDER BY next_attempt_at LIMIT $1"
 			"   FOR UPDATE SKIP LOCKED)"
 			" UPDATE gateway.outbox o"
@@ -877,6 +901,130 @@ gw_claim(int n)
 	return got;
 }
 
+/* Whether the rows of account are to stay unsent. */
+static bool
+gw_pause_holds(const char *account)
+{
+	return gw_paused || gw_pause_listed(gw_paused_accounts, account);
+}
+
+/* Note one claimed row given back, and free it. */
+static void
+gw_pause_take(GwItem *it, Datum *ids, Datum *reconcile, int *n)
+{
+	ids[*n] = Int64GetDatum(it->id);
+	reconcile[*n] = BoolGetDatum(it->row.reconcile);
+	(*n)++;
+	MemoryContextDelete(it->cxt);
+}
+
+/*
+ * Give back the rows claimed and not started (waiting for a slot or the
+ * rate limit, or parked for a token) that a pause holds: as they were
+ * before the claim, queued (or unknown: a payment being reconciled), the
+ * attempt not counted.  Requests in flight finish and are recorded.
+ */
+static void
+gw_pause_give_back(void)
+{
+	static SPIPlanPtr plan = NULL;
+	dlist_iter	ai;
+	dlist_mutable_iter iter;
+	int			count = 0;
+	int			n = 0;
+	Datum	   *ids;
+	Datum	   *reconcile;
+	Datum		args[3];
+
+	dlist_foreach(ai, &gw_waiting)
+		count += gw_pause_holds(dlist_container(GwItem, node, ai.cur)->account);
+	dlist_foreach(ai, &gw_auths)
+	{
+		GwAuth	   *a = dlist_container(GwAuth, node, ai.cur);
+
+		if (a->nparked > 0 && gw_pause_holds(a->account))
+			count += a->nparked;
+	}
+	if (count == 0)
+		return;
+
+	gw_xact_begin("gateway: giving back the rows of a pause");
+	ids = palloc(sizeof(Datum) * count);
+	reconcile = palloc(sizeof(Datum) * count);
+	dlist_foreach_modify(iter, &gw_waiting)
+	{
+		GwItem	   *it = dlist_container(GwItem, node, iter.cur);
+
+		if (!gw_pause_holds(it->account))
+			continue;
+		dlist_delete(&it->node);
+		gw_nwaiting--;
+		gw_pause_take(it, ids, reconcile, &n);
+	}
+	dlist_foreach(ai, &gw_auths)
+	{
+		GwAuth	   *a = dlist_container(GwAuth, node, ai.cur);
+
+		if (a->nparked == 0 || !gw_pause_holds(a->account))
+			continue;
+		dlist_foreach_modify(iter, &a->parked)
+		{
+			GwItem	   *it = dlist_container(GwItem, node, iter.cur);
+
+			dlist_delete(&it->node);
+			gw_pause_take(it, ids, reconcile, &n);
+		}
+		gw_nparked -= a->nparked;
+		a->nparked = 0;
+	}
+	if (plan == NULL)
+		plan = gw_saved_plan(
+			"UPDATE gateway.outbox o"
+			"   SET status = CASE WHEN v.reconcile THEN 'unknown'::gateway.outbox_status"
+			"                     ELSE 'queued'::gateway.outbox_status END,"
+			"       attempts = GREATEST(0, o.attempts OPERATOR(pg_catalog.-)"
+			"                              CASE WHEN v.reconcile THEN 0 ELSE 1 END),"
+			"       next_attempt_at = pg_catalog.now(), lease_until = NULL, leased_by = NULL,"
+			"       updated_at = pg_catalog.now()"
+			"  FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) AS v(id, reconcile)"
+			" WHERE o.id OPERATOR(pg_catalog.=) v.id"
+			"   AND o.status OPERATOR(pg_catalog.=) 'sending'"
+			"   AND o.leased_by OPERATOR(pg_catalog.=) $3",
+			3, (Oid[]) {INT8ARRAYOID, BOOLARRAYOID, INT8OID});
+	args[0] = gw_array(ids, NULL, n, INT8OID);
+	args[1] = gw_array(reconcile, NULL, n, BOOLOID);
+	args[2] = Int64GetDatum(gw_token);
+	if (SPI_execute_plan(plan, args, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "giving back the rows of a pause failed");
+	gw_xact_end();
+	elog(DEBUG1, "gateway worker %d: gave back %d rows of a pause", gw_slot, n);
+}
+
+/*
+ * Read the paused accounts again when a pause or resume committed since
+ * the last look; give back what a pause holds.
+ */
+static void
+gw_pause_refresh(void)
+{
+	uint32		gen = gw_pause_gen();
+
+	if (!gw_pause_loaded || gen != gw_pause_seen)
+	{
+		if (gw_pause_cxt == NULL)
+			gw_pause_cxt = AllocSetContextCreate(gw_worker_cxt, "gateway pause",
+												 ALLOCSET_SMALL_SIZES);
+		gw_xact_begin("gateway: reading paused accounts");
+		MemoryContextReset(gw_pause_cxt);
+		gw_paused_accounts = gw_pause_read_accounts(gw_pause_cxt);
+		gw_xact_end();
+		gw_pause_seen = gen;
+		gw_pause_loaded = true;
+	}
+	if (gw_paused || gw_paused_accounts != NIL)
+		gw_pause_give_back();
+}
+
 /* Hand waiting requests to libcurl as free slots and rate limits allow;
  * the time in ms until a rate-limited one may go (0: none waiting on it). */
 static int
@@ -890,8 +1038,10 @@ gw_start(void)
 		GwItem	   *it = dlist_container(GwItem, node, iter.cur);
 		int			ms;
 
-		if (gw_http_pool_free_slots(gw_pool) == 0)
+		if (gw_http_pool_free_slots(gw_pool) == 0 || gw_pause_pending())
 			break;
+		if (gw_pause_listed(gw_paused_accounts, it->account))
+			continue;
 		if (gw_rate_take(it->account, it->rate, 1, &ms) < 1)
 		{
 			wait = (wait == 0) ? ms : Min(wait, ms);
@@ -1143,6 +1293,8 @@ gw_next_due_ms(long max_ms)
 	if (SPI_execute("SELECT GREATEST(0, EXTRACT(epoch FROM min(next_attempt_at) - pg_catalog.now()) * 1000)::int8"
 					"  FROM gateway.outbox WHERE status IN ('queued', 'unknown')"
 					"   AND next_attempt_at OPERATOR(pg_catalog.<) 'infinity'"
+					"   AND NOT account OPERATOR(pg_catalog.=) ANY (ARRAY("
+					"       SELECT a.name FROM gateway.account a WHERE a.paused_at IS NOT NULL))"
 					" HAVING min(next_attempt_at) IS NOT NULL",
 					true, 1) == SPI_OK_SELECT && SPI_processed == 1)
 	{
@@ -1210,6 +1362,7 @@ gw_worker_main(Datum arg)
 			ResetLatch(MyLatch);
 			continue;
 		}
+		gw_pause_refresh();
 
 		now = GetCurrentTimestamp();
 		if (now >= next_maintenance)
@@ -1233,7 +1386,7 @@ gw_worker_main(Datum arg)
 		}
 
 		/* claim while there is room and rows may be due */
-		while (want_claim)
+		while (want_claim && !gw_paused)
 		{
 			int			room = gw_http_pool_free_slots(gw_pool) - gw_nwaiting - gw_nparked;
 			int			n = Min(room, gw_batch_size);
@@ -1273,7 +1426,7 @@ gw_worker_main(Datum arg)
 			gw_collect();
 			continue;
 		}
-		if (gw_res.n > 0 || want_claim)
+		if (gw_res.n > 0 || (want_claim && !gw_paused))
 			continue;
 
 		{
@@ -1281,6 +1434,8 @@ gw_worker_main(Datum arg)
 
 			if (gw_nwaiting > 0 || gw_nparked > 0)
 				timeout = Max(rate_wait, 1);
+			else if (gw_paused)
+				timeout = 1000; /* a reload or a wake-up ends it sooner */
 			else
 				timeout = gw_next_due_ms(1000);
 			if (timeout > 0)
