@@ -22,6 +22,7 @@
 
 #include "account.h"
 #include "compat.h"
+#include "cost.h"
 #include "journal.h"
 #include "jsonutil.h"
 #include "launcher.h"
@@ -84,8 +85,10 @@ gw_outbox_enqueue(const char *account, const char *operation, Jsonb *params,
 	MemoryContext scratch;
 	char	   *acc_name;
 	bool		payment;
-	Datum		values[6];
-	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+	Datum		values[8];
+	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', 'n', 'n'};
+	int			segments = 0;
+	const char *encoding = NULL;
 	Oid			save_userid;
 	int			save_sec;
 	int64		id = 0;
@@ -138,6 +141,9 @@ gw_outbox_enqueue(const char *account, const char *operation, Jsonb *params,
 		GwCall		call;
 
 		gw_call_prepare(&call, acc, operation, params);
+		/* what it sends, counted as gw_sms_info() counts (cost.c) */
+		if (!gw_cost_sms(&call, &segments, &encoding))
+			encoding = NULL;
 		explicit_bzero(call.body.data, call.body.len);
 		explicit_bzero(call.url.data, call.url.len);
 		if (key == NULL && (op->flags & GW_OP_OWN_KEY) && op->key_param &&
@@ -163,27 +169,35 @@ gw_outbox_enqueue(const char *account, const char *operation, Jsonb *params,
 		nulls[4] = 'n';
 	}
 	values[5] = BoolGetDatum(payment);
+	if (encoding)
+	{
+		values[6] = Int32GetDatum(segments);
+		values[7] = CStringGetTextDatum(encoding);
+		nulls[6] = nulls[7] = ' ';
+	}
 
 	gw_as_owner_begin(&save_userid, &save_sec);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	if (gw_insert_plan == NULL)
 	{
-		Oid			types[6] = {TEXTOID, TEXTOID, JSONBOID, TIMESTAMPTZOID, TEXTOID, BOOLOID};
+		Oid			types[8] = {TEXTOID, TEXTOID, JSONBOID, TIMESTAMPTZOID, TEXTOID, BOOLOID,
+		INT4OID, TEXTOID};
 
 		gw_insert_plan = gw_saved_plan(
 			"INSERT INTO gateway.outbox (account, operation, params, send_at,"
-			"                            next_attempt_at, idempotency_key, key_given, payment)"
+			"                            next_attempt_at, idempotency_key, key_given, payment,"
+			"                            segments, encoding)"
 			" VALUES ($1, $2, $3, coalesce($4, pg_catalog.now()),"
-			"         coalesce($4, pg_catalog.now()), $5, true, $6)"
+			"         coalesce($4, pg_catalog.now()), $5, true, $6, $7, $8)"
 			" ON CONFLICT (account, idempotency_key) WHERE key_given DO NOTHING"
-			" RETURNING id", 6, types);
+			" RETURNING id", 8, types);
 		gw_insert_new_plan = gw_saved_plan(
 			"INSERT INTO gateway.outbox (account, operation, params, send_at,"
-			"                            next_attempt_at, payment)"
+			"                            next_attempt_at, payment, segments, encoding)"
 			" VALUES ($1, $2, $3, coalesce($4, pg_catalog.now()),"
-			"         coalesce($4, pg_catalog.now()), $6)"
-			" RETURNING id", 6, types);
+			"         coalesce($4, pg_catalog.now()), $6, $7, $8)"
+			" RETURNING id", 8, types);
 		gw_existing_plan = gw_saved_plan(
 			"SELECT id FROM gateway.outbox"
 			" WHERE account OPERATOR(pg_catalog.=) $1"
@@ -253,7 +267,8 @@ gw_outbox_check_sync(const char *account, const char *operation)
  */
 void
 gw_outbox_record_sync(const char *account, const char *operation, Jsonb *params,
-					  Jsonb *result, GwOutboxStatus outbox, const char *match_key)
+					  Jsonb *result, GwOutboxStatus outbox, const char *match_key,
+					  const char *cost)
 {
 	/* [0]: gateway's own key; [1]: the journal's (the payment went out) */
 	static SPIPlanPtr plans[2] = {NULL, NULL};
@@ -261,8 +276,8 @@ gw_outbox_record_sync(const char *account, const char *operation, Jsonb *params,
 	const GwOperation *op = gw_operation_lookup(acc->provider, operation);
 	char	   *ref = gw_jsonb_get_text(result, "provider_ref");
 	const char *key = gw_journal_key();
-	Datum		values[8];
-	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	Datum		values[9];
+	char		nulls[9] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	Oid			save_userid;
 	int			save_sec;
 
@@ -281,6 +296,8 @@ gw_outbox_record_sync(const char *account, const char *operation, Jsonb *params,
 	nulls[6] = match_key ? ' ' : 'n';
 	values[7] = key ? CStringGetTextDatum(key) : (Datum) 0;
 	nulls[7] = key ? ' ' : 'n';
+	values[8] = cost ? CStringGetTextDatum(cost) : (Datum) 0;
+	nulls[8] = cost ? ' ' : 'n';
 
 	gw_as_owner_begin(&save_userid, &save_sec);
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -289,12 +306,13 @@ gw_outbox_record_sync(const char *account, const char *operation, Jsonb *params,
 		plans[key != NULL] = gw_saved_plan(psprintf(
 			"INSERT INTO gateway.outbox (account, operation, params, status, attempts,"
 			"                            provider_ref, result, last_error, payment,"
-			"                            next_attempt_at, sent_at, match_key%s)"
+			"                            next_attempt_at, sent_at, match_key, cost%s)"
 			" VALUES ($1, $2, $3, $4::gateway.outbox_status, 1, $5, $6,"
 			"         $6 OPERATOR(pg_catalog.->>) 'error', true, 'infinity',"
-			"         CASE WHEN $4 IN ('sent', 'delivered') THEN pg_catalog.now() END, $7%s)",
+			"         CASE WHEN $4 IN ('sent', 'delivered') THEN pg_catalog.now() END, $7,"
+			"         $9::pg_catalog.numeric%s)",
 			key ? ", idempotency_key" : "", key ? ", $8" : ""),
-			key ? 8 : 7, (Oid[]) {TEXTOID, TEXTOID, JSONBOID, TEXTOID, TEXTOID, JSONBOID, TEXTOID, TEXTOID});
+			9, (Oid[]) {TEXTOID, TEXTOID, JSONBOID, TEXTOID, TEXTOID, JSONBOID, TEXTOID, TEXTOID, TEXTOID});
 	if (SPI_execute_plan(plans[key != NULL], values, nulls, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "recording a payment failed");
 	SPI_finish();
