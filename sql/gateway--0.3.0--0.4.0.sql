@@ -58,13 +58,14 @@ CREATE POLICY held_accounts ON gateway.daily
 GRANT SELECT ON gateway.daily TO PUBLIC;
 
 -- The last day whose figures are final (NULL: none yet).  Its one row is
--- also the rollup's lock: one rollup at a time.
+-- also the rollup's lock: one rollup at a time.  Not dumped: a restored
+-- database makes its final days again from the restored rows, and the days
+-- that were final come back with gateway.daily.
 CREATE TABLE gateway.rollup_state (
     final_through date,
     one           boolean PRIMARY KEY DEFAULT true CHECK (one)
 );
 INSERT INTO gateway.rollup_state DEFAULT VALUES;
-SELECT pg_catalog.pg_extension_config_dump('gateway.rollup_state', '');
 
 -- Compute the days first_day .. last_day from the rows, replacing what is
 -- not final.  A row counts on the UTC day of its send_at; a row finishes

@@ -8,7 +8,9 @@
  */
 #include "postgres.h"
 
+#include "catalog/namespace.h"
 #include "mb/pg_wchar.h"
+#include "utils/lsyscache.h"
 
 #include "cost.h"
 #include "smsinfo.h"
@@ -99,4 +101,13 @@ gw_cost_sms(const GwCall *call, int *segments, const char **encoding)
 	*segments = (int) Min((int64) info.segments * recipients, (int64) PG_INT32_MAX);
 	*encoding = info.gsm7 ? "gsm7" : "ucs2";
 	return true;
+}
+
+bool
+gw_cost_columns(void)
+{
+	Oid			nsp = get_namespace_oid("gateway", true);
+	Oid			rel = OidIsValid(nsp) ? get_relname_relid("outbox", nsp) : InvalidOid;
+
+	return OidIsValid(rel) && get_attnum(rel, "cost") != InvalidAttrNumber;
 }

@@ -23,4 +23,8 @@ extern char *gw_cost_after(const char *text, const char *prefix);
  */
 extern bool gw_cost_sms(const GwCall *call, int *segments, const char **encoding);
 
+/* Whether gateway.outbox has segments, encoding and cost (0.4.0): an
+ * older extension in this database is served by this library too. */
+extern bool gw_cost_columns(void);
+
 #endif

@@ -39,8 +39,9 @@ PG_FUNCTION_INFO_V1(gw_sms_trigger);
 
 static bool gw_wake_at_commit = false;
 static bool gw_xact_cb_registered = false;
-static SPIPlanPtr gw_insert_plan = NULL;	/* a caller's key: may exist */
-static SPIPlanPtr gw_insert_new_plan = NULL;	/* no caller's key: new */
+/* [1]: with segments and encoding (0.4.0), [0]: an older outbox */
+static SPIPlanPtr gw_insert_plan[2];	/* a caller's key: may exist */
+static SPIPlanPtr gw_insert_new_plan[2];	/* no caller's key: new */
 static SPIPlanPtr gw_existing_plan = NULL;
 
 static void
@@ -94,6 +95,7 @@ gw_outbox_enqueue(const char *account, const char *operation, Jsonb *params,
 	int64		id = 0;
 	int			rc;
 	bool		caller_key;
+	bool		costs;
 
 	gw_rights_require(account, GW_RIGHT_SEND);
 	gw_require_writable("queue messages");
@@ -179,34 +181,37 @@ gw_outbox_enqueue(const char *account, const char *operation, Jsonb *params,
 	gw_as_owner_begin(&save_userid, &save_sec);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (gw_insert_plan == NULL)
+	costs = gw_cost_columns();
+	if (gw_insert_plan[costs] == NULL)
 	{
 		Oid			types[8] = {TEXTOID, TEXTOID, JSONBOID, TIMESTAMPTZOID, TEXTOID, BOOLOID,
 		INT4OID, TEXTOID};
 
-		gw_insert_plan = gw_saved_plan(
+		gw_insert_plan[costs] = gw_saved_plan(psprintf(
 			"INSERT INTO gateway.outbox (account, operation, params, send_at,"
-			"                            next_attempt_at, idempotency_key, key_given, payment,"
-			"                            segments, encoding)"
+			"                            next_attempt_at, idempotency_key, key_given, payment%s)"
 			" VALUES ($1, $2, $3, coalesce($4, pg_catalog.now()),"
-			"         coalesce($4, pg_catalog.now()), $5, true, $6, $7, $8)"
+			"         coalesce($4, pg_catalog.now()), $5, true, $6%s)"
 			" ON CONFLICT (account, idempotency_key) WHERE key_given DO NOTHING"
-			" RETURNING id", 8, types);
-		gw_insert_new_plan = gw_saved_plan(
+			" RETURNING id", costs ? ", segments, encoding" : "", costs ? ", $7, $8" : ""),
+			8, types);
+		gw_insert_new_plan[costs] = gw_saved_plan(psprintf(
 			"INSERT INTO gateway.outbox (account, operation, params, send_at,"
-			"                            next_attempt_at, payment, segments, encoding)"
+			"                            next_attempt_at, payment%s)"
 			" VALUES ($1, $2, $3, coalesce($4, pg_catalog.now()),"
-			"         coalesce($4, pg_catalog.now()), $6, $7, $8)"
-			" RETURNING id", 8, types);
-		gw_existing_plan = gw_saved_plan(
-			"SELECT id FROM gateway.outbox"
-			" WHERE account OPERATOR(pg_catalog.=) $1"
-			"   AND idempotency_key OPERATOR(pg_catalog.=) $2 AND key_given", 2,
-			(Oid[]) {TEXTOID, TEXTOID});
+			"         coalesce($4, pg_catalog.now()), $6%s)"
+			" RETURNING id", costs ? ", segments, encoding" : "", costs ? ", $7, $8" : ""),
+			8, types);
+		if (gw_existing_plan == NULL)
+			gw_existing_plan = gw_saved_plan(
+				"SELECT id FROM gateway.outbox"
+				" WHERE account OPERATOR(pg_catalog.=) $1"
+				"   AND idempotency_key OPERATOR(pg_catalog.=) $2 AND key_given", 2,
+				(Oid[]) {TEXTOID, TEXTOID});
 	}
 	/* Only a given key (the caller's, or the provider's own form) can be
 	 * there already: only then the slower, speculative insert. */
-	rc = SPI_execute_plan(key ? gw_insert_plan : gw_insert_new_plan,
+	rc = SPI_execute_plan(key ? gw_insert_plan[costs] : gw_insert_new_plan[costs],
 						  values, nulls, false, 1);
 	if (rc != SPI_OK_INSERT_RETURNING)
 		elog(ERROR, "outbox insert failed: %s", SPI_result_code_string(rc));
@@ -270,8 +275,9 @@ gw_outbox_record_sync(const char *account, const char *operation, Jsonb *params,
 					  Jsonb *result, GwOutboxStatus outbox, const char *match_key,
 					  const char *cost)
 {
-	/* [0]: gateway's own key; [1]: the journal's (the payment went out) */
-	static SPIPlanPtr plans[2] = {NULL, NULL};
+	/* [an outbox with cost][0: gateway's own key; 1: the journal's (the
+	 * payment went out)] */
+	static SPIPlanPtr plans[2][2];
 	const GwAccount *acc = gw_account_get(account);
 	const GwOperation *op = gw_operation_lookup(acc->provider, operation);
 	char	   *ref = gw_jsonb_get_text(result, "provider_ref");
@@ -280,6 +286,7 @@ gw_outbox_record_sync(const char *account, const char *operation, Jsonb *params,
 	char		nulls[9] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	Oid			save_userid;
 	int			save_sec;
+	bool		costs;
 
 	if (!(op->flags & GW_OP_PAYMENT))
 		return;
@@ -302,18 +309,19 @@ gw_outbox_record_sync(const char *account, const char *operation, Jsonb *params,
 	gw_as_owner_begin(&save_userid, &save_sec);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (plans[key != NULL] == NULL)
-		plans[key != NULL] = gw_saved_plan(psprintf(
+	costs = gw_cost_columns();
+	if (plans[costs][key != NULL] == NULL)
+		plans[costs][key != NULL] = gw_saved_plan(psprintf(
 			"INSERT INTO gateway.outbox (account, operation, params, status, attempts,"
 			"                            provider_ref, result, last_error, payment,"
-			"                            next_attempt_at, sent_at, match_key, cost%s)"
+			"                            next_attempt_at, sent_at, match_key%s%s)"
 			" VALUES ($1, $2, $3, $4::gateway.outbox_status, 1, $5, $6,"
 			"         $6 OPERATOR(pg_catalog.->>) 'error', true, 'infinity',"
-			"         CASE WHEN $4 IN ('sent', 'delivered') THEN pg_catalog.now() END, $7,"
-			"         $9::pg_catalog.numeric%s)",
-			key ? ", idempotency_key" : "", key ? ", $8" : ""),
+			"         CASE WHEN $4 IN ('sent', 'delivered') THEN pg_catalog.now() END, $7%s%s)",
+			costs ? ", cost" : "", key ? ", idempotency_key" : "",
+			costs ? ", $9::pg_catalog.numeric" : "", key ? ", $8" : ""),
 			9, (Oid[]) {TEXTOID, TEXTOID, JSONBOID, TEXTOID, TEXTOID, JSONBOID, TEXTOID, TEXTOID, TEXTOID});
-	if (SPI_execute_plan(plans[key != NULL], values, nulls, false, 0) != SPI_OK_INSERT)
+	if (SPI_execute_plan(plans[costs][key != NULL], values, nulls, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "recording a payment failed");
 	SPI_finish();
 	gw_as_owner_end(save_userid, save_sec);

@@ -1131,6 +1131,16 @@ gw_purge(void)
 							(int64) gw_keep_finished_s);
 }
 
+/* The last UTC day that can be final now (gateway.keep_finished after its
+ * end), as days since 2000-01-01; -1 when none ever is. */
+static int64
+gw_last_final_day(TimestampTz now)
+{
+	if (gw_keep_finished_s < 0)
+		return -1;
+	return (now - (TimestampTz) gw_keep_finished_s * USECS_PER_SEC) / USECS_PER_DAY - 1;
+}
+
 /*
  * The daily figures (rollup.c): days made final before the purge looks at
  * their rows, the open days refreshed.  Worker 0 only, once a minute; it
@@ -1192,6 +1202,7 @@ gw_worker_main(Datum arg)
 	TimestampTz next_maintenance = 0;
 	TimestampTz next_rollup = 0;
 	TimestampTz rollup_since = 0;	/* 0: every open day */
+	int64		rollup_final_day = -1;
 	int			maintenance_runs = 0;
 	bool		want_claim = true;
 	Oid			dboid;
@@ -1251,8 +1262,11 @@ gw_worker_main(Datum arg)
 			if (gw_slot == 0)
 				gw_adopt_orphans();
 			gw_recover();
-			if (gw_slot == 0 && now >= next_rollup)
+			if (gw_slot == 0 &&
+				(now >= next_rollup || gw_last_final_day(now) != rollup_final_day))
 			{
+				/* at once when a day can be made final: the purge waits for it */
+				rollup_final_day = gw_last_final_day(now);
 				gw_rollup_pass(&rollup_since);
 				next_rollup = TimestampTzPlusMilliseconds(now, GW_ROLLUP_EVERY_MS);
 			}
