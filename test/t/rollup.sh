@@ -7,9 +7,9 @@
 # the worker has purged the rows (gateway.keep_finished lowered) the day
 # still holds the same figures, now final.  Retention (gateway.keep_daily),
 # row-level security and gw_rollup()'s rights.  Run by scripts/test.sh
-# against its cluster (the worker serves contrib_regression).
+# against its cluster, in a database of its own (its own final days).
 set -uo pipefail
-db=contrib_regression
+db=gw_rollup
 mock="http://127.0.0.1:$GW_MOCK_PORT/vaspro"
 q() { psql -X -q -t -A -v ON_ERROR_STOP=1 -d "$db" -c "$1"; }
 fails=0
@@ -24,17 +24,17 @@ setting() {   # setting <name> <value>: ALTER SYSTEM (RESET when empty) and relo
 cleanup() {
     setting gateway.keep_finished ""
     setting gateway.keep_daily ""
-    q "DELETE FROM gateway.outbox WHERE account IN ('rollup1', 'rollup2')" >/dev/null 2>&1
-    q "DELETE FROM gateway.daily WHERE account IN ('rollup1', 'rollup2')" >/dev/null 2>&1
-    for a in rollup1 rollup2; do q "SELECT gw_account_drop('$a')" >/dev/null 2>&1; done
-    for r in gw_rollup_s gw_rollup_n; do
-        q "SELECT gw_revoke('$r')" >/dev/null 2>&1
-        q "REVOKE USAGE ON SCHEMA gateway FROM $r" >/dev/null 2>&1
-        q "DROP ROLE IF EXISTS $r" >/dev/null 2>&1
-    done
+    psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1
+    for r in gw_rollup_s gw_rollup_n; do psql -X -q -d postgres -c "DROP ROLE IF EXISTS $r" >/dev/null 2>&1; done
 }
 trap cleanup EXIT
 cleanup
+psql -X -q -d postgres -c "CREATE DATABASE $db" >/dev/null || exit 1
+q "CREATE EXTENSION gateway" >/dev/null || exit 1
+for _ in $(seq 1 100); do
+    [ "$(q "SELECT count(*) FROM pg_stat_activity WHERE datname = '$db' AND backend_type LIKE 'gateway worker%'")" -gt 0 ] && break
+    sleep 0.1
+done
 
 q "SELECT gw_account_create('rollup1', 'vaspro', '{\"api_key\": \"r-key-0001\"}', '$mock', '{\"sender_id\": \"ROLLUP\"}');
    SELECT gw_account_create('rollup2', 'vaspro', '{\"api_key\": \"r-key-0002\"}', '$mock', '{\"sender_id\": \"ROLLUP\"}')" >/dev/null \
@@ -69,6 +69,24 @@ check "a row that is no SMS has no segments, encoding or cost" "||" \
     "$(q "SELECT coalesce(segments::text, '') || '|' || coalesce(encoding, '') || '|' || coalesce(cost::text, '')
             FROM gateway.outbox WHERE id = $x")"
 q "DELETE FROM gateway.outbox WHERE account = 'rollup1' AND operation = 'contacts.groups'" >/dev/null
+
+# The other providers that report a cost: a VTpass purchase (a synchronous
+# payment, recorded as a row) and a Nenasasa SMS.
+q "SELECT gw_account_create('rollup_vt', 'vtpass', '{\"username\": \"merchant@example.com\", \"password\": \"vt-pass-0001\"}',
+                            'http://127.0.0.1:$GW_MOCK_PORT/vtpass');
+   SELECT gw_account_create('rollup_nn', 'nenasasa',
+                            '{\"client_id\": \"nn-client-01\", \"username\": \"nnuser\", \"password\": \"nn-pass-0001\"}',
+                            'http://127.0.0.1:$GW_MOCK_PORT/nenasasa/api/v1', '{\"sender_id\": \"NENA\", \"chid\": \"13\"}')" >/dev/null
+check "a VTpass purchase records what the wallet paid (total_amount)" "delivered 960 - -" \
+    "$(q "SELECT gw_call('rollup_vt', 'payment.purchase', '{\"request_id\": \"202612021200rollup1\", \"service_id\": \"spectranet\",
+             \"billers_code\": \"1212121212\", \"variation_code\": \"vt-1000\", \"quantity\": 1, \"amount\": 1000,
+             \"phone\": \"1212121212\"}')->>'status' IS NOT NULL;
+          SELECT status || ' ' || cost || ' ' || coalesce(segments::text, '-') || ' ' || coalesce(encoding, '-')
+            FROM gateway.outbox WHERE account = 'rollup_vt'" | tail -n 1)"
+nn=$(q "SELECT gw_queue_sms('rollup_nn', '0712000010', 'Habari from Nenasasa')")
+q "SELECT gw_wait($nn, '20 s')" >/dev/null
+check "a Nenasasa SMS records the float debited (debit_float)" "sent 1.00 1 gsm7" \
+    "$(q "SELECT status || ' ' || cost || ' ' || segments || ' ' || encoding FROM gateway.outbox WHERE id = $nn")"
 
 # Delivery reports: two delivered, one not.
 for pair in "$r1 DeliveredToTerminal" "$r2 DeliveredToNetwork" "$r3 DeliveryImpossible"; do
