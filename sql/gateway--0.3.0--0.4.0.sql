@@ -50,11 +50,14 @@ CREATE TABLE gateway.daily (
 COMMENT ON TABLE gateway.daily IS 'daily figures per account, kept after the outbox rows are purged';
 SELECT pg_catalog.pg_extension_config_dump('gateway.daily', '');
 ALTER TABLE gateway.daily ENABLE ROW LEVEL SECURITY;
+-- Every role may read it, and sees the days of the accounts whose outbox
+-- rows it may read (gw_grant_sender grants the outbox; the listener, which
+-- holds every account but reads no table, sees none).  Only the owner
+-- writes.
 CREATE POLICY held_accounts ON gateway.daily
-    USING ((SELECT gateway.held_accounts()) IS NULL
-           OR account = ANY ((SELECT gateway.held_accounts())::text[]));
--- Every role may read it; row-level security shows the accounts it holds
--- (none: no rows).  Only the owner writes.
+    USING ((SELECT pg_catalog.has_table_privilege('gateway.outbox', 'SELECT'))
+           AND ((SELECT gateway.held_accounts()) IS NULL
+                OR account = ANY ((SELECT gateway.held_accounts())::text[])));
 GRANT SELECT ON gateway.daily TO PUBLIC;
 
 -- The last day whose figures are final (NULL: none yet).  Its one row is

@@ -25,7 +25,7 @@ cleanup() {
     setting gateway.keep_finished ""
     setting gateway.keep_daily ""
     psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1
-    for r in gw_rollup_s gw_rollup_n; do psql -X -q -d postgres -c "DROP ROLE IF EXISTS $r" >/dev/null 2>&1; done
+    for r in gw_rollup_s gw_rollup_n gw_rollup_l; do psql -X -q -d postgres -c "DROP ROLE IF EXISTS $r" >/dev/null 2>&1; done
 }
 trap cleanup EXIT
 cleanup
@@ -154,12 +154,17 @@ check "a final day is never computed again" "$before" "$(q "$rollup")"
 setting gateway.keep_finished ""
 
 # Row-level security: a sender sees the accounts it holds; gw_rollup() is the owner's.
-q "CREATE ROLE gw_rollup_s NOLOGIN; CREATE ROLE gw_rollup_n NOLOGIN;
-   SELECT gw_grant_sender('gw_rollup_s', 'rollup1'); GRANT USAGE ON SCHEMA gateway TO gw_rollup_n" >/dev/null
+q "CREATE ROLE gw_rollup_s NOLOGIN; CREATE ROLE gw_rollup_n NOLOGIN; CREATE ROLE gw_rollup_l NOLOGIN;
+   SELECT gw_grant_sender('gw_rollup_s', 'rollup1'); GRANT USAGE ON SCHEMA gateway TO gw_rollup_n;
+   SELECT gw_grant_listener('gw_rollup_l'); GRANT USAGE ON SCHEMA gateway TO gw_rollup_l" >/dev/null
 check "a sender sees its own accounts' days" "rollup1" \
     "$(q "SET ROLE gw_rollup_s; SELECT string_agg(DISTINCT account, ',') FROM gateway.daily")"
 check "a role holding no account sees no day" "0" \
     "$(q "SET ROLE gw_rollup_n; SELECT count(*) FROM gateway.daily")"
+check "the listener's role (every account, no table) sees no day" "0" \
+    "$(q "SET ROLE gw_rollup_l; SELECT count(*) FROM gateway.daily")"
+check "the owner sees every account's days" "2" \
+    "$(q "SELECT count(DISTINCT account) FROM gateway.daily WHERE account IN ('rollup1', 'rollup2')")"
 check "a sender may not write the rollup" "denied" \
     "$(q "SET ROLE gw_rollup_s; UPDATE gateway.daily SET cost = 0" 2>&1 | grep -o 'permission denied' | head -n 1 | sed 's/permission //')"
 check "a sender may not call gw_rollup()" "denied" \
