@@ -17,8 +17,9 @@ check() {   # check <what> <expected> <actual>
     if [ "$2" = "$3" ]; then echo "ok: $1"; else echo "FAIL: $1: expected [$2], got [$3]"; fails=$((fails + 1)); fi
 }
 setting() {   # setting <name> <value>: ALTER SYSTEM (RESET when empty) and reload
-    if [ -n "$2" ]; then q "ALTER SYSTEM SET $1 = '$2'" >/dev/null; else q "ALTER SYSTEM RESET $1" >/dev/null; fi
-    q "SELECT pg_reload_conf()" >/dev/null
+    local p="psql -X -q -v ON_ERROR_STOP=1 -d postgres -c"
+    if [ -n "$2" ]; then $p "ALTER SYSTEM SET $1 = '$2'" >/dev/null; else $p "ALTER SYSTEM RESET $1" >/dev/null; fi
+    $p "SELECT pg_reload_conf()" >/dev/null
     sleep 0.3
 }
 cleanup() {
