@@ -32,6 +32,8 @@ OBJS = \
 	src/front.o \
 	src/msisdn.o \
 	src/smsinfo.o \
+	src/cost.o \
+	src/rollup.o \
 	src/providers/vaspro.o \
 	src/providers/mspace.o \
 	src/providers/umeskia.o \

@@ -238,6 +238,165 @@ $grant$;
 -- Costs and the daily rollup
 ------------------------------------------------------------------------
 
+-- What each row sends and what it cost (docs/costs.md).  segments and
+-- encoding: an SMS row's parts (gw_sms_info's count times its recipients)
+-- and alphabet, set at enqueue; cost: what the provider's answer says the
+-- request cost, in the provider's unit; NULL where it does not say.
+ALTER TABLE gateway.outbox
+    ADD COLUMN segments int,
+    ADD COLUMN encoding text,
+    ADD COLUMN cost numeric;
+
+-- Per UTC day (of a row's send_at) and account: what went out, kept after
+-- the rows are purged.  final: the day will not change again; its rows may
+-- be purged.
+CREATE TABLE gateway.daily (
+    day            date NOT NULL,
+    account        text COLLATE "C" NOT NULL,
+    sent           bigint NOT NULL,
+    delivered      bigint NOT NULL,
+    undelivered    bigint NOT NULL,
+    failed         bigint NOT NULL,
+    segments       bigint NOT NULL,
+    cost           numeric,
+    delivery_rate  numeric,
+    latency_p50_ms double precision,
+    latency_p99_ms double precision,
+    final          boolean NOT NULL,
+    rolled_up_at   timestamptz NOT NULL,
+    PRIMARY KEY (day, account)
+);
+COMMENT ON TABLE gateway.daily IS 'daily figures per account, kept after the outbox rows are purged';
+SELECT pg_catalog.pg_extension_config_dump('gateway.daily', '');
+ALTER TABLE gateway.daily ENABLE ROW LEVEL SECURITY;
+-- Every role may read it, and sees the days of the accounts whose outbox
+-- rows it may read (gw_grant_sender grants the outbox; the listener, which
+-- holds every account but reads no table, sees none).  Only the owner
+-- writes.
+CREATE POLICY held_accounts ON gateway.daily
+    USING ((SELECT pg_catalog.has_table_privilege('gateway.outbox', 'SELECT'))
+           AND ((SELECT gateway.held_accounts()) IS NULL
+                OR account = ANY ((SELECT gateway.held_accounts())::text[])));
+GRANT SELECT ON gateway.daily TO PUBLIC;
+
+-- The last day whose figures are final (NULL: none yet).  Its one row is
+-- also the rollup's lock: one rollup at a time.  Not dumped: a restored
+-- database makes its final days again from the restored rows, and the days
+-- that were final come back with gateway.daily.
+CREATE TABLE gateway.rollup_state (
+    final_through date,
+    one           boolean PRIMARY KEY DEFAULT true CHECK (one)
+);
+INSERT INTO gateway.rollup_state DEFAULT VALUES;
+
+-- Compute the days first_day .. last_day from the rows, replacing what is
+-- not final.  A row counts on the UTC day of its send_at; a row finishes
+-- after it is due, so the purge index on updated_at finds every finished
+-- row of those days.
+CREATE FUNCTION gateway.rollup_days(first_day date, last_day date, final boolean)
+RETURNS void
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DELETE FROM gateway.daily d
+ WHERE d.day >= first_day AND d.day <= last_day AND NOT d.final;
+INSERT INTO gateway.daily AS d
+       (day, account, sent, delivered, undelivered, failed, segments, cost,
+        delivery_rate, latency_p50_ms, latency_p99_ms, final, rolled_up_at)
+SELECT f.day, f.account, f.sent, f.delivered, f.undelivered, f.failed, f.segments, f.cost,
+       round(f.delivered::numeric / nullif(f.sent, 0), 4),
+       f.p50, f.p99, final, now()
+  FROM (SELECT (o.send_at AT TIME ZONE 'UTC')::date AS day, o.account,
+               count(*) FILTER (WHERE o.status IN ('sent', 'delivered', 'undelivered')) AS sent,
+               count(*) FILTER (WHERE o.status = 'delivered') AS delivered,
+               count(*) FILTER (WHERE o.status = 'undelivered') AS undelivered,
+               count(*) FILTER (WHERE o.status IN ('failed', 'dead')) AS failed,
+               coalesce(sum(o.segments)
+                        FILTER (WHERE o.status IN ('sent', 'delivered', 'undelivered')), 0) AS segments,
+               sum(o.cost) AS cost,
+               percentile_cont(0.5) WITHIN GROUP
+                   (ORDER BY extract(epoch FROM o.sent_at - o.send_at) * 1000)
+                   FILTER (WHERE o.sent_at IS NOT NULL) AS p50,
+               percentile_cont(0.99) WITHIN GROUP
+                   (ORDER BY extract(epoch FROM o.sent_at - o.send_at) * 1000)
+                   FILTER (WHERE o.sent_at IS NOT NULL) AS p99
+          FROM gateway.outbox o
+         WHERE o.status IN ('sent', 'delivered', 'undelivered', 'failed', 'dead')
+           AND o.updated_at >= first_day::timestamp AT TIME ZONE 'UTC'
+           AND o.send_at >= first_day::timestamp AT TIME ZONE 'UTC'
+           AND o.send_at < (CASE WHEN last_day = 'infinity' THEN 'infinity'::timestamp
+                                 ELSE (last_day + 1)::timestamp END) AT TIME ZONE 'UTC'
+         GROUP BY 1, 2) f
+    ON CONFLICT (day, account) DO NOTHING;
+$$;
+REVOKE ALL ON FUNCTION gateway.rollup_days(date, date, boolean) FROM PUBLIC;
+
+-- One pass of the rollup (the worker's, or gw_rollup()'s): make final the
+-- days that ended keep_finished_s seconds ago (the purge then removes their
+-- rows), refresh the open days that rows changed since `since` (NULL: every
+-- open day), drop days older than keep_daily_d days.  wait: false skips the
+-- pass (returns NULL) while another runs.  Returns the time it ran at.
+CREATE FUNCTION gateway.rollup(keep_finished_s bigint, keep_daily_d int,
+                               since timestamptz, wait boolean)
+RETURNS timestamptz
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    through   date;
+    last_final date;
+    first_open date;
+    oldest    date := CASE WHEN keep_daily_d >= 0
+                           THEN (now() AT TIME ZONE 'UTC')::date - keep_daily_d
+                           ELSE '-infinity'::date END;
+BEGIN
+    IF wait THEN
+        SELECT s.final_through INTO through FROM gateway.rollup_state s FOR UPDATE;
+    ELSE
+        SELECT s.final_through INTO through FROM gateway.rollup_state s FOR UPDATE SKIP LOCKED;
+        IF NOT FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+
+    -- final: every day that ended keep_finished ago, once
+    IF keep_finished_s >= 0 THEN
+        last_final := ((now() - keep_finished_s * interval '1 second') AT TIME ZONE 'UTC')::date - 1;
+        IF through IS NULL OR through < last_final THEN
+            PERFORM gateway.rollup_days(greatest(coalesce(through + 1, '-infinity'), oldest),
+                                        last_final, true);
+            UPDATE gateway.rollup_state SET final_through = last_final;
+            through := last_final;
+        END IF;
+    END IF;
+
+    -- open days: from the earliest one a row changed in since the last pass
+    IF since IS NULL THEN
+        first_open := '-infinity';
+    ELSE
+        SELECT (min(o.send_at) AT TIME ZONE 'UTC')::date INTO first_open
+          FROM gateway.outbox o
+         WHERE o.status IN ('sent', 'delivered', 'undelivered', 'failed', 'dead')
+           AND o.updated_at >= since;
+    END IF;
+    IF first_open IS NOT NULL THEN
+        PERFORM gateway.rollup_days(greatest(first_open, coalesce(through + 1, '-infinity'), oldest),
+                                    'infinity', false);
+    END IF;
+
+    IF keep_daily_d >= 0 THEN
+        DELETE FROM gateway.daily d WHERE d.day < oldest;
+    END IF;
+    RETURN now();
+END
+$$;
+REVOKE ALL ON FUNCTION gateway.rollup(bigint, int, timestamptz, boolean) FROM PUBLIC;
+
+-- Roll up now, with the current settings (the extension's owner only).
+CREATE FUNCTION gw_rollup() RETURNS void
+    AS 'MODULE_PATHNAME', 'gw_rollup' LANGUAGE C;
+REVOKE ALL ON FUNCTION gw_rollup() FROM PUBLIC;
+
 
 ------------------------------------------------------------------------
 -- Routes and failover

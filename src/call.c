@@ -47,10 +47,11 @@ gw_call_sync(const char *account, const char *operation, Jsonb *params)
 	Jsonb	   *result;
 	GwOutboxStatus outbox;
 	char	   *match_key;
+	char	   *cost;
 
 	gw_outbox_check_sync(account, operation);
-	result = gw_call_run(account, operation, params, &outbox, &match_key);
-	gw_outbox_record_sync(account, operation, params, result, outbox, match_key);
+	result = gw_call_run(account, operation, params, &outbox, &match_key, &cost);
+	gw_outbox_record_sync(account, operation, params, result, outbox, match_key, cost);
 	return result;
 }
 
@@ -85,7 +86,7 @@ gw_send_sms(PG_FUNCTION_ARGS)
 	gw_require(vals[1], "message");
 	gw_rights_require(account, GW_RIGHT_SEND);
 	op = gw_shortcut_op(account, gw_account_get(account)->provider->sms_op, "gw_send_sms");
-	PG_RETURN_JSONB_P(gw_call_run(account, op, gw_jsonb_object(keys, vals, 3), NULL, NULL));
+	PG_RETURN_JSONB_P(gw_call_run(account, op, gw_jsonb_object(keys, vals, 3), NULL, NULL, NULL));
 }
 
 /* gw_stk_push(account, phone, amount, reference, description) */
@@ -120,7 +121,7 @@ gw_balance(PG_FUNCTION_ARGS)
 	gw_require(account, "account");
 	gw_rights_require(account, GW_RIGHT_SEND);
 	op = gw_shortcut_op(account, gw_account_get(account)->provider->balance_op, "gw_balance");
-	PG_RETURN_JSONB_P(gw_call_run(account, op, NULL, NULL, NULL));
+	PG_RETURN_JSONB_P(gw_call_run(account, op, NULL, NULL, NULL, NULL));
 }
 
 static Datum

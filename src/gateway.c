@@ -16,6 +16,7 @@
 #include "listener.h"
 #include "pause.h"
 #include "shmem.h"
+#include "rollup.h"
 #include "worker.h"
 
 PG_MODULE_MAGIC;
@@ -161,6 +162,13 @@ _PG_init(void)
 							&gw_keep_finished_s,
 							7 * 24 * 3600, -1, INT_MAX,
 							PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("gateway.keep_daily",
+							gettext_noop("How many days of daily figures (gateway.daily) are kept; -1 keeps them forever."),
+							NULL,
+							&gw_keep_daily_d,
+							400, -1, INT_MAX,
+							PGC_SIGHUP, 0,
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("gateway.keep_inbound",
 							gettext_noop("How long received callbacks (gateway.inbound) are kept; -1 keeps them forever."),

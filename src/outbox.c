@@ -22,6 +22,7 @@
 
 #include "account.h"
 #include "compat.h"
+#include "cost.h"
 #include "journal.h"
 #include "jsonutil.h"
 #include "launcher.h"
@@ -38,8 +39,9 @@ PG_FUNCTION_INFO_V1(gw_sms_trigger);
 
 static bool gw_wake_at_commit = false;
 static bool gw_xact_cb_registered = false;
-static SPIPlanPtr gw_insert_plan = NULL;	/* a caller's key: may exist */
-static SPIPlanPtr gw_insert_new_plan = NULL;	/* no caller's key: new */
+/* [1]: with segments and encoding (0.4.0), [0]: an older outbox */
+static SPIPlanPtr gw_insert_plan[2];	/* a caller's key: may exist */
+static SPIPlanPtr gw_insert_new_plan[2];	/* no caller's key: new */
 static SPIPlanPtr gw_existing_plan = NULL;
 
 static void
@@ -84,13 +86,16 @@ gw_outbox_enqueue(const char *account, const char *operation, Jsonb *params,
 	MemoryContext scratch;
 	char	   *acc_name;
 	bool		payment;
-	Datum		values[6];
-	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+	Datum		values[8];
+	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', 'n', 'n'};
+	int			segments = 0;
+	const char *encoding = NULL;
 	Oid			save_userid;
 	int			save_sec;
 	int64		id = 0;
 	int			rc;
 	bool		caller_key;
+	bool		costs;
 
 	gw_rights_require(account, GW_RIGHT_SEND);
 	gw_require_writable("queue messages");
@@ -138,6 +143,9 @@ gw_outbox_enqueue(const char *account, const char *operation, Jsonb *params,
 		GwCall		call;
 
 		gw_call_prepare(&call, acc, operation, params);
+		/* what it sends, counted as gw_sms_info() counts (cost.c) */
+		if (!gw_cost_sms(&call, &segments, &encoding))
+			encoding = NULL;
 		explicit_bzero(call.body.data, call.body.len);
 		explicit_bzero(call.url.data, call.url.len);
 		if (key == NULL && (op->flags & GW_OP_OWN_KEY) && op->key_param &&
@@ -163,36 +171,47 @@ gw_outbox_enqueue(const char *account, const char *operation, Jsonb *params,
 		nulls[4] = 'n';
 	}
 	values[5] = BoolGetDatum(payment);
+	if (encoding)
+	{
+		values[6] = Int32GetDatum(segments);
+		values[7] = CStringGetTextDatum(encoding);
+		nulls[6] = nulls[7] = ' ';
+	}
 
 	gw_as_owner_begin(&save_userid, &save_sec);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (gw_insert_plan == NULL)
+	costs = gw_cost_columns();
+	if (gw_insert_plan[costs] == NULL)
 	{
-		Oid			types[6] = {TEXTOID, TEXTOID, JSONBOID, TIMESTAMPTZOID, TEXTOID, BOOLOID};
+		Oid			types[8] = {TEXTOID, TEXTOID, JSONBOID, TIMESTAMPTZOID, TEXTOID, BOOLOID,
+		INT4OID, TEXTOID};
 
-		gw_insert_plan = gw_saved_plan(
+		gw_insert_plan[costs] = gw_saved_plan(psprintf(
 			"INSERT INTO gateway.outbox (account, operation, params, send_at,"
-			"                            next_attempt_at, idempotency_key, key_given, payment)"
+			"                            next_attempt_at, idempotency_key, key_given, payment%s)"
 			" VALUES ($1, $2, $3, coalesce($4, pg_catalog.now()),"
-			"         coalesce($4, pg_catalog.now()), $5, true, $6)"
+			"         coalesce($4, pg_catalog.now()), $5, true, $6%s)"
 			" ON CONFLICT (account, idempotency_key) WHERE key_given DO NOTHING"
-			" RETURNING id", 6, types);
-		gw_insert_new_plan = gw_saved_plan(
+			" RETURNING id", costs ? ", segments, encoding" : "", costs ? ", $7, $8" : ""),
+			8, types);
+		gw_insert_new_plan[costs] = gw_saved_plan(psprintf(
 			"INSERT INTO gateway.outbox (account, operation, params, send_at,"
-			"                            next_attempt_at, payment)"
+			"                            next_attempt_at, payment%s)"
 			" VALUES ($1, $2, $3, coalesce($4, pg_catalog.now()),"
-			"         coalesce($4, pg_catalog.now()), $6)"
-			" RETURNING id", 6, types);
-		gw_existing_plan = gw_saved_plan(
-			"SELECT id FROM gateway.outbox"
-			" WHERE account OPERATOR(pg_catalog.=) $1"
-			"   AND idempotency_key OPERATOR(pg_catalog.=) $2 AND key_given", 2,
-			(Oid[]) {TEXTOID, TEXTOID});
+			"         coalesce($4, pg_catalog.now()), $6%s)"
+			" RETURNING id", costs ? ", segments, encoding" : "", costs ? ", $7, $8" : ""),
+			8, types);
+		if (gw_existing_plan == NULL)
+			gw_existing_plan = gw_saved_plan(
+				"SELECT id FROM gateway.outbox"
+				" WHERE account OPERATOR(pg_catalog.=) $1"
+				"   AND idempotency_key OPERATOR(pg_catalog.=) $2 AND key_given", 2,
+				(Oid[]) {TEXTOID, TEXTOID});
 	}
 	/* Only a given key (the caller's, or the provider's own form) can be
 	 * there already: only then the slower, speculative insert. */
-	rc = SPI_execute_plan(key ? gw_insert_plan : gw_insert_new_plan,
+	rc = SPI_execute_plan(key ? gw_insert_plan[costs] : gw_insert_new_plan[costs],
 						  values, nulls, false, 1);
 	if (rc != SPI_OK_INSERT_RETURNING)
 		elog(ERROR, "outbox insert failed: %s", SPI_result_code_string(rc));
@@ -253,18 +272,21 @@ gw_outbox_check_sync(const char *account, const char *operation)
  */
 void
 gw_outbox_record_sync(const char *account, const char *operation, Jsonb *params,
-					  Jsonb *result, GwOutboxStatus outbox, const char *match_key)
+					  Jsonb *result, GwOutboxStatus outbox, const char *match_key,
+					  const char *cost)
 {
-	/* [0]: gateway's own key; [1]: the journal's (the payment went out) */
-	static SPIPlanPtr plans[2] = {NULL, NULL};
+	/* [an outbox with cost][0: gateway's own key; 1: the journal's (the
+	 * payment went out)] */
+	static SPIPlanPtr plans[2][2];
 	const GwAccount *acc = gw_account_get(account);
 	const GwOperation *op = gw_operation_lookup(acc->provider, operation);
 	char	   *ref = gw_jsonb_get_text(result, "provider_ref");
 	const char *key = gw_journal_key();
-	Datum		values[8];
-	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	Datum		values[9];
+	char		nulls[9] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	Oid			save_userid;
 	int			save_sec;
+	bool		costs;
 
 	if (!(op->flags & GW_OP_PAYMENT))
 		return;
@@ -281,21 +303,25 @@ gw_outbox_record_sync(const char *account, const char *operation, Jsonb *params,
 	nulls[6] = match_key ? ' ' : 'n';
 	values[7] = key ? CStringGetTextDatum(key) : (Datum) 0;
 	nulls[7] = key ? ' ' : 'n';
+	values[8] = cost ? CStringGetTextDatum(cost) : (Datum) 0;
+	nulls[8] = cost ? ' ' : 'n';
 
 	gw_as_owner_begin(&save_userid, &save_sec);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (plans[key != NULL] == NULL)
-		plans[key != NULL] = gw_saved_plan(psprintf(
+	costs = gw_cost_columns();
+	if (plans[costs][key != NULL] == NULL)
+		plans[costs][key != NULL] = gw_saved_plan(psprintf(
 			"INSERT INTO gateway.outbox (account, operation, params, status, attempts,"
 			"                            provider_ref, result, last_error, payment,"
-			"                            next_attempt_at, sent_at, match_key%s)"
+			"                            next_attempt_at, sent_at, match_key%s%s)"
 			" VALUES ($1, $2, $3, $4::gateway.outbox_status, 1, $5, $6,"
 			"         $6 OPERATOR(pg_catalog.->>) 'error', true, 'infinity',"
-			"         CASE WHEN $4 IN ('sent', 'delivered') THEN pg_catalog.now() END, $7%s)",
-			key ? ", idempotency_key" : "", key ? ", $8" : ""),
-			key ? 8 : 7, (Oid[]) {TEXTOID, TEXTOID, JSONBOID, TEXTOID, TEXTOID, JSONBOID, TEXTOID, TEXTOID});
-	if (SPI_execute_plan(plans[key != NULL], values, nulls, false, 0) != SPI_OK_INSERT)
+			"         CASE WHEN $4 IN ('sent', 'delivered') THEN pg_catalog.now() END, $7%s%s)",
+			costs ? ", cost" : "", key ? ", idempotency_key" : "",
+			costs ? ", $9::pg_catalog.numeric" : "", key ? ", $8" : ""),
+			9, (Oid[]) {TEXTOID, TEXTOID, JSONBOID, TEXTOID, TEXTOID, JSONBOID, TEXTOID, TEXTOID, TEXTOID});
+	if (SPI_execute_plan(plans[costs][key != NULL], values, nulls, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "recording a payment failed");
 	SPI_finish();
 	gw_as_owner_end(save_userid, save_sec);

@@ -20,10 +20,12 @@ extern int64 gw_outbox_enqueue(const char *account, const char *operation, Jsonb
 extern void gw_outbox_check_sync(const char *account, const char *operation);
 
 /* Record a synchronous payment's outcome as a finished row (payments only),
- * with the status outcome.c gave it and the key its callback will name. */
+ * with the status outcome.c gave it, the key its callback will name and
+ * the cost the provider reported (or NULL). */
 extern void gw_outbox_record_sync(const char *account, const char *operation,
 								  Jsonb *params, Jsonb *result,
-								  GwOutboxStatus outbox, const char *match_key);
+								  GwOutboxStatus outbox, const char *match_key,
+								  const char *cost);
 
 /* gw_sms_trigger's message: template with each {{column}} replaced by the
  * column's value in tuple ("" for NULL); ERROR 42703 for an unknown column. */

@@ -88,6 +88,9 @@ typedef struct GwCall
 								 * request by (a payment's checkout or
 								 * transaction request id) */
 	GwPaid		paid;			/* a customer's payment the answer reports */
+	char	   *cost;			/* what the provider says the request cost
+								 * us, a plain decimal (gw_cost_number);
+								 * NULL when its answer does not say */
 
 	/* set by the caller before gw_call_complete: the outbox row, or NULL */
 	const GwRowState *row;

@@ -129,7 +129,7 @@ gw_call_complete(GwCall *call)
 
 Jsonb *
 gw_call_run(const char *account, const char *operation, Jsonb *params,
-			GwOutboxStatus *outbox, char **match_key)
+			GwOutboxStatus *outbox, char **match_key, char **cost)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
 	const GwAccount *acc;
@@ -181,6 +181,8 @@ gw_call_run(const char *account, const char *operation, Jsonb *params,
 		*outbox = call.outcome.outbox;
 	if (match_key)
 		*match_key = call.match_key ? pstrdup(call.match_key) : NULL;
+	if (cost)
+		*cost = call.cost ? pstrdup(call.cost) : NULL;
 	MemoryContextReset(gw_call_cxt);
 	return copy;
 }

@@ -30,8 +30,9 @@ extern void gw_call_request(GwCall *call, GwHttpRequest *req);
 extern Jsonb *gw_call_complete(GwCall *call);
 
 /* All of it, synchronously: the result in the caller's memory context; the
- * row status outcome.c gives it and its match key, when asked for. */
+ * row status outcome.c gives it, its match key and the cost the provider
+ * reported, when asked for. */
 extern Jsonb *gw_call_run(const char *account, const char *operation, Jsonb *params,
-						  GwOutboxStatus *outbox, char **match_key);
+						  GwOutboxStatus *outbox, char **match_key, char **cost);
 
 #endif

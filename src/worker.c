@@ -58,6 +58,7 @@
 #include "shmem.h"
 #include "token.h"
 #include "util.h"
+#include "rollup.h"
 #include "worker.h"
 
 char	   *gw_worker_database = NULL;
@@ -68,6 +69,8 @@ int			gw_retry_base_ms = 1000;
 int			gw_retry_max_ms = 300000;
 int			gw_keep_finished_s = 7 * 24 * 3600;
 int			gw_keep_inbound_s = 90 * 24 * 3600;
+
+#define GW_ROLLUP_EVERY_MS (60 * 1000)
 
 /* One claimed row on its way. */
 typedef struct GwItem
@@ -101,6 +104,8 @@ typedef struct GwResults
 	Datum	   *delay;			/* ms until the next attempt; -1: never */
 	Datum	   *match;
 	bool	   *match_null;
+	Datum	   *cost;			/* what the provider says it cost, or NULL */
+	bool	   *cost_null;
 	TimestampTz first;
 } GwResults;
 
@@ -255,7 +260,7 @@ gw_check_installed(void)
 /* Queue an outcome for the next flush. */
 static void
 gw_result_add(int64 id, GwOutboxStatus status, Jsonb *result, const char *ref,
-			  const char *error, int64 delay_ms, const char *match_key)
+			  const char *error, int64 delay_ms, const char *match_key, const char *cost)
 {
 	GwResults  *r = &gw_res;
 	MemoryContext old = MemoryContextSwitchTo(gw_results_cxt);
@@ -276,6 +281,8 @@ gw_result_add(int64 id, GwOutboxStatus status, Jsonb *result, const char *ref,
 		GROW(delay, Datum);
 		GROW(match, Datum);
 		GROW(match_null, bool);
+		GROW(cost, Datum);
+		GROW(cost_null, bool);
 #undef GROW
 		r->cap = cap;
 	}
@@ -301,6 +308,9 @@ gw_result_add(int64 id, GwOutboxStatus status, Jsonb *result, const char *ref,
 	r->match_null[r->n] = (match_key == NULL);
 	if (match_key)
 		r->match[r->n] = CStringGetTextDatum(match_key);
+	r->cost_null[r->n] = (cost == NULL);
+	if (cost)
+		r->cost[r->n] = CStringGetTextDatum(cost);
 	r->n++;
 	MemoryContextSwitchTo(old);
 }
@@ -317,7 +327,7 @@ gw_result_unbuilt(GwItem *it, const char *error)
 				  error,
 				  !it->row.reconcile ? 0 :
 				  it->row.can_reconcile ? gw_backoff_ms(it->row.attempts + 1) : -1,
-				  NULL);
+				  NULL, NULL);
 }
 
 static Datum
@@ -345,7 +355,7 @@ static void
 gw_flush(void)
 {
 	GwResults  *r = &gw_res;
-	Datum		args[8];
+	Datum		args[9];
 	int			rc;
 
 	if (r->n == 0)
@@ -353,8 +363,8 @@ gw_flush(void)
 	gw_xact_begin("gateway: recording results");
 	if (gw_flush_plan == NULL)
 	{
-		Oid			types[8] = {INT8ARRAYOID, TEXTARRAYOID, JSONBARRAYOID, TEXTARRAYOID,
-		TEXTARRAYOID, INT8ARRAYOID, INT8OID, TEXTARRAYOID};
+		Oid			types[9] = {INT8ARRAYOID, TEXTARRAYOID, JSONBARRAYOID, TEXTARRAYOID,
+		TEXTARRAYOID, INT8ARRAYOID, INT8OID, TEXTARRAYOID, TEXTARRAYOID};
 
 		gw_flush_plan = gw_saved_plan(
 			"UPDATE gateway.outbox o"
@@ -369,6 +379,7 @@ gw_flush(void)
 			"                 pg_catalog.jsonb_build_object('callback', o.result OPERATOR(pg_catalog.->) 'callback') END,"
 			"       provider_ref = coalesce(v.ref, o.provider_ref), last_error = v.error,"
 			"       match_key = coalesce(v.match, o.match_key),"
+			"       cost = coalesce(v.cost::pg_catalog.numeric, o.cost),"
 			"       next_attempt_at = CASE WHEN v.delay < 0 THEN 'infinity'::timestamptz"
 			"            ELSE pg_catalog.now() + v.delay * interval '1 millisecond' END,"
 			"       sent_at = CASE WHEN v.status IN ('sent', 'delivered') OR o.status = 'delivered'"
@@ -376,12 +387,12 @@ gw_flush(void)
 			"       updated_at = pg_catalog.now(), lease_until = NULL, leased_by = NULL"
 			"  FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3),"
 			"                 pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6),"
-			"                 pg_catalog.unnest($8))"
-			"       AS v(id, status, result, ref, error, delay, match)"
+			"                 pg_catalog.unnest($8), pg_catalog.unnest($9))"
+			"       AS v(id, status, result, ref, error, delay, match, cost)"
 			" WHERE o.id OPERATOR(pg_catalog.=) v.id"
 			"   AND o.status IN ('sending', 'delivered', 'undelivered', 'failed', 'unknown')"
 			"   AND o.leased_by OPERATOR(pg_catalog.=) $7",
-			8, types);
+			9, types);
 	}
 	args[0] = gw_array(r->id, NULL, r->n, INT8OID);
 	args[1] = gw_array(r->status, NULL, r->n, TEXTOID);
@@ -391,6 +402,7 @@ gw_flush(void)
 	args[5] = gw_array(r->delay, NULL, r->n, INT8OID);
 	args[6] = Int64GetDatum(gw_token);
 	args[7] = gw_array(r->match, r->match_null, r->n, TEXTOID);
+	args[8] = gw_array(r->cost, r->cost_null, r->n, TEXTOID);
 	rc = SPI_execute_plan(gw_flush_plan, args, NULL, false, 0);
 	if (rc != SPI_OK_UPDATE)
 		elog(ERROR, "recording results failed: %s", SPI_result_code_string(rc));
@@ -1083,7 +1095,8 @@ gw_collect_one(GwItem *it, GwHttpResponse *resp)
 		gw_result_add(it->id, o->outbox, res,
 					  it->row.reconcile ? NULL : it->call.provider_ref,
 					  o->error, o->delay_ms,
-					  it->row.reconcile ? NULL : it->call.match_key);
+					  it->row.reconcile ? NULL : it->call.match_key,
+					  it->call.cost);
 	}
 	PG_CATCH();
 	{
@@ -1094,7 +1107,7 @@ gw_collect_one(GwItem *it, GwHttpResponse *resp)
 		ed = CopyErrorData();
 		FlushErrorState();
 		gw_result_add(it->id, GW_OB_UNKNOWN, NULL, NULL,
-					  psprintf("the answer could not be read: %s", ed->message), -1, NULL);
+					  psprintf("the answer could not be read: %s", ed->message), -1, NULL, NULL);
 	}
 	PG_END_TRY();
 	MemoryContextSwitchTo(old);
@@ -1248,7 +1261,9 @@ gw_purge_batches(const char *what, const char *sql, int64 keep_s)
 /*
  * Remove finished rows older than gateway.keep_finished, 10,000 at a time, up
  * to ten batches a pass; true when it stopped with more to do, so the next
- * pass comes sooner and the table stays small under a steady load.
+ * pass comes sooner and the table stays small under a steady load.  Only
+ * rows of days whose daily figures are final (gateway.rollup_state): a row
+ * is counted before it goes.
  */
 static bool
 gw_purge(void)
@@ -1260,8 +1275,33 @@ gw_purge(void)
 							"  SELECT id FROM gateway.outbox"
 							"   WHERE status IN ('sent', 'delivered', 'undelivered', 'failed', 'dead', 'cancelled')"
 							"     AND updated_at < pg_catalog.now() - $1 * interval '1 second'"
+							"     AND send_at < (SELECT (s.final_through + 1)::timestamp AT TIME ZONE 'UTC'"
+							"                      FROM gateway.rollup_state s)"
 							"   LIMIT 10000)",
 							(int64) gw_keep_finished_s);
+}
+
+/* The last UTC day that can be final now (gateway.keep_finished after its
+ * end), as days since 2000-01-01; -1 when none ever is. */
+static int64
+gw_last_final_day(TimestampTz now)
+{
+	if (gw_keep_finished_s < 0)
+		return -1;
+	return (now - (TimestampTz) gw_keep_finished_s * USECS_PER_SEC) / USECS_PER_DAY - 1;
+}
+
+/*
+ * The daily figures (rollup.c): days made final before the purge looks at
+ * their rows, the open days refreshed.  Worker 0 only, once a minute; it
+ * never waits for a gw_rollup() that is running.
+ */
+static void
+gw_rollup_pass(TimestampTz *since)
+{
+	gw_xact_begin("gateway: rolling up the daily figures");
+	gw_rollup_run(since, false);
+	gw_xact_end();
 }
 
 /*
@@ -1312,6 +1352,9 @@ void
 gw_worker_main(Datum arg)
 {
 	TimestampTz next_maintenance = 0;
+	TimestampTz next_rollup = 0;
+	TimestampTz rollup_since = 0;	/* 0: every open day */
+	int64		rollup_final_day = -1;
 	int			maintenance_runs = 0;
 	bool		want_claim = true;
 	Oid			dboid;
@@ -1372,6 +1415,14 @@ gw_worker_main(Datum arg)
 			if (gw_slot == 0)
 				gw_adopt_orphans();
 			gw_recover();
+			if (gw_slot == 0 &&
+				(now >= next_rollup || gw_last_final_day(now) != rollup_final_day))
+			{
+				/* at once when a day can be made final: the purge waits for it */
+				rollup_final_day = gw_last_final_day(now);
+				gw_rollup_pass(&rollup_since);
+				next_rollup = TimestampTzPlusMilliseconds(now, GW_ROLLUP_EVERY_MS);
+			}
 			behind = gw_purge();
 			if (gw_purge_inbound())
 				behind = true;

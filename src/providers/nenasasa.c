@@ -20,6 +20,7 @@
 #include "utils/timestamp.h"
 
 #include "account.h"
+#include "cost.h"
 #include "jsonutil.h"
 #include "provider.h"
 #include "token.h"
@@ -272,6 +273,7 @@ nenasasa_parse(GwCall *call)
 	char	   *response;
 	char	   *last;
 	char	   *code;
+	static const char *const debit[] = {"response", "debit_float", NULL};
 
 	if (call->unsendable)
 	{
@@ -284,6 +286,8 @@ nenasasa_parse(GwCall *call)
 	if (last == NULL)
 		last = gw_jsonb_get_text(call->json, "detail");
 	call->provider_ref = gw_jsonb_get_text(call->json, "action_id");
+	/* response.debit_float: "Float Debited with: 1.00 balance: 80000.00" */
+	call->cost = gw_cost_after(gw_jsonb_path_text(call->json, debit), "Float Debited with:");
 
 	if (http < 200 || http >= 300)
 	{

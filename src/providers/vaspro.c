@@ -10,6 +10,7 @@
 #include <math.h>
 
 #include "account.h"
+#include "cost.h"
 #include "jsonutil.h"
 #include "msisdn.h"
 #include "provider.h"
@@ -708,6 +709,7 @@ vaspro_parse(GwCall *call)
 {
 	static const char *const correlator[] = {"data", "correlator", NULL};
 	static const char *const checkout[] = {"data", "CheckoutRequestID", NULL};
+	static const char *const credits[] = {"data", "credits", NULL};
 	long		http = call->resp.status;
 	char	   *code = gw_jsonb_get_text(call->json, "code");
 	char	   *desc = gw_jsonb_get_text(call->json, "statusDescription");
@@ -722,6 +724,8 @@ vaspro_parse(GwCall *call)
 		return;
 	}
 	call->provider_ref = gw_jsonb_path_text(call->json, correlator);
+	/* the credits the request spent (data.credits: SMS parts billed) */
+	call->cost = gw_cost_number(gw_jsonb_path_text(call->json, credits));
 	if (call->provider_ref == NULL)
 		call->provider_ref = gw_jsonb_path_text(call->json, checkout);
 	/* an STK push's callback names its CheckoutRequestID */

@@ -28,6 +28,7 @@
 #include "utils/timestamp.h"
 
 #include "account.h"
+#include "cost.h"
 #include "jsonutil.h"
 #include "provider.h"
 
@@ -240,6 +241,7 @@ static void
 vt_parse_transaction(GwCall *call)
 {
 	static const char *const ref_path[] = {"content", "transactions", "transactionId", NULL};
+	static const char *const total_path[] = {"content", "transactions", "total_amount", NULL};
 	static const char *const refused[] = {
 		"010", "011", "012", "013", "017", "018", "019",
 		"021", "022", "023", "024", "025", "087", NULL
@@ -285,6 +287,9 @@ vt_parse_transaction(GwCall *call)
 	}
 
 	call->provider_ref = gw_jsonb_path_text(call->json, ref_path);
+	/* a purchase: what VTpass took from the wallet, after its commission */
+	if (purchase)
+		call->cost = gw_cost_number(gw_jsonb_path_text(call->json, total_path));
 	if (code == NULL || (strcmp(code, "000") != 0 && strcmp(code, "001") != 0 &&
 						 strcmp(code, "099") != 0))
 		vt_error(call, code);

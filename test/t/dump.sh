@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # pg_dump and restore keep the extension's data: accounts (credentials
 # included, for the restore to work), the outbox with its idempotency keys
-# and statuses, callbacks received, opt-outs, subscriptions, and the
-# sequences' positions (a restored outbox never reuses an id or a key).
+# and statuses, callbacks received, opt-outs, subscriptions, the daily
+# figures, and the sequences' positions (a restored outbox never reuses an id or a key).
 # Run by scripts/test.sh against its cluster, in two databases of its own.
 set -uo pipefail
 src=gw_dump_src
@@ -30,7 +30,10 @@ q $src "CREATE EXTENSION gateway;
   SELECT gw_ingest('dmp', 'mo', '{\"msisdn\": \"254712000003\", \"message\": \"STOP\"}');
   SELECT gw_ingest('dmp', 'subscription', '{\"msisdn\": \"254712000004\", \"product_id\": \"P1\",
       \"start_keyword\": \"JOIN\"}');
-  SELECT gw_ingest('dmp', 'dlr', '{\"uniqueId\": \"nothing\", \"deliveryStatus\": \"DeliveredToTerminal\"}');" >/dev/null \
+  SELECT gw_ingest('dmp', 'dlr', '{\"uniqueId\": \"nothing\", \"deliveryStatus\": \"DeliveredToTerminal\"}');
+  INSERT INTO gateway.daily (day, account, sent, delivered, undelivered, failed, segments, cost,
+                             final, rolled_up_at)
+      VALUES (current_date - 30, 'dmp', 10, 8, 1, 1, 12, 12.5, true, now());" >/dev/null \
     || { echo "FAIL: could not make the data"; exit 1; }
 
 pg_dump -d $src >"$GW_WORK/dump.sql" 2>"$GW_WORK/dump.err" || { cat "$GW_WORK/dump.err"; exit 1; }
@@ -41,7 +44,7 @@ rows() {   # a digest of a table's rows, in id order where there is one
     q "$1" "SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM $2 t"
 }
 for t in "gateway.account" "gateway.outbox" "gateway.inbound" "gateway.optouts" \
-         "gateway.subscriptions" "gateway.account_secret"; do
+         "gateway.subscriptions" "gateway.account_secret" "gateway.daily"; do
     check "$t restored row for row" "$(rows $src "$t")" "$(rows $dst "$t")"
 done
 check "6 outbox rows restored" 6 "$(q $dst "SELECT count(*) FROM gateway.outbox")"
