@@ -30,6 +30,7 @@ OBJS = \
 	src/front.o \
 	src/msisdn.o \
 	src/smsinfo.o \
+	src/statuspage.o \
 	src/providers/vaspro.o \
 	src/providers/mspace.o \
 	src/providers/umeskia.o \

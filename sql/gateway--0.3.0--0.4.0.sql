@@ -29,3 +29,84 @@
 -- The status page
 ------------------------------------------------------------------------
 
+-- The window of the status page: the current minute and the 59 before it,
+-- so that the per-minute series adds up to the hour's figures.
+CREATE FUNCTION gateway.status_since() RETURNS timestamptz
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN pg_catalog.date_trunc('minute', pg_catalog.now()) - interval '59 minutes';
+GRANT EXECUTE ON FUNCTION gateway.status_since() TO PUBLIC;
+
+-- Each account the caller holds (gateway.accounts) over the last hour:
+--   queued     rows waiting to be sent now (due, or waiting to retry)
+--   scheduled  rows queued for a later send_at
+--   in_flight  rows being sent
+--   sent       rows the provider took in the window (sent_at)
+--   delivered  of those, the ones delivered
+--   failed     rows that ended failed, dead or undelivered in the window
+--   send_rate  sent per minute over the window
+--   delivery_rate  delivered as a percentage of sent (NULL: nothing sent)
+-- security_invoker: the outbox's row-level security applies, a sender sees
+-- the rows of its accounts only.
+CREATE VIEW gateway.status_hour WITH (security_invoker = true) AS
+    SELECT a.name AS account,
+           a.provider,
+           gateway.status_since() AS since,
+           coalesce(w.queued, 0) AS queued,
+           coalesce(w.scheduled, 0) AS scheduled,
+           coalesce(w.in_flight, 0) AS in_flight,
+           coalesce(h.sent, 0) AS sent,
+           coalesce(h.delivered, 0) AS delivered,
+           coalesce(h.failed, 0) AS failed,
+           round(coalesce(h.sent, 0) / 60.0, 2) AS send_rate,
+           round(100.0 * h.delivered / nullif(h.sent, 0), 1) AS delivery_rate
+      FROM gateway.accounts a
+      LEFT JOIN (SELECT o.account,
+                        count(*) FILTER (WHERE o.status = 'queued' AND o.send_at <= now()) AS queued,
+                        count(*) FILTER (WHERE o.status = 'queued' AND o.send_at > now()) AS scheduled,
+                        count(*) FILTER (WHERE o.status = 'sending') AS in_flight
+                   FROM gateway.outbox o
+                  WHERE o.status IN ('queued', 'unknown', 'sending')
+                  GROUP BY o.account) w ON w.account = a.name
+      LEFT JOIN (SELECT o.account,
+                        count(*) FILTER (WHERE o.sent_at >= gateway.status_since()) AS sent,
+                        count(*) FILTER (WHERE o.sent_at >= gateway.status_since()
+                                           AND o.status = 'delivered') AS delivered,
+                        count(*) FILTER (WHERE o.status IN ('failed', 'dead', 'undelivered')) AS failed
+                   FROM gateway.outbox o
+                  WHERE o.status IN ('sent', 'delivered', 'undelivered', 'failed', 'dead', 'cancelled')
+                    AND o.updated_at >= gateway.status_since()
+                  GROUP BY o.account) h ON h.account = a.name;
+
+-- The same window minute by minute, every minute of it (zeros included):
+-- rows sent and rows that ended failed, dead or undelivered in that minute.
+CREATE VIEW gateway.status_minutes WITH (security_invoker = true) AS
+    SELECT a.name AS account,
+           m.minute,
+           coalesce(s.sent, 0) AS sent,
+           coalesce(f.failed, 0) AS failed
+      FROM gateway.accounts a
+     CROSS JOIN generate_series(gateway.status_since(),
+                                pg_catalog.date_trunc('minute', now()),
+                                interval '1 minute') AS m(minute)
+      LEFT JOIN (SELECT o.account, date_trunc('minute', o.sent_at) AS minute, count(*) AS sent
+                   FROM gateway.outbox o
+                  WHERE o.status IN ('sent', 'delivered', 'undelivered', 'failed', 'dead', 'cancelled')
+                    AND o.updated_at >= gateway.status_since()
+                    AND o.sent_at >= gateway.status_since()
+                  GROUP BY 1, 2) s ON s.account = a.name AND s.minute = m.minute
+      LEFT JOIN (SELECT o.account, date_trunc('minute', o.updated_at) AS minute, count(*) AS failed
+                   FROM gateway.outbox o
+                  WHERE o.status IN ('failed', 'dead', 'undelivered')
+                    AND o.updated_at >= gateway.status_since()
+                  GROUP BY 1, 2) f ON f.account = a.name AND f.minute = m.minute;
+
+-- Readable by whoever may read gateway.accounts and gateway.outbox
+-- (gw_grant_sender): the views run as the caller.
+GRANT SELECT ON gateway.status_hour, gateway.status_minutes TO PUBLIC;
+
+-- The status page: one self-contained HTML page over the two views
+-- (src/statuspage.c).  The listener serves it; the owner runs it.
+CREATE FUNCTION gateway.status_page() RETURNS text
+    AS 'MODULE_PATHNAME', 'gw_status_page' LANGUAGE C STABLE;
+REVOKE ALL ON FUNCTION gateway.status_page() FROM PUBLIC;
