@@ -19,6 +19,10 @@ OBJS = \
 	src/request.o \
 	src/call.o \
 	src/shmem.o \
+	src/stats.o \
+	src/health.o \
+	src/metrics.o \
+	src/monitor.o \
 	src/outbox.o \
 	src/journal.o \
 	src/inbound.o \

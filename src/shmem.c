@@ -19,6 +19,7 @@
 
 #include "journal.h"
 #include "shmem.h"
+#include "stats.h"
 
 #define GW_MAX_BUCKETS 1024
 
@@ -73,6 +74,7 @@ gw_shmem_request(void)
 		prev_shmem_request_hook();
 	RequestAddinShmemSpace(MAXALIGN(sizeof(GwShared)));
 	RequestNamedLWLockTranche("gateway", 1);
+	RequestAddinShmemSpace(gw_stats_shmem_size());
 }
 
 static void
@@ -89,6 +91,7 @@ gw_shmem_startup(void)
 		memset(gw_shared, 0, sizeof(GwShared));
 		gw_shared->lock = &(GetNamedLWLockTranche("gateway"))->lock;
 	}
+	gw_stats_shmem_init();
 	LWLockRelease(AddinShmemInitLock);
 	/* the postmaster, at start and after a crash: no session is left */
 	if (!IsUnderPostmaster)

@@ -55,6 +55,7 @@
 #include "jsonutil.h"
 #include "request.h"
 #include "shmem.h"
+#include "stats.h"
 #include "token.h"
 #include "util.h"
 #include "worker.h"
@@ -79,6 +80,7 @@ typedef struct GwItem
 	double		rate;
 	char	   *prep_error;		/* set when the request could not be built */
 	bool		needs_auth;		/* the provider hands out tokens */
+	bool		rate_waited;	/* counted as waiting for the rate limit */
 	GwRowState	row;			/* for outcome.c: attempts, reconcile, ... */
 	GwCall		call;
 	GwHttpRequest req;
@@ -894,6 +896,9 @@ gw_start(void)
 			break;
 		if (gw_rate_take(it->account, it->rate, 1, &ms) < 1)
 		{
+			if (!it->rate_waited)
+				gw_stat_rate_wait(it->account, it->call.op->name);
+			it->rate_waited = true;
 			wait = (wait == 0) ? ms : Min(wait, ms);
 			continue;
 		}
