@@ -22,14 +22,20 @@
 #define GW_CHART_H		120
 #define GW_CHART_BAR	10		/* horizontal room of one minute */
 
-/* The figures of gateway.status_hour, in the order of the table */
-static const char *const gw_status_fields[] = {
-	"queued", "scheduled", "in_flight", "sent", "delivered", "failed",
-	"send_rate", "delivery_rate"
-};
-static const char *const gw_status_labels[] = {
-	"queued", "scheduled", "in flight", "sent", "delivered", "failed",
-	"sent / min", "delivered %"
+/* The figures of gateway.status_hour, in the order of the table: column, heading */
+static const struct
+{
+	const char *field;
+	const char *label;
+}			gw_status_fields[] = {
+	{"queued", "queued"},
+	{"scheduled", "scheduled"},
+	{"in_flight", "in flight"},
+	{"sent", "sent"},
+	{"delivered", "delivered"},
+	{"failed", "failed"},
+	{"send_rate", "sent / min"},
+	{"delivery_rate", "delivered %"},
 };
 
 static const char gw_status_css[] =
@@ -157,29 +163,29 @@ gw_status_account(StringInfo buf, int row, SPITupleTable *minutes, uint64 nminut
 	appendStringInfoString(buf, " <small>");
 	gw_html_escape(buf, provider ? provider : "");
 	appendStringInfoString(buf, "</small></h2><table><tr>");
-	for (f = 0; f < lengthof(gw_status_labels); f++)
+	for (f = 0; f < lengthof(gw_status_fields); f++)
 	{
 		appendStringInfoString(buf, "<th>");
-		gw_html_escape(buf, gw_status_labels[f]);
+		gw_html_escape(buf, gw_status_fields[f].label);
 		appendStringInfoString(buf, "</th>");
 	}
 	appendStringInfoString(buf, "</tr><tr>");
 	for (f = 0; f < lengthof(gw_status_fields); f++)
 	{
-		int			col = SPI_fnumber(SPI_tuptable->tupdesc, gw_status_fields[f]);
+		int			col = SPI_fnumber(SPI_tuptable->tupdesc, gw_status_fields[f].field);
 		char	   *v;
 
 		if (col <= 0)
-			elog(ERROR, "gateway.status_hour has no column \"%s\"", gw_status_fields[f]);
+			elog(ERROR, "gateway.status_hour has no column \"%s\"", gw_status_fields[f].field);
 		v = gw_sp_value(row, col);
 		appendStringInfoString(buf, "<td data-account=\"");
 		gw_html_escape(buf, account);
-		appendStringInfo(buf, "\" data-field=\"%s\"", gw_status_fields[f]);
+		appendStringInfo(buf, "\" data-field=\"%s\"", gw_status_fields[f].field);
 		if (v == NULL)
 			appendStringInfoString(buf, " class=\"none\">n/a</td>");
 		else
 		{
-			if (strcmp(gw_status_fields[f], "failed") == 0 && strcmp(v, "0") != 0)
+			if (strcmp(gw_status_fields[f].field, "failed") == 0 && strcmp(v, "0") != 0)
 				appendStringInfoString(buf, " class=\"failed\"");
 			appendStringInfoChar(buf, '>');
 			gw_html_escape(buf, v);

@@ -198,6 +198,22 @@ check "sp_main's row as shown" "sp_main|delivered|3 sp_main|delivery_rate|50.0 s
 check "sp_wait's backlog as shown" "sp_wait|queued|2 sp_wait|scheduled|4" \
     "$(grep -E '^sp_wait\|(queued|scheduled)\|' "$work/page.hour" | paste -sd' ')"
 check "no delivery rate without sends" "sp_low|delivery_rate|n/a" "$(grep '^sp_low|delivery_rate|' "$work/page.hour")"
+check "each figure under its heading (sp_main)" \
+    "queued=queued scheduled=scheduled in flight=in_flight sent=sent delivered=delivered failed=failed sent / min=send_rate delivered %=delivery_rate" \
+    "$(python3 -c 'import sys, html.parser as h
+class P(h.HTMLParser):
+    sec = False; th = None; heads = []; fields = []
+    def handle_starttag(s, tag, a):
+        a = dict(a)
+        if tag == "section": s.sec = a.get("data-account") == "sp_main"
+        if s.sec and tag == "th": s.th = ""
+        if s.sec and tag == "td": s.fields.append(a.get("data-field"))
+    def handle_data(s, d):
+        if s.th is not None: s.th += d
+    def handle_endtag(s, tag):
+        if tag == "th" and s.th is not None: s.heads.append(s.th.strip()); s.th = None
+p = P(); p.feed(open(sys.argv[1]).read())
+print(" ".join("%s=%s" % x for x in zip(p.heads, p.fields)))' "$work/page.dom")"
 check "a generated-at time" 1 "$(grep -c 'data-field="generated_at">[0-9]' "$work/page.dom")"
 check "no external reference, no script (page and rendered DOM)" 0 \
     "$(cat "$work/page.html" "$work/page.dom" | grep -ciE 'src=|href=|https?:|url\(|@import|<script|<link|<iframe|<object|<embed')"
