@@ -86,10 +86,11 @@ GRANT EXECUTE ON FUNCTION gw_stat_reset(text), gw_health() TO PUBLIC;
 ------------------------------------------------------------------------
 
 -- The window of the status page: the current minute and the 59 before it,
--- so that the per-minute series adds up to the hour's figures.
+-- so that the per-minute series adds up to the hour's figures.  No SET
+-- clause, so that it is inlined into the views (a standard SQL body is
+-- bound at creation, whatever the search_path).
 CREATE FUNCTION gateway.status_since() RETURNS timestamptz
 LANGUAGE sql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
 RETURN pg_catalog.date_trunc('minute', pg_catalog.now()) - interval '59 minutes';
 GRANT EXECUTE ON FUNCTION gateway.status_since() TO PUBLIC;
 
