@@ -229,7 +229,9 @@ gw_status_page(PG_FUNCTION_ARGS)
 	nminutes = SPI_processed;
 
 	appendStringInfoString(&buf, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-						   "<meta name=\"robots\" content=\"noindex\"><title>gateway status: ");
+						   "<meta name=\"robots\" content=\"noindex\">"
+						   "<meta http-equiv=\"refresh\" content=\"60\">"
+						   "<title>gateway status: ");
 	gw_html_escape(&buf, database);
 	appendStringInfo(&buf, "</title><style>%s</style></head>\n<body><h1>gateway status: "
 					 "<span data-field=\"database\">", gw_status_css);
