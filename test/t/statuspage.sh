@@ -31,6 +31,9 @@ cleanup() {
     psql -X -q -d "$db" -c "ALTER SYSTEM RESET gateway.monitor_token" >/dev/null 2>&1 &&
         psql -X -q -d "$db" -c "SELECT pg_reload_conf()" >/dev/null 2>&1
     psql -X -q -d postgres -c "DROP DATABASE IF EXISTS \"gw_sp<i>&\"\"x\" WITH (FORCE)" >/dev/null 2>&1
+    # leave the regression database as it was for the scripts after this one
+    psql -X -q -d "$db" -c "DELETE FROM gateway.outbox WHERE account LIKE 'sp\_%';
+        SELECT gw_account_drop(name) FROM gateway.account WHERE name LIKE 'sp\_%'" >/dev/null 2>&1
 }
 trap cleanup EXIT
 chrome() {   # chrome <out-prefix> <url>: DOM in <out>.dom, screenshot in <out>.png
