@@ -10,12 +10,15 @@
 #include <netinet/in.h>
 
 #include "access/xact.h"
+#include "common/cryptohash.h"
+#include "common/sha2.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
+#include "utils/resowner.h"
 #include "utils/snapmgr.h"
 
 #include "account.h"
@@ -150,6 +153,51 @@ gw_monitor_hosts_check(char **newval, void **extra, GucSource source)
 	return ok;
 }
 
+/*
+ * Whether token is the one set: gateway.monitor_token holds it, or
+ * "sha256:" and the hex SHA-256 of it (the postmaster logs a changed
+ * setting's value; a hash there gives nothing away).
+ */
+static bool
+gw_monitor_token_ok(const char *token)
+{
+	const char *set = gw_monitor_token;
+
+	if (set == NULL || set[0] == '\0')
+		return false;
+	if (strncmp(set, "sha256:", 7) == 0)
+	{
+		uint8		digest[PG_SHA256_DIGEST_LENGTH];
+		char		hex[PG_SHA256_DIGEST_LENGTH * 2 + 1];
+		ResourceOwner save = CurrentResourceOwner;
+		pg_cryptohash_ctx *ctx;
+		bool		ok;
+		bool		hashed;
+
+		/* the listener is between transactions: OpenSSL's context needs
+		 * an owner */
+		CurrentResourceOwner = ResourceOwnerCreate(NULL, "gateway monitor token");
+		ctx = pg_cryptohash_create(PG_SHA256);
+		hashed = (ctx != NULL && pg_cryptohash_init(ctx) == 0 &&
+				  pg_cryptohash_update(ctx, (const uint8 *) token, strlen(token)) == 0 &&
+				  pg_cryptohash_final(ctx, digest, sizeof(digest)) == 0);
+		pg_cryptohash_free(ctx);
+		ResourceOwnerRelease(CurrentResourceOwner, RESOURCE_RELEASE_BEFORE_LOCKS, false, true);
+		ResourceOwnerRelease(CurrentResourceOwner, RESOURCE_RELEASE_LOCKS, false, true);
+		ResourceOwnerRelease(CurrentResourceOwner, RESOURCE_RELEASE_AFTER_LOCKS, false, true);
+		ResourceOwnerDelete(CurrentResourceOwner);
+		CurrentResourceOwner = save;
+		if (!hashed)
+			return false;
+		for (int i = 0; i < PG_SHA256_DIGEST_LENGTH; i++)
+			snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+		ok = gw_monitor_token_equal(hex, set + 7);
+		explicit_bzero(hex, sizeof(hex));
+		return ok;
+	}
+	return gw_monitor_token_equal(token, set);
+}
+
 int
 gw_monitor_access(const char *token, const struct sockaddr *client)
 {
@@ -158,8 +206,7 @@ gw_monitor_access(const char *token, const struct sockaddr *client)
 	if (!gw_monitor_enabled())
 		return 404;
 	if (token != NULL)
-		return (gw_monitor_token && gw_monitor_token[0] &&
-				gw_monitor_token_equal(token, gw_monitor_token)) ? 0 : 403;
+		return gw_monitor_token_ok(token) ? 0 : 403;
 	if (gw_monitor_hosts && gw_monitor_hosts[0] && gw_monitor_addr16(client, addr) &&
 		!gw_monitor_each_host(gw_monitor_hosts, gw_monitor_not_match, addr))
 		return 0;
