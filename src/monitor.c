@@ -20,11 +20,15 @@
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 #include "utils/snapmgr.h"
+#include "utils/timeout.h"
 
 #include "account.h"
 #include "metrics.h"
 #include "monitor.h"
 #include "util.h"
+
+/* The longest a status page may keep the listener (and its callbacks) waiting. */
+#define GW_STATUS_PAGE_TIMEOUT_MS 5000
 
 char	   *gw_monitor_token = NULL;
 char	   *gw_monitor_hosts = NULL;
@@ -233,7 +237,9 @@ gw_monitor_status_page(char **body, MemoryContext cxt)
 		char	   *page;
 
 		gw_as_owner_begin(&save_userid, &save_sec);
+		enable_timeout_after(STATEMENT_TIMEOUT, GW_STATUS_PAGE_TIMEOUT_MS);
 		rc = SPI_execute("SELECT gateway.status_page()::text", true, 1);
+		disable_timeout(STATEMENT_TIMEOUT, false);
 		gw_as_owner_end(save_userid, save_sec);
 		if (rc != SPI_OK_SELECT || SPI_processed != 1)
 			elog(ERROR, "gateway.status_page() failed: %s", SPI_result_code_string(rc));
@@ -284,6 +290,7 @@ gw_monitor_answer(const char *path, const char **content_type, char **body)
 	{
 		ErrorData  *e;
 
+		disable_timeout(STATEMENT_TIMEOUT, false);
 		MemoryContextSwitchTo(cxt);
 		e = CopyErrorData();
 		FlushErrorState();
