@@ -10,18 +10,25 @@
 #include <netinet/in.h>
 
 #include "access/xact.h"
+#include "common/cryptohash.h"
+#include "common/sha2.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
+#include "utils/resowner.h"
 #include "utils/snapmgr.h"
+#include "utils/timeout.h"
 
 #include "account.h"
 #include "metrics.h"
 #include "monitor.h"
 #include "util.h"
+
+/* The longest a status page may keep the listener (and its callbacks) waiting. */
+#define GW_STATUS_PAGE_TIMEOUT_MS 5000
 
 char	   *gw_monitor_token = NULL;
 char	   *gw_monitor_hosts = NULL;
@@ -150,6 +157,51 @@ gw_monitor_hosts_check(char **newval, void **extra, GucSource source)
 	return ok;
 }
 
+/*
+ * Whether token is the one set: gateway.monitor_token holds it, or
+ * "sha256:" and the hex SHA-256 of it (the postmaster logs a changed
+ * setting's value; a hash there gives nothing away).
+ */
+static bool
+gw_monitor_token_ok(const char *token)
+{
+	const char *set = gw_monitor_token;
+
+	if (set == NULL || set[0] == '\0')
+		return false;
+	if (strncmp(set, "sha256:", 7) == 0)
+	{
+		uint8		digest[PG_SHA256_DIGEST_LENGTH];
+		char		hex[PG_SHA256_DIGEST_LENGTH * 2 + 1];
+		ResourceOwner save = CurrentResourceOwner;
+		pg_cryptohash_ctx *ctx;
+		bool		ok;
+		bool		hashed;
+
+		/* the listener is between transactions: OpenSSL's context needs
+		 * an owner */
+		CurrentResourceOwner = ResourceOwnerCreate(NULL, "gateway monitor token");
+		ctx = pg_cryptohash_create(PG_SHA256);
+		hashed = (ctx != NULL && pg_cryptohash_init(ctx) == 0 &&
+				  pg_cryptohash_update(ctx, (const uint8 *) token, strlen(token)) == 0 &&
+				  pg_cryptohash_final(ctx, digest, sizeof(digest)) == 0);
+		pg_cryptohash_free(ctx);
+		ResourceOwnerRelease(CurrentResourceOwner, RESOURCE_RELEASE_BEFORE_LOCKS, false, true);
+		ResourceOwnerRelease(CurrentResourceOwner, RESOURCE_RELEASE_LOCKS, false, true);
+		ResourceOwnerRelease(CurrentResourceOwner, RESOURCE_RELEASE_AFTER_LOCKS, false, true);
+		ResourceOwnerDelete(CurrentResourceOwner);
+		CurrentResourceOwner = save;
+		if (!hashed)
+			return false;
+		for (int i = 0; i < PG_SHA256_DIGEST_LENGTH; i++)
+			snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+		ok = gw_monitor_token_equal(hex, set + 7);
+		explicit_bzero(hex, sizeof(hex));
+		return ok;
+	}
+	return gw_monitor_token_equal(token, set);
+}
+
 int
 gw_monitor_access(const char *token, const struct sockaddr *client)
 {
@@ -158,8 +210,7 @@ gw_monitor_access(const char *token, const struct sockaddr *client)
 	if (!gw_monitor_enabled())
 		return 404;
 	if (token != NULL)
-		return (gw_monitor_token && gw_monitor_token[0] &&
-				gw_monitor_token_equal(token, gw_monitor_token)) ? 0 : 403;
+		return gw_monitor_token_ok(token) ? 0 : 403;
 	if (gw_monitor_hosts && gw_monitor_hosts[0] && gw_monitor_addr16(client, addr) &&
 		!gw_monitor_each_host(gw_monitor_hosts, gw_monitor_not_match, addr))
 		return 0;
@@ -186,7 +237,9 @@ gw_monitor_status_page(char **body, MemoryContext cxt)
 		char	   *page;
 
 		gw_as_owner_begin(&save_userid, &save_sec);
+		enable_timeout_after(STATEMENT_TIMEOUT, GW_STATUS_PAGE_TIMEOUT_MS);
 		rc = SPI_execute("SELECT gateway.status_page()::text", true, 1);
+		disable_timeout(STATEMENT_TIMEOUT, false);
 		gw_as_owner_end(save_userid, save_sec);
 		if (rc != SPI_OK_SELECT || SPI_processed != 1)
 			elog(ERROR, "gateway.status_page() failed: %s", SPI_result_code_string(rc));
@@ -237,6 +290,7 @@ gw_monitor_answer(const char *path, const char **content_type, char **body)
 	{
 		ErrorData  *e;
 
+		disable_timeout(STATEMENT_TIMEOUT, false);
 		MemoryContextSwitchTo(cxt);
 		e = CopyErrorData();
 		FlushErrorState();
