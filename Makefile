@@ -19,6 +19,10 @@ OBJS = \
 	src/request.o \
 	src/call.o \
 	src/shmem.o \
+	src/stats.o \
+	src/health.o \
+	src/metrics.o \
+	src/monitor.o \
 	src/outbox.o \
 	src/journal.o \
 	src/inbound.o \
@@ -34,6 +38,7 @@ OBJS = \
 	src/smsinfo.o \
 	src/cost.o \
 	src/rollup.o \
+	src/statuspage.o \
 	src/providers/vaspro.o \
 	src/providers/mspace.o \
 	src/providers/umeskia.o \

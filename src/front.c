@@ -43,7 +43,9 @@
 #include "callback.h"
 #include "compat.h"
 #include "listener.h"
+#include "monitor.h"
 #include "shmem.h"
+#include "stats.h"
 #include "worker.h"
 
 PGDLLEXPORT void gw_front_main(Datum arg);
@@ -172,6 +174,7 @@ gw_front_answer(int fd, int status, const char *reason, const char *text)
 				 "Content-Length: %zu\r\nConnection: close\r\n\r\n%s\n",
 				 status, reason, strlen(text) + 1, text);
 	(void) send(fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+	gw_stat_answer(InvalidOid, status);
 	(void) shutdown(fd, SHUT_WR);
 	/* what the client sent is read, so that closing does not reset the answer */
 	while (recv(fd, drain, sizeof(drain), MSG_DONTWAIT) > 0)
@@ -206,11 +209,12 @@ gw_front_unescape(char *s)
 
 /*
  * The database a request's first line is for, in name (NAMEDATALEN); false
- * when the path names none (it is not /<database>/<account>/<kind> or
- * /<account>/<kind>).
+ * when the path names none (it is not /<database>/<account>/<kind>,
+ * /<account>/<kind>, /<database>/status or /metrics).  *metrics: it is
+ * /metrics, which any database's listener serves (name is then "").
  */
 static bool
-gw_front_route(const char *line, char *name)
+gw_front_route(const char *line, char *name, bool *metrics)
 {
 	const char *path = strchr(line, ' ');
 	const char *end;
@@ -222,18 +226,25 @@ gw_front_route(const char *line, char *name)
 		return false;
 	path++;
 	end = path + strcspn(path, " ?#\r\n");
+	*metrics = (end - path == 8 && memcmp(path, "/metrics", 8) == 0);
+	if (*metrics)
+	{
+		name[0] = '\0';
+		return true;
+	}
 	s1 = memchr(path + 1, '/', end - path - 1);
 	if (s1 == NULL)
 		return false;
 	s2 = memchr(s1 + 1, '/', end - s1 - 1);
-	if (s2 == NULL)
+	if (s2 == NULL && !(end - s1 == 7 && memcmp(s1, "/status", 7) == 0))
 	{
 		/* /<account>/<kind>: gateway.database's */
 		strlcpy(name, gw_worker_database, NAMEDATALEN);
 		return true;
 	}
-	if (memchr(s2 + 1, '/', end - s2 - 1) != NULL || s1 - path - 1 >= (long) sizeof(seg) ||
-		s1 == path + 1)
+	/* /<database>/status, or /<database>/<account>/<kind> */
+	if ((s2 != NULL && memchr(s2 + 1, '/', end - s2 - 1) != NULL) ||
+		s1 - path - 1 >= (long) sizeof(seg) || s1 == path + 1)
 		return false;
 	memcpy(seg, path + 1, s1 - path - 1);
 	seg[s1 - path - 1] = '\0';
@@ -241,6 +252,24 @@ gw_front_route(const char *line, char *name)
 		return false;
 	strlcpy(name, seg, NAMEDATALEN);
 	return true;
+}
+
+/* The listener that serves /metrics: gateway.database's, else any. */
+static Oid
+gw_front_metrics_listener(void)
+{
+	Oid			dboid = gw_db_listener_for(gw_worker_database);
+	GwDbInfo   *dbs;
+
+	if (OidIsValid(dboid))
+		return dboid;
+	dbs = palloc(sizeof(GwDbInfo) * GW_MAX_DATABASES);
+	gw_db_snapshot(dbs);
+	for (int i = 0; i < GW_MAX_DATABASES && !OidIsValid(dboid); i++)
+		if (dbs[i].listener_live && OidIsValid(dbs[i].dboid))
+			dboid = dbs[i].dboid;
+	pfree(dbs);
+	return dboid;
 }
 
 /* Hand a connection to the listener of dboid; false when it is not there. */
@@ -297,6 +326,7 @@ gw_front_readable(GwFrontConn *c, int ep)
 	ssize_t		n = recv(c->fd, line, GW_FRONT_LINE_MAX, MSG_PEEK | MSG_DONTWAIT);
 	int			fd = c->fd;
 	Oid			dboid;
+	bool		metrics;
 
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 		return;
@@ -316,13 +346,13 @@ gw_front_readable(GwFrontConn *c, int ep)
 		}
 		return;					/* more to come */
 	}
-	if (!gw_front_route(line, name))
+	if (!gw_front_route(line, name, &metrics) || (metrics && !gw_monitor_enabled()))
 	{
 		gw_front_forget(c, ep);
 		gw_front_answer(fd, 404, "Not Found", "not found");
 		return;
 	}
-	dboid = gw_db_listener_for(name);
+	dboid = metrics ? gw_front_metrics_listener() : gw_db_listener_for(name);
 	if (OidIsValid(dboid))
 	{
 		if (gw_front_handoff_to(dboid, c))
@@ -341,7 +371,7 @@ gw_front_readable(GwFrontConn *c, int ep)
 		}
 	}
 	gw_front_forget(c, ep);
-	if (gw_front_database_exists(name))
+	if (metrics || gw_front_database_exists(name))
 		gw_front_answer(fd, 503, "Service Unavailable", "unavailable");
 	else
 		gw_front_answer(fd, 404, "Not Found", "not found");

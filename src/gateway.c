@@ -13,6 +13,7 @@
 #include "credfile.h"
 #include "http.h"
 #include "launcher.h"
+#include "monitor.h"
 #include "listener.h"
 #include "pause.h"
 #include "shmem.h"
@@ -256,6 +257,21 @@ _PG_init(void)
 							   "",
 							   PGC_SIGHUP, 0,
 							   NULL, NULL, NULL);
+
+	DefineCustomStringVariable("gateway.monitor_token",
+							   gettext_noop("Token that opens the listener's GET /metrics and /<database>/status; empty: none."),
+							   NULL,
+							   &gw_monitor_token,
+							   "",
+							   PGC_SIGHUP, GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
+							   NULL, NULL, NULL);
+	DefineCustomStringVariable("gateway.monitor_hosts",
+							   gettext_noop("Client addresses (comma-separated) that may read the listener's GET /metrics and /<database>/status without the token."),
+							   NULL,
+							   &gw_monitor_hosts,
+							   "",
+							   PGC_SIGHUP, GUC_LIST_INPUT,
+							   gw_monitor_hosts_check, NULL, NULL);
 
 	MarkGUCPrefixReserved("gateway");
 

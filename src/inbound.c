@@ -30,6 +30,7 @@
 #include "inbound.h"
 #include "listener.h"
 #include "rights.h"
+#include "stats.h"
 #include "jsonutil.h"
 #include "msisdn.h"
 #include "outcome.h"
@@ -685,6 +686,7 @@ gw_inbound_ingest(const char *account, const char *kind, const char *body, Jsonb
 		const char *error = "the body is not JSON";
 
 		gw_inbound_note(id, 0, error);
+		gw_stat_callback(acc->name, kind, GW_CB_REFUSED);
 		return gw_inbound_answer(id, kind, 0, NULL, error, error, NULL);
 	}
 	if (!JB_ROOT_IS_OBJECT(payload))
@@ -692,6 +694,7 @@ gw_inbound_ingest(const char *account, const char *kind, const char *body, Jsonb
 		const char *error = "the body is not a JSON object";
 
 		gw_inbound_note(id, 0, error);
+		gw_stat_callback(acc->name, kind, GW_CB_REFUSED);
 		return gw_inbound_answer(id, kind, 0, NULL, error, error, NULL);
 	}
 	{
@@ -703,6 +706,10 @@ gw_inbound_ingest(const char *account, const char *kind, const char *body, Jsonb
 			gw_inbound_apply(&a, id, acc, kind, payload);
 		if (a.outbox_id > 0 || a.note)
 			gw_inbound_note(id, a.outbox_id, a.note);
+		gw_stat_callback(acc->name, kind,
+						 a.error ? GW_CB_REFUSED :
+						 (a.status || a.reply) ? GW_CB_APPLIED :
+						 a.outbox_id > 0 ? GW_CB_IGNORED : GW_CB_UNMATCHED);
 		return gw_inbound_answer(id, kind, a.outbox_id, a.status, a.note, a.error, a.reply);
 	}
 }

@@ -72,7 +72,9 @@
 #include "compat.h"
 #include "jsonutil.h"
 #include "listener.h"
+#include "monitor.h"
 #include "shmem.h"
+#include "stats.h"
 #include "util.h"
 #include "worker.h"
 
@@ -96,6 +98,7 @@ typedef struct GwAnswer
 	int			status;
 	const char *content_type;
 	char	   *body;
+	const char *allow;			/* the Allow header of a 405 */
 } GwAnswer;
 
 /*
@@ -309,6 +312,7 @@ gw_answer_set(GwAnswer *a, int status, const char *text)
 	a->status = status;
 	a->content_type = "text/plain; charset=utf-8";
 	a->body = psprintf("%s\n", text);
+	a->allow = "POST";
 }
 
 /*
@@ -588,10 +592,11 @@ gw_listen_reply(struct MHD_Connection *conn, GwAnswer *a)
 		return MHD_NO;
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, a->content_type);
 	if (a->status == MHD_HTTP_METHOD_NOT_ALLOWED)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "POST");
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, a->allow ? a->allow : "POST");
 	if (a->status == MHD_HTTP_MISDIRECTED_REQUEST)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
 	ret = MHD_queue_response(conn, a->status, resp);
+	gw_stat_answer(MyDatabaseId, a->status);
 	MHD_destroy_response(resp);
 	return ret;
 }
@@ -732,6 +737,41 @@ gw_listen_local_path(const char *url)
 	return NULL;
 }
 
+/*
+ * A monitoring route (monitor.h): who asks is checked first, from the
+ * headers and the client's address; then only GET is served.
+ */
+static enum MHD_Result
+gw_listen_monitor(struct MHD_Connection *conn, const char *url, const char *method)
+{
+	const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+												   MHD_HTTP_HEADER_AUTHORIZATION);
+	const char *token = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "token");
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	GwAnswer	a;
+	int			status;
+
+	if (auth && pg_strncasecmp(auth, "Bearer ", 7) == 0)
+		token = auth + 7;
+	status = gw_monitor_access(token, ci ? ci->client_addr : NULL);
+	if (status == MHD_HTTP_NOT_FOUND)
+		gw_answer_set(&a, status, "not found");
+	else if (status != 0)
+		gw_answer_set(&a, MHD_HTTP_FORBIDDEN, "forbidden");
+	else if (strcmp(method, MHD_HTTP_METHOD_GET) != 0)
+	{
+		gw_answer_set(&a, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed");
+		a.allow = "GET";
+	}
+	else
+	{
+		a.allow = NULL;
+		a.status = gw_monitor_answer(url, &a.content_type, &a.body);
+	}
+	return gw_listen_reply(conn, &a);
+}
+
 /* libmicrohttpd's request handler: called for headers, body parts, end. */
 static enum MHD_Result
 gw_listen_access(void *cls, struct MHD_Connection *conn, const char *url,
@@ -741,6 +781,17 @@ gw_listen_access(void *cls, struct MHD_Connection *conn, const char *url,
 	GwListenReq *r = *con_cls;
 	GwAnswer	a;
 	MemoryContext old;
+
+	/* GET /metrics, GET /<this database>/status */
+	if (r == NULL && (strcmp(url, "/metrics") == 0 || gw_monitor_path(url, gw_listen_dbname)))
+	{
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+		if (ci && ci->socket_context && ((GwConn *) ci->socket_context)->cut)
+			return MHD_NO;
+		return gw_listen_monitor(conn, url, method);
+	}
 
 	/* /<account>/<kind> from here on; a connection the front handed us
 	 * may go on with a request for another database */

@@ -15,6 +15,7 @@
 #include "request.h"
 #include "result.h"
 #include "shmem.h"
+#include "stats.h"
 
 /* Scratch memory of the synchronous path, reset at the start of every call. */
 static MemoryContext gw_call_cxt = NULL;
@@ -119,6 +120,7 @@ gw_call_complete(GwCall *call)
 		call->op->parse(call);
 	}
 	result = gw_mask_jsonb_fields(&secrets, gw_result_build(call), gw_provider_fields);
+	gw_stat_call(call);
 
 	if (call->resp.body)
 		explicit_bzero(call->resp.body, call->resp.body_len);

@@ -20,6 +20,7 @@
 #include "journal.h"
 #include "pause.h"
 #include "shmem.h"
+#include "stats.h"
 
 #define GW_MAX_BUCKETS 1024
 
@@ -75,6 +76,7 @@ gw_shmem_request(void)
 	RequestAddinShmemSpace(MAXALIGN(sizeof(GwShared)));
 	RequestAddinShmemSpace(gw_pause_shmem_size());
 	RequestNamedLWLockTranche("gateway", 1);
+	RequestAddinShmemSpace(gw_stats_shmem_size());
 }
 
 static void
@@ -92,6 +94,7 @@ gw_shmem_startup(void)
 		gw_shared->lock = &(GetNamedLWLockTranche("gateway"))->lock;
 	}
 	gw_pause_shmem_init();
+	gw_stats_shmem_init();
 	LWLockRelease(AddinShmemInitLock);
 	/* the postmaster, at start and after a crash: no session is left */
 	if (!IsUnderPostmaster)

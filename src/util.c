@@ -179,3 +179,31 @@ gw_try_subxact_ex(GwSubxactFn fn, void *arg, MemoryContext cxt, bool rethrow_tra
 	CurrentResourceOwner = owner;
 	return error;
 }
+
+void
+gw_html_escape(StringInfo buf, const char *s)
+{
+	for (; *s; s++)
+	{
+		switch (*s)
+		{
+			case '&':
+				appendStringInfoString(buf, "&amp;");
+				break;
+			case '<':
+				appendStringInfoString(buf, "&lt;");
+				break;
+			case '>':
+				appendStringInfoString(buf, "&gt;");
+				break;
+			case '"':
+				appendStringInfoString(buf, "&quot;");
+				break;
+			case '\'':
+				appendStringInfoString(buf, "&#39;");
+				break;
+			default:
+				appendStringInfoChar(buf, *s);
+		}
+	}
+}

@@ -7,6 +7,7 @@
 #include "postgres.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "lib/stringinfo.h"
 
 /* Argument i as a C string, or NULL when SQL NULL. */
 extern char *gw_arg_text(FunctionCallInfo fcinfo, int i);
@@ -56,5 +57,11 @@ extern bool gw_errcode_transient(int sqlerrcode);
  * rollback instead of being returned. */
 extern char *gw_try_subxact_ex(GwSubxactFn fn, void *arg, MemoryContext cxt,
 							   bool rethrow_transient);
+
+/*
+ * Append s to buf for HTML text or a quoted attribute value: & < > " and '
+ * become character references.
+ */
+extern void gw_html_escape(StringInfo buf, const char *s);
 
 #endif

@@ -56,6 +56,7 @@
 #include "pause.h"
 #include "request.h"
 #include "shmem.h"
+#include "stats.h"
 #include "token.h"
 #include "util.h"
 #include "rollup.h"
@@ -83,6 +84,7 @@ typedef struct GwItem
 	double		rate;
 	char	   *prep_error;		/* set when the request could not be built */
 	bool		needs_auth;		/* the provider hands out tokens */
+	bool		rate_waited;	/* counted as waiting for the rate limit */
 	GwRowState	row;			/* for outcome.c: attempts, reconcile, ... */
 	GwCall		call;
 	GwHttpRequest req;
@@ -1056,6 +1058,9 @@ gw_start(void)
 			continue;
 		if (gw_rate_take(it->account, it->rate, 1, &ms) < 1)
 		{
+			if (!it->rate_waited)
+				gw_stat_rate_wait(it->account, it->call.op->name);
+			it->rate_waited = true;
 			wait = (wait == 0) ? ms : Min(wait, ms);
 			continue;
 		}
