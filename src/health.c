@@ -55,7 +55,8 @@ gw_health_accounts(StringInfo buf)
 	rc = SPI_execute(
 		"SELECT a.name, coalesce(q.queued, 0), coalesce(q.due, 0),"
 		"       pg_catalog.round(extract(epoch FROM pg_catalog.now() OPERATOR(pg_catalog.-) q.oldest), 3),"
-		"       coalesce(pg_catalog.to_jsonb(a) OPERATOR(pg_catalog.->) 'paused', 'null')::text"
+		"       coalesce(pg_catalog.to_jsonb(a) OPERATOR(pg_catalog.->) 'paused',"
+		"                pg_catalog.to_jsonb(a) OPERATOR(pg_catalog.->) 'paused_at', 'null')::text"
 		"  FROM gateway.account a"
 		"  LEFT JOIN (SELECT account, pg_catalog.count(*) AS queued,"
 		"                    pg_catalog.count(*) FILTER (WHERE next_attempt_at OPERATOR(pg_catalog.<=) pg_catalog.now()) AS due,"
