@@ -7,7 +7,7 @@ SELECT name, provider, options FROM gateway.accounts ORDER BY name;
 -- the view never shows credentials
 SELECT count(*) AS credential_columns FROM information_schema.columns
  WHERE table_schema = 'gateway' AND table_name = 'accounts'
-   AND column_name NOT IN ('name', 'provider', 'base_url', 'options', 'created_at');
+   AND column_name NOT IN ('name', 'provider', 'base_url', 'options', 'created_at', 'paused_at');
 
 -- caller mistakes, each with its SQLSTATE
 SELECT expect_error($$SELECT gw_account_create('acme', 'vaspro', '{"api_key": "x-other-key"}')$$);
