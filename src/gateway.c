@@ -10,6 +10,7 @@
 #include "utils/guc.h"
 
 #include "callback.h"
+#include "circuit.h"
 #include "credfile.h"
 #include "http.h"
 #include "launcher.h"
@@ -240,6 +241,8 @@ _PG_init(void)
 							   "",
 							   PGC_SIGHUP, 0,
 							   NULL, NULL, NULL);
+
+	gw_circuit_init();
 
 	MarkGUCPrefixReserved("gateway");
 

@@ -33,6 +33,7 @@
 #include "utils/timestamp.h"
 
 #include "account.h"
+#include "circuit.h"
 #include "msisdn.h"
 #include "outcome.h"
 #include "provider.h"
@@ -332,10 +333,26 @@ gw_outcome_row(GwCall *call, const GwRowState *row, GwOutcome *o)
 	o->outbox = GW_OB_FAILED;
 }
 
+/*
+ * Tell the account's circuit whether its provider answered: a transport
+ * error or a 5xx counts against it, any other answer closes it.  A call
+ * that sent nothing (opted out, no token) tells nothing.
+ */
+static void
+gw_outcome_circuit(const GwCall *call)
+{
+	const GwHttpResponse *r = &call->resp;
+
+	if (call->refused || call->unsendable || call->account == NULL)
+		return;
+	gw_circuit_record(call->account->name, r->net_error != GW_NET_OK || r->status >= 500);
+}
+
 void
 gw_outcome_decide(GwCall *call, GwOutcome *o)
 {
 	const GwRowState *row = call->row;
+	gw_outcome_circuit(call);
 	memset(o, 0, sizeof(*o));
 	o->status = GW_UNKNOWN;
 	gw_classify(call, o);

@@ -17,6 +17,7 @@
 #include "storage/shmem.h"
 #include "utils/timestamp.h"
 
+#include "circuit.h"
 #include "journal.h"
 #include "shmem.h"
 
@@ -73,6 +74,7 @@ gw_shmem_request(void)
 		prev_shmem_request_hook();
 	RequestAddinShmemSpace(MAXALIGN(sizeof(GwShared)));
 	RequestNamedLWLockTranche("gateway", 1);
+	gw_circuit_shmem_request();
 }
 
 static void
@@ -90,6 +92,7 @@ gw_shmem_startup(void)
 		gw_shared->lock = &(GetNamedLWLockTranche("gateway"))->lock;
 	}
 	LWLockRelease(AddinShmemInitLock);
+	gw_circuit_shmem_startup();
 	/* the postmaster, at start and after a crash: no session is left */
 	if (!IsUnderPostmaster)
 		gw_journal_startup();
