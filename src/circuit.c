@@ -145,6 +145,13 @@ gw_circuit_allow(const char *account, TimestampTz *retry_at)
 	*retry_at = 0;
 	if (gw_circuits_shared == NULL || gw_circuit_failures <= 0)
 		return true;
+	/* the common case, a closed circuit, under a shared lock */
+	LWLockAcquire(gw_circuits_shared->lock, LW_SHARED);
+	c = gw_circuit_find(account, false);
+	ok = (c == NULL || !c->open);
+	LWLockRelease(gw_circuits_shared->lock);
+	if (ok)
+		return true;
 	LWLockAcquire(gw_circuits_shared->lock, LW_EXCLUSIVE);
 	c = gw_circuit_find(account, false);
 	if (c != NULL && c->open)
