@@ -153,6 +153,7 @@ gw_circuit_allow(const char *account, TimestampTz *retry_at)
 	if (ok)
 		return true;
 	LWLockAcquire(gw_circuits_shared->lock, LW_EXCLUSIVE);
+	ok = true;
 	c = gw_circuit_find(account, false);
 	if (c != NULL && c->open)
 	{
@@ -177,14 +178,15 @@ gw_circuit_allow(const char *account, TimestampTz *retry_at)
 	return ok;
 }
 
-void
+bool
 gw_circuit_record(const char *account, bool failed)
 {
 	GwCircuit  *c;
 	TimestampTz now;
+	bool		was_open = false;
 
 	if (gw_circuits_shared == NULL || gw_circuit_failures <= 0 || account == NULL)
-		return;
+		return false;
 	if (!failed)
 	{
 		/* a healthy provider: nothing to do unless it has an entry */
@@ -193,7 +195,7 @@ gw_circuit_record(const char *account, bool failed)
 		failed = (c != NULL && (c->failures > 0 || c->open));
 		LWLockRelease(gw_circuits_shared->lock);
 		if (!failed)
-			return;
+			return false;
 		LWLockAcquire(gw_circuits_shared->lock, LW_EXCLUSIVE);
 		c = gw_circuit_find(account, false);
 		if (c != NULL)
@@ -204,13 +206,14 @@ gw_circuit_record(const char *account, bool failed)
 			c->probe_at = 0;
 		}
 		LWLockRelease(gw_circuits_shared->lock);
-		return;
+		return false;
 	}
 	now = GetCurrentTimestamp();
 	LWLockAcquire(gw_circuits_shared->lock, LW_EXCLUSIVE);
 	c = gw_circuit_find(account, true);
 	if (c != NULL)
 	{
+		was_open = c->open;
 		if (c->open)
 		{
 			/* the probe (or any request once half-open) failed: open again */
@@ -230,6 +233,7 @@ gw_circuit_record(const char *account, bool failed)
 		}
 	}
 	LWLockRelease(gw_circuits_shared->lock);
+	return was_open;
 }
 
 /*

@@ -28,7 +28,12 @@ extern void gw_circuit_shmem_startup(void);
  */
 extern bool gw_circuit_allow(const char *account, TimestampTz *retry_at);
 
-/* A request of account finished: failed (transport error or 5xx) or not. */
-extern void gw_circuit_record(const char *account, bool failed);
+/*
+ * A request of account finished: failed (transport error or 5xx) or not.
+ * True when it failed on a circuit that was open already (it was the
+ * half-open probe, or in flight when the circuit opened): the provider is
+ * down, not the request wrong.
+ */
+extern bool gw_circuit_record(const char *account, bool failed);
 
 #endif
