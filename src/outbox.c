@@ -39,8 +39,10 @@ PG_FUNCTION_INFO_V1(gw_sms_trigger);
 
 static bool gw_wake_at_commit = false;
 static bool gw_xact_cb_registered = false;
-static SPIPlanPtr gw_insert_plan = NULL;	/* a caller's key: may exist */
-static SPIPlanPtr gw_insert_new_plan = NULL;	/* no caller's key: new */
+/* [1]: a routed row (the route columns of 0.4.0; older schemas have no
+ * routes, so never need them) */
+static SPIPlanPtr gw_insert_plan[2] = {NULL, NULL};	/* a caller's key: may exist */
+static SPIPlanPtr gw_insert_new_plan[2] = {NULL, NULL};	/* no caller's key: new */
 static SPIPlanPtr gw_existing_plan = NULL;
 
 static void
@@ -174,34 +176,37 @@ gw_outbox_enqueue(const char *account, const char *operation, Jsonb *params,
 	gw_as_owner_begin(&save_userid, &save_sec);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (gw_insert_plan == NULL)
+	if (gw_insert_plan[route != NULL] == NULL)
 	{
 		Oid			types[8] = {TEXTOID, TEXTOID, JSONBOID, TIMESTAMPTZOID, TEXTOID, BOOLOID,
 		TEXTOID, TEXTOID};
+		const char *cols = route ? ", route, fallback" : "";
+		const char *vals = route ? ", $7, $8" : "";
+		int			nargs = route ? 8 : 6;
 
-		gw_insert_plan = gw_saved_plan(
+		gw_insert_plan[route != NULL] = gw_saved_plan(psprintf(
 			"INSERT INTO gateway.outbox (account, operation, params, send_at,"
-			"                            next_attempt_at, idempotency_key, key_given, payment,"
-			"                            route, fallback)"
+			"                            next_attempt_at, idempotency_key, key_given, payment%s)"
 			" VALUES ($1, $2, $3, coalesce($4, pg_catalog.now()),"
-			"         coalesce($4, pg_catalog.now()), $5, true, $6, $7, $8)"
+			"         coalesce($4, pg_catalog.now()), $5, true, $6%s)"
 			" ON CONFLICT (account, idempotency_key) WHERE key_given DO NOTHING"
-			" RETURNING id", 8, types);
-		gw_insert_new_plan = gw_saved_plan(
+			" RETURNING id", cols, vals), nargs, types);
+		gw_insert_new_plan[route != NULL] = gw_saved_plan(psprintf(
 			"INSERT INTO gateway.outbox (account, operation, params, send_at,"
-			"                            next_attempt_at, payment, route, fallback)"
+			"                            next_attempt_at, payment%s)"
 			" VALUES ($1, $2, $3, coalesce($4, pg_catalog.now()),"
-			"         coalesce($4, pg_catalog.now()), $6, $7, $8)"
-			" RETURNING id", 8, types);
+			"         coalesce($4, pg_catalog.now()), $6%s)"
+			" RETURNING id", cols, vals), nargs, types);
+	}
+	if (gw_existing_plan == NULL)
 		gw_existing_plan = gw_saved_plan(
 			"SELECT id FROM gateway.outbox"
 			" WHERE account OPERATOR(pg_catalog.=) $1"
 			"   AND idempotency_key OPERATOR(pg_catalog.=) $2 AND key_given", 2,
 			(Oid[]) {TEXTOID, TEXTOID});
-	}
 	/* Only a given key (the caller's, or the provider's own form) can be
 	 * there already: only then the slower, speculative insert. */
-	rc = SPI_execute_plan(key ? gw_insert_plan : gw_insert_new_plan,
+	rc = SPI_execute_plan(key ? gw_insert_plan[route != NULL] : gw_insert_new_plan[route != NULL],
 						  values, nulls, false, 1);
 	if (rc != SPI_OK_INSERT_RETURNING)
 		elog(ERROR, "outbox insert failed: %s", SPI_result_code_string(rc));
