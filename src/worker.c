@@ -513,10 +513,10 @@ gw_item_route(GwItem *it, char **op, Jsonb **params, TimestampTz *until)
 	error = gw_try_subxact(gw_failover_step, &f, it->cxt);
 	if (error)
 	{
-		/* e.g. the fallback already has a row with the caller's key */
+		/* e.g. the fallback already has a row with the caller's key, or
+		 * was dropped: the row waits for its own account's circuit */
 		elog(LOG, "gateway worker: outbox row " INT64_FORMAT " stays with account \"%s\": %s",
 			 it->id, it->account, error);
-		*until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), 1000);
 		return false;
 	}
 	*op = f.op;
