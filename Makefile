@@ -15,6 +15,8 @@ OBJS = \
 	src/provider.o \
 	src/result.o \
 	src/outcome.o \
+	src/circuit.o \
+	src/route.o \
 	src/token.o \
 	src/request.o \
 	src/call.o \

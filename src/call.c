@@ -15,7 +15,9 @@
 #include "outbox.h"
 #include "provider.h"
 #include "request.h"
+#include "circuit.h"
 #include "rights.h"
+#include "route.h"
 #include "util.h"
 
 PG_FUNCTION_INFO_V1(gw_call);
@@ -64,6 +66,7 @@ gw_call(PG_FUNCTION_ARGS)
 
 	gw_require(account, "account");
 	gw_require(operation, "operation");
+	gw_route_refuse(account, "gw_call");
 	gw_rights_require(account, GW_RIGHT_SEND);
 	PG_RETURN_JSONB_P(gw_call_sync(account, operation,
 								   PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2)));
@@ -77,16 +80,35 @@ gw_send_sms(PG_FUNCTION_ARGS)
 	char	   *vals[3];
 	char	   *account = gw_arg_text(fcinfo, 0);
 	const char *op;
+	GwRouteChoice rc;
+	Jsonb	   *result;
 
 	vals[0] = gw_arg_text(fcinfo, 1);
 	vals[1] = gw_arg_text(fcinfo, 2);
 	vals[2] = gw_arg_text(fcinfo, 3);
+
 	gw_require(account, "account");
 	gw_require(vals[0], "recipient");
 	gw_require(vals[1], "message");
+	memset(&rc, 0, sizeof(rc));
+	if (gw_route_resolve(account, vals[0], &rc))
+	{
+		account = gw_route_pick(&rc);
+		vals[0] = rc.recipient;
+	}
 	gw_rights_require(account, GW_RIGHT_SEND);
 	op = gw_shortcut_op(account, gw_account_get(account)->provider->sms_op, "gw_send_sms");
-	PG_RETURN_JSONB_P(gw_call_run(account, op, gw_jsonb_object(keys, vals, 3), NULL, NULL, NULL));
+	result = gw_call_run(account, op, gw_jsonb_object(keys, vals, 3), NULL, NULL, NULL);
+	if (rc.route != NULL)
+	{
+		/* which account the route took */
+		static const char *rkeys[] = {"route", "account"};
+		char	   *rvals[2] = {rc.route, account};
+
+		result = DatumGetJsonbP(DirectFunctionCall2(jsonb_concat, JsonbPGetDatum(result),
+													JsonbPGetDatum(gw_jsonb_object(rkeys, rvals, 2))));
+	}
+	PG_RETURN_JSONB_P(result);
 }
 
 /* gw_stk_push(account, phone, amount, reference, description) */
@@ -106,6 +128,7 @@ gw_stk_push(PG_FUNCTION_ARGS)
 	gw_require(account, "account");
 	gw_require(vals[0], "phone");
 	gw_require(vals[1], "amount");
+	gw_route_refuse(account, "a payment");
 	gw_rights_require(account, GW_RIGHT_SEND);
 	op = gw_shortcut_op(account, gw_account_get(account)->provider->stk_op, "gw_stk_push");
 	PG_RETURN_JSONB_P(gw_call_sync(account, op, gw_jsonb_object(keys, vals, 4)));
@@ -119,6 +142,7 @@ gw_balance(PG_FUNCTION_ARGS)
 	const char *op;
 
 	gw_require(account, "account");
+	gw_route_refuse(account, "gw_balance");
 	gw_rights_require(account, GW_RIGHT_SEND);
 	op = gw_shortcut_op(account, gw_account_get(account)->provider->balance_op, "gw_balance");
 	PG_RETURN_JSONB_P(gw_call_run(account, op, NULL, NULL, NULL, NULL));

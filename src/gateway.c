@@ -10,6 +10,7 @@
 #include "utils/guc.h"
 
 #include "callback.h"
+#include "circuit.h"
 #include "credfile.h"
 #include "http.h"
 #include "launcher.h"
@@ -272,6 +273,7 @@ _PG_init(void)
 							   "",
 							   PGC_SIGHUP, GUC_LIST_INPUT,
 							   gw_monitor_hosts_check, NULL, NULL);
+	gw_circuit_init();
 
 	MarkGUCPrefixReserved("gateway");
 

@@ -286,6 +286,13 @@ gw_msisdn_normalize_or_error(const char *phone, const char *country)
 	return result;
 }
 
+/* The calling code of a country (ISO code); ERROR for one we do not know. */
+const char *
+gw_msisdn_calling_code(const char *iso)
+{
+	return gw_country_lookup(iso)->cc;
+}
+
 /*
  * gw_normalize_msisdn(phone text, country text DEFAULT 'KE') RETURNS text
  */

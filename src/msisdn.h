@@ -10,4 +10,7 @@ extern char *gw_msisdn_normalize(const char *phone, const char *country, const c
  * errmsg("invalid phone number \"%s\"", phone), errdetail(why) and an errhint
  * showing the accepted forms. */
 extern char *gw_msisdn_normalize_or_error(const char *phone, const char *country);
+/* The calling code of a country (ISO code, e.g. "NG" -> "234"); ERROR for
+ * one gateway does not know. */
+extern const char *gw_msisdn_calling_code(const char *iso);
 #endif

@@ -29,6 +29,7 @@
 #include "outbox.h"
 #include "request.h"
 #include "rights.h"
+#include "route.h"
 #include "shmem.h"
 #include "util.h"
 
@@ -39,9 +40,11 @@ PG_FUNCTION_INFO_V1(gw_sms_trigger);
 
 static bool gw_wake_at_commit = false;
 static bool gw_xact_cb_registered = false;
-/* [1]: with segments and encoding (0.4.0), [0]: an older outbox */
-static SPIPlanPtr gw_insert_plan[2];	/* a caller's key: may exist */
-static SPIPlanPtr gw_insert_new_plan[2];	/* no caller's key: new */
+/* [costs][routed]: costs, the segments and encoding columns (0.4.0; an
+ * older outbox has none); routed, the route columns of a routed row (0.4.0:
+ * older schemas have no routes, so never need them) */
+static SPIPlanPtr gw_insert_plan[2][2];	/* a caller's key: may exist */
+static SPIPlanPtr gw_insert_new_plan[2][2];	/* no caller's key: new */
 static SPIPlanPtr gw_existing_plan = NULL;
 
 static void
@@ -78,7 +81,8 @@ gw_wake_on_commit(void)
 
 int64
 gw_outbox_enqueue(const char *account, const char *operation, Jsonb *params,
-				  Datum send_at, bool send_at_null, const char *key)
+				  Datum send_at, bool send_at_null, const char *key,
+				  const GwRouteChoice *route)
 {
 	const GwAccount *acc;
 	const GwOperation *op;
@@ -86,10 +90,11 @@ gw_outbox_enqueue(const char *account, const char *operation, Jsonb *params,
 	MemoryContext scratch;
 	char	   *acc_name;
 	bool		payment;
-	Datum		values[8];
-	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', 'n', 'n'};
+	Datum		values[10];
+	char		nulls[10] = {' ', ' ', ' ', ' ', ' ', ' ', 'n', 'n', 'n', 'n'};
 	int			segments = 0;
 	const char *encoding = NULL;
+	bool		routed = (route != NULL);
 	Oid			save_userid;
 	int			save_sec;
 	int64		id = 0;
@@ -177,41 +182,53 @@ gw_outbox_enqueue(const char *account, const char *operation, Jsonb *params,
 		values[7] = CStringGetTextDatum(encoding);
 		nulls[6] = nulls[7] = ' ';
 	}
+	/* a routed row: its route, and the account to fall back to */
+	if (route)
+	{
+		values[8] = CStringGetTextDatum(route->route);
+		nulls[8] = ' ';
+		if (route->fallback)
+		{
+			values[9] = CStringGetTextDatum(route->fallback);
+			nulls[9] = ' ';
+		}
+	}
 
 	gw_as_owner_begin(&save_userid, &save_sec);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	costs = gw_cost_columns();
-	if (gw_insert_plan[costs] == NULL)
+	if (gw_insert_plan[costs][routed] == NULL)
 	{
-		Oid			types[8] = {TEXTOID, TEXTOID, JSONBOID, TIMESTAMPTZOID, TEXTOID, BOOLOID,
-		INT4OID, TEXTOID};
+		Oid			types[10] = {TEXTOID, TEXTOID, JSONBOID, TIMESTAMPTZOID, TEXTOID, BOOLOID,
+		INT4OID, TEXTOID, TEXTOID, TEXTOID};
+		char	   *cols = psprintf("%s%s", costs ? ", segments, encoding" : "",
+									routed ? ", route, fallback" : "");
+		char	   *vals = psprintf("%s%s", costs ? ", $7, $8" : "", routed ? ", $9, $10" : "");
 
-		gw_insert_plan[costs] = gw_saved_plan(psprintf(
+		gw_insert_plan[costs][routed] = gw_saved_plan(psprintf(
 			"INSERT INTO gateway.outbox (account, operation, params, send_at,"
 			"                            next_attempt_at, idempotency_key, key_given, payment%s)"
 			" VALUES ($1, $2, $3, coalesce($4, pg_catalog.now()),"
 			"         coalesce($4, pg_catalog.now()), $5, true, $6%s)"
 			" ON CONFLICT (account, idempotency_key) WHERE key_given DO NOTHING"
-			" RETURNING id", costs ? ", segments, encoding" : "", costs ? ", $7, $8" : ""),
-			8, types);
-		gw_insert_new_plan[costs] = gw_saved_plan(psprintf(
+			" RETURNING id", cols, vals), 10, types);
+		gw_insert_new_plan[costs][routed] = gw_saved_plan(psprintf(
 			"INSERT INTO gateway.outbox (account, operation, params, send_at,"
 			"                            next_attempt_at, payment%s)"
 			" VALUES ($1, $2, $3, coalesce($4, pg_catalog.now()),"
 			"         coalesce($4, pg_catalog.now()), $6%s)"
-			" RETURNING id", costs ? ", segments, encoding" : "", costs ? ", $7, $8" : ""),
-			8, types);
-		if (gw_existing_plan == NULL)
-			gw_existing_plan = gw_saved_plan(
-				"SELECT id FROM gateway.outbox"
-				" WHERE account OPERATOR(pg_catalog.=) $1"
-				"   AND idempotency_key OPERATOR(pg_catalog.=) $2 AND key_given", 2,
-				(Oid[]) {TEXTOID, TEXTOID});
+			" RETURNING id", cols, vals), 10, types);
 	}
+	if (gw_existing_plan == NULL)
+		gw_existing_plan = gw_saved_plan(
+			"SELECT id FROM gateway.outbox"
+			" WHERE account OPERATOR(pg_catalog.=) $1"
+			"   AND idempotency_key OPERATOR(pg_catalog.=) $2 AND key_given", 2,
+			(Oid[]) {TEXTOID, TEXTOID});
 	/* Only a given key (the caller's, or the provider's own form) can be
 	 * there already: only then the slower, speculative insert. */
-	rc = SPI_execute_plan(key ? gw_insert_plan[costs] : gw_insert_new_plan[costs],
+	rc = SPI_execute_plan(key ? gw_insert_plan[costs][routed] : gw_insert_new_plan[costs][routed],
 						  values, nulls, false, 1);
 	if (rc != SPI_OK_INSERT_RETURNING)
 		elog(ERROR, "outbox insert failed: %s", SPI_result_code_string(rc));
@@ -327,20 +344,103 @@ gw_outbox_record_sync(const char *account, const char *operation, Jsonb *params,
 	gw_as_owner_end(save_userid, save_sec);
 }
 
+/* Whether any provider's operation of this name moves money. */
+static bool
+gw_operation_is_payment(const char *operation)
+{
+	int			np;
+	const GwProvider *const *ps = gw_providers(&np);
+
+	for (int i = 0; i < np; i++)
+	{
+		const GwOperation *op = gw_operation_find(ps[i], operation);
+
+		if (op && (op->flags & GW_OP_PAYMENT))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * gw_enqueue through a route: only the plain SMS of the chosen account's
+ * provider, in the params every provider shares (recipient, message,
+ * sender_id), so that the worker can build it for the fallback's provider.
+ */
+static int64
+gw_enqueue_routed(const char *name, const char *operation, Jsonb *params,
+				  Datum send_at, bool send_at_null, const char *key)
+{
+	GwRouteChoice rc;
+	const GwProvider *p;
+	const GwOperation *op;
+	const char *opname;
+	char	   *recipient;
+	Jsonb	   *sms;
+
+	if (gw_operation_is_payment(operation))
+		gw_route_refuse(name, "a payment");
+	if (params == NULL || !JB_ROOT_IS_OBJECT(params))
+		params = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")));
+	recipient = gw_jsonb_get_text(params, "recipient");
+	if (recipient == NULL)
+		recipient = gw_jsonb_get_text(params, "recipients");
+	(void) gw_route_resolve(name, recipient, &rc);
+	p = gw_account_get(rc.account)->provider;
+	op = gw_operation_lookup(p, operation);
+	if (!(op->flags & GW_OP_SMS) ||
+		!((p->sms_op && strcmp(operation, p->sms_op) == 0) ||
+		  (p->queue_sms_op && strcmp(operation, p->queue_sms_op) == 0)))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("route \"%s\" cannot send operation \"%s\"", name, operation),
+				 errhint("A route sends plain SMS (sms.send, or gw_queue_sms); name an account for %s.",
+						 operation)));
+	{
+		JsonbIterator *it = JsonbIteratorInit(&params->root);
+		JsonbValue	v;
+		JsonbIteratorToken tok;
+
+		while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+		{
+			char	   *k;
+
+			if (tok != WJB_KEY)
+				continue;
+			k = pnstrdup(v.val.string.val, v.val.string.len);
+			if (strcmp(k, "recipient") != 0 && strcmp(k, "recipients") != 0 &&
+				strcmp(k, "message") != 0 && strcmp(k, "sender_id") != 0 &&
+				!(op->key_param && strcmp(k, op->key_param) == 0))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("param \"%s\" cannot go through route \"%s\"", k, name),
+						 errhint("A route takes recipient, message and sender_id, which every provider shares.")));
+		}
+	}
+	sms = gw_route_sms_params(p, &opname, rc.recipient, gw_jsonb_get_text(params, "message"),
+							  gw_jsonb_get_text(params, "sender_id"));
+	if (op->key_param && gw_jsonb_get_text(params, op->key_param) && key == NULL)
+		key = gw_jsonb_get_text(params, op->key_param);
+	return gw_outbox_enqueue(rc.account, opname, sms, send_at, send_at_null, key, &rc);
+}
+
 /* gw_enqueue(account, operation, params, send_at, idempotency_key) */
 Datum
 gw_enqueue(PG_FUNCTION_ARGS)
 {
 	char	   *account = gw_arg_text(fcinfo, 0);
 	char	   *operation = gw_arg_text(fcinfo, 1);
+	Jsonb	   *params = PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2);
 
 	gw_require(account, "account");
 	gw_require(operation, "operation");
-	PG_RETURN_INT64(gw_outbox_enqueue(account, operation,
-									  PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2),
+	if (gw_route_is(account))
+		PG_RETURN_INT64(gw_enqueue_routed(account, operation, params,
+										  PG_ARGISNULL(3) ? (Datum) 0 : PG_GETARG_DATUM(3),
+										  PG_ARGISNULL(3), gw_arg_text(fcinfo, 4)));
+	PG_RETURN_INT64(gw_outbox_enqueue(account, operation, params,
 									  PG_ARGISNULL(3) ? (Datum) 0 : PG_GETARG_DATUM(3),
 									  PG_ARGISNULL(3),
-									  gw_arg_text(fcinfo, 4)));
+									  gw_arg_text(fcinfo, 4), NULL));
 }
 
 /* Params of the provider's queued-SMS operation. */
@@ -364,7 +464,15 @@ gw_queue_sms_internal(const char *account, const char *recipient, const char *me
 	const GwAccount *acc;
 	const GwProvider *p;
 	const char *opname;
+	GwRouteChoice rc;
 
+	if (gw_route_resolve(account, recipient, &rc))
+	{
+		Jsonb	   *params = gw_route_sms_params(gw_account_get(rc.account)->provider, &opname,
+												 rc.recipient, message, sender_id);
+
+		return gw_outbox_enqueue(rc.account, opname, params, send_at, send_at_null, key, &rc);
+	}
 	gw_rights_require(account, GW_RIGHT_SEND);
 	acc = gw_account_get(account);
 	p = acc->provider;
@@ -378,7 +486,7 @@ gw_queue_sms_internal(const char *account, const char *recipient, const char *me
 	return gw_outbox_enqueue(account, opname,
 							 gw_sms_params(gw_operation_lookup(p, opname),
 										   recipient, message, sender_id),
-							 send_at, send_at_null, key);
+							 send_at, send_at_null, key, NULL);
 }
 
 /* gw_queue_sms(account, recipient, message, sender_id, send_at, idempotency_key) */

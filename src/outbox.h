@@ -9,12 +9,15 @@
 #include "utils/jsonb.h"
 
 #include "outcome.h"
+#include "route.h"
 #include "utils/relcache.h"
 
 /* Check and queue a call in the current transaction; its row id.  The same
- * idempotency key again returns the first row's id. */
+ * idempotency key again returns the first row's id.  route: the route it was
+ * queued through (its account is route->account), or NULL. */
 extern int64 gw_outbox_enqueue(const char *account, const char *operation, Jsonb *params,
-							   Datum send_at, bool send_at_null, const char *key);
+							   Datum send_at, bool send_at_null, const char *key,
+							   const GwRouteChoice *route);
 
 /* ERROR before a synchronous call whose outcome could not be recorded. */
 extern void gw_outbox_check_sync(const char *account, const char *operation);

@@ -33,6 +33,7 @@
 #include "utils/timestamp.h"
 
 #include "account.h"
+#include "circuit.h"
 #include "msisdn.h"
 #include "outcome.h"
 #include "provider.h"
@@ -252,9 +253,10 @@ gw_paid_check(const GwPaid *paid, const char *amount, const char *phone,
 	return NULL;
 }
 
-/* The row's status and next attempt for a call the worker sent. */
+/* The row's status and next attempt for a call the worker sent (down: it
+ * failed on an account whose circuit was open already). */
 static void
-gw_outcome_row(GwCall *call, const GwRowState *row, GwOutcome *o)
+gw_outcome_row(GwCall *call, const GwRowState *row, GwOutcome *o, bool down)
 {
 	bool		payment = (call->op->flags & GW_OP_PAYMENT) != 0 || row->reconcile;
 	GwHttpResponse *resp = &call->resp;
@@ -315,6 +317,18 @@ gw_outcome_row(GwCall *call, const GwRowState *row, GwOutcome *o)
 		case GW_REJECTED:
 			break;
 	}
+	if (o->retryable && down && !payment)
+	{
+		/*
+		 * The provider is down (the circuit was open already: this was its
+		 * probe, or in flight when it opened): the message is queued again
+		 * whatever its attempts, never dead for it; the claim holds it
+		 * while the circuit stays open, or gives it to its fallback.
+		 */
+		o->outbox = GW_OB_QUEUED;
+		o->delay_ms = gw_backoff_ms(row->attempts);
+		return;
+	}
 	if (o->retryable)
 	{
 		if (row->attempts >= gw_max_attempts)
@@ -332,10 +346,28 @@ gw_outcome_row(GwCall *call, const GwRowState *row, GwOutcome *o)
 	o->outbox = GW_OB_FAILED;
 }
 
+/*
+ * Tell the account's circuit whether its provider answered: a transport
+ * error or a 5xx counts against it, any other answer closes it.  A call
+ * that sent nothing (opted out, no token) tells nothing.
+ */
+static bool
+gw_outcome_circuit(const GwCall *call)
+{
+	const GwHttpResponse *r = &call->resp;
+
+	if (call->refused || call->unsendable || call->account == NULL)
+		return false;
+	return gw_circuit_record(call->account->name,
+							 r->net_error != GW_NET_OK || r->status >= 500);
+}
+
 void
 gw_outcome_decide(GwCall *call, GwOutcome *o)
 {
 	const GwRowState *row = call->row;
+	bool		down = gw_outcome_circuit(call);
+
 	memset(o, 0, sizeof(*o));
 	o->status = GW_UNKNOWN;
 	gw_classify(call, o);
@@ -386,7 +418,7 @@ gw_outcome_decide(GwCall *call, GwOutcome *o)
 		}
 	}
 	else
-		gw_outcome_row(call, row, o);
+		gw_outcome_row(call, row, o, down);
 
 	if (o->status == GW_ACCEPTED || o->status == GW_DELIVERED || o->status == GW_PENDING)
 		o->error = NULL;

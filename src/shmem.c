@@ -17,6 +17,7 @@
 #include "storage/shmem.h"
 #include "utils/timestamp.h"
 
+#include "circuit.h"
 #include "journal.h"
 #include "pause.h"
 #include "shmem.h"
@@ -77,6 +78,7 @@ gw_shmem_request(void)
 	RequestAddinShmemSpace(gw_pause_shmem_size());
 	RequestNamedLWLockTranche("gateway", 1);
 	RequestAddinShmemSpace(gw_stats_shmem_size());
+	gw_circuit_shmem_request();
 }
 
 static void
@@ -96,6 +98,7 @@ gw_shmem_startup(void)
 	gw_pause_shmem_init();
 	gw_stats_shmem_init();
 	LWLockRelease(AddinShmemInitLock);
+	gw_circuit_shmem_startup();
 	/* the postmaster, at start and after a crash: no session is left */
 	if (!IsUnderPostmaster)
 		gw_journal_startup();

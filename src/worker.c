@@ -51,10 +51,12 @@
 #include "utils/timestamp.h"
 
 #include "account.h"
+#include "circuit.h"
 #include "journal.h"
 #include "jsonutil.h"
 #include "pause.h"
 #include "request.h"
+#include "route.h"
 #include "shmem.h"
 #include "stats.h"
 #include "token.h"
@@ -80,6 +82,8 @@ typedef struct GwItem
 	MemoryContext cxt;
 	int64		id;
 	char	   *account;
+	char	   *fallback;		/* a routed message's other account, or NULL */
+	bool		payment;
 	char	   *match_key;		/* the row's, for a status query by it */
 	double		rate;
 	char	   *prep_error;		/* set when the request could not be built */
@@ -476,6 +480,107 @@ gw_item_prepare(GwItem *it, const char *operation, Jsonb *params, const char *ke
 
 static void gw_collect_one(GwItem *it, GwHttpResponse *resp);
 
+/* A claimed row going to its fallback account. */
+typedef struct GwFailover
+{
+	GwItem	   *it;
+	char	   *op;
+	Jsonb	   *params;
+} GwFailover;
+
+/* Swap the row's account and fallback, its request rebuilt for the
+ * fallback's provider: the row records the account that sends it. */
+static void
+gw_failover_step(void *arg)
+{
+	GwFailover *f = (GwFailover *) arg;
+	GwItem	   *it = f->it;
+	const char *opname;
+	Jsonb	   *params = gw_route_rebuild(gw_account_get(it->fallback)->provider, f->params, &opname);
+	Datum		v[5];
+	MemoryContext old;
+	char	   *was = it->account;
+
+	v[0] = Int64GetDatum(it->id);
+	v[1] = CStringGetTextDatum(it->fallback);
+	v[2] = CStringGetTextDatum(it->account);
+	v[3] = CStringGetTextDatum(opname);
+	v[4] = JsonbPGetDatum(params);
+	if (SPI_execute_with_args("UPDATE gateway.outbox SET account = $2, fallback = $3,"
+							  "       operation = $4, params = $5"
+							  " WHERE id OPERATOR(pg_catalog.=) $1", 5,
+							  (Oid[]) {INT8OID, TEXTOID, TEXTOID, TEXTOID, JSONBOID},
+							  v, NULL, false, 0) != SPI_OK_UPDATE || SPI_processed != 1)
+		elog(ERROR, "moving outbox row " INT64_FORMAT " to its fallback failed", it->id);
+	old = MemoryContextSwitchTo(it->cxt);
+	f->op = pstrdup(opname);
+	f->params = DatumGetJsonbPCopy(JsonbPGetDatum(params));
+	it->account = pstrdup(it->fallback);
+	it->fallback = pstrdup(was);
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * Where a claimed row goes, as the circuits say: to its account while that
+ * account's circuit lets it (a half-open one lets one probe through); else,
+ * for a routed message, to its fallback while the fallback's does (never a
+ * payment); else nowhere yet: false, and *until when to try again.
+ */
+static bool
+gw_item_route(GwItem *it, char **op, Jsonb **params, TimestampTz *until)
+{
+	TimestampTz other;
+	GwFailover	f = {it, NULL, *params};
+	char	   *error;
+
+	if (gw_circuit_allow(it->account, until))
+		return true;
+	if (it->fallback == NULL || it->payment)
+		return false;
+	if (!gw_circuit_allow(it->fallback, &other))
+	{
+		*until = Min(*until, other);
+		return false;
+	}
+	error = gw_try_subxact(gw_failover_step, &f, it->cxt);
+	if (error)
+	{
+		/* e.g. the fallback already has a row with the caller's key, or
+		 * was dropped: the row waits for its own account's circuit */
+		elog(LOG, "gateway worker: outbox row " INT64_FORMAT " stays with account \"%s\": %s",
+			 it->id, it->account, error);
+		return false;
+	}
+	*op = f.op;
+	*params = f.params;
+	return true;
+}
+
+/* Put held rows back as they were before the claim: queued, the attempt
+ * not counted, due when their circuit lets them go. */
+static void
+gw_hold(Datum *ids, Datum *until, Datum *why, int n)
+{
+	Datum		args[3];
+
+	if (n == 0)
+		return;
+	args[0] = gw_array(ids, NULL, n, INT8OID);
+	args[1] = gw_array(until, NULL, n, TIMESTAMPTZOID);
+	args[2] = gw_array(why, NULL, n, TEXTOID);
+	if (SPI_execute_with_args(
+			"UPDATE gateway.outbox o"
+			"   SET status = 'queued', attempts = o.attempts OPERATOR(pg_catalog.-) 1,"
+			"       next_attempt_at = v.until, last_error = v.why,"
+			"       lease_until = NULL, leased_by = NULL, updated_at = pg_catalog.now()"
+			"  FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3))"
+			"       AS v(id, until, why)"
+			" WHERE o.id OPERATOR(pg_catalog.=) v.id",
+			3, (Oid[]) {INT8ARRAYOID, TIMESTAMPTZARRAYOID, TEXTARRAYOID},
+			args, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "holding rows of open circuits failed");
+}
+
 /*
  * Tokens (providers with an authorize hook: Nenasasa).  The claimed rows of
  * an account that need a token wait, parked, for one token request of that
@@ -836,7 +941,7 @@ gw_claim(int n)
 			"        leased_by = $3, updated_at = pg_catalog.now()"
 			"   FROM c WHERE o.id OPERATOR(pg_catalog.=) c.id"
 			" RETURNING o.id, o.account, o.operation, o.params, o.idempotency_key,"
-			"           o.attempts, o.payment, c.was, o.created_at, o.match_key",
+			"           o.attempts, o.payment, c.was, o.created_at, o.match_key, o.fallback",
 			4, types);
 	}
 	args[0] = Int32GetDatum(n);
@@ -877,17 +982,45 @@ gw_claim(int n)
 		}
 		it->row.created_at = DatumGetTimestampTz(SPI_getbinval(t, d, 9, &isnull));
 		it->match_key = SPI_getvalue(t, d, 10);
+		it->fallback = SPI_getvalue(t, d, 11);
+		it->payment = DatumGetBool(SPI_getbinval(t, d, 7, &isnull));
 		MemoryContextSwitchTo(old);
 		items[i] = it;
 	}
+	/* rows whose circuits are open go to their fallback, or wait */
+	{
+		Datum	   *held = palloc(sizeof(Datum) * Max(got, 1));
+		Datum	   *until = palloc(sizeof(Datum) * Max(got, 1));
+		Datum	   *why = palloc(sizeof(Datum) * Max(got, 1));
+		int			nheld = 0;
+
+		for (int i = 0; i < got; i++)
+		{
+			TimestampTz t;
+
+			if (items[i]->row.reconcile || gw_item_route(items[i], &ops[i], &params[i], &t))
+				continue;
+			held[nheld] = Int64GetDatum(items[i]->id);
+			until[nheld] = TimestampTzGetDatum(t);
+			why[nheld] = CStringGetTextDatum(psprintf("waiting: the circuit of account %s is open",
+													  items[i]->account));
+			nheld++;
+			MemoryContextDelete(items[i]->cxt);
+			items[i] = NULL;
+		}
+		gw_hold(held, until, why, nheld);
+	}
 	for (int i = 0; i < got; i++)
-		gw_item_prepare(items[i], ops[i], params[i], keys[i]);
+		if (items[i])
+			gw_item_prepare(items[i], ops[i], params[i], keys[i]);
 	gw_xact_end();
 
 	for (int i = 0; i < got; i++)
 	{
 		GwItem	   *it = items[i];
 
+		if (it == NULL)
+			continue;			/* held */
 		if (it->prep_error)
 		{
 			/*
