@@ -527,6 +527,9 @@ END
 $$;
 CREATE TRIGGER route_account BEFORE DELETE ON gateway.account
     FOR EACH ROW EXECUTE FUNCTION gateway.route_account_check();
+-- trigger functions: nobody calls them
+REVOKE ALL ON FUNCTION gateway.route_name_check() FROM PUBLIC;
+REVOKE ALL ON FUNCTION gateway.route_account_check() FROM PUBLIC;
 
 -- route: the route a row was queued through (NULL: an account was named);
 -- account: the account that sends it, and has sent it once it left;

@@ -174,12 +174,13 @@ SELECT pg_reload_conf();
 
 -- Finished rows are kept for gateway.keep_finished, then purged in batches,
 -- once their day's daily figures are final (docs/costs.md): the rows are
--- moved to yesterday, which keep_finished 1s makes final at once.
+-- moved two days back (a row sent before its send_at is due an hour ahead),
+-- which keep_finished 1s makes final at once.
 SELECT count(*) > 0 AS finished_rows FROM gateway.outbox
  WHERE status IN ('sent', 'delivered', 'failed', 'dead');
 WITH moved AS (
-    UPDATE gateway.outbox SET send_at = send_at - interval '1 day', created_at = created_at - interval '1 day',
-                              sent_at = sent_at - interval '1 day', updated_at = updated_at - interval '1 day'
+    UPDATE gateway.outbox SET send_at = send_at - interval '2 days', created_at = created_at - interval '2 days',
+                              sent_at = sent_at - interval '2 days', updated_at = updated_at - interval '2 days'
      WHERE status IN ('sent', 'delivered', 'failed', 'dead') RETURNING 1)
 SELECT count(*) > 0 AS moved FROM moved;
 ALTER SYSTEM SET gateway.keep_finished = '1s';
