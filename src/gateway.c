@@ -18,6 +18,7 @@
 #include "listener.h"
 #include "pause.h"
 #include "shmem.h"
+#include "stats.h"
 #include "rollup.h"
 #include "worker.h"
 
@@ -169,7 +170,7 @@ _PG_init(void)
 							gettext_noop("How many days of daily figures (gateway.daily) are kept; -1 keeps them forever."),
 							NULL,
 							&gw_keep_daily_d,
-							400, -1, INT_MAX,
+							400, -1, 36500,
 							PGC_SIGHUP, 0,
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("gateway.keep_inbound",
@@ -274,6 +275,7 @@ _PG_init(void)
 							   PGC_SIGHUP, GUC_LIST_INPUT,
 							   gw_monitor_hosts_check, NULL, NULL);
 	gw_circuit_init();
+	gw_stats_init();
 
 	MarkGUCPrefixReserved("gateway");
 

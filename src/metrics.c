@@ -172,6 +172,6 @@ gw_metrics_text(StringInfo buf)
 					  NULL, NULL, rows[i].c[0]);
 
 	gw_family(buf, "gateway_stats_dropped_total", "counter",
-			  "Events not counted because the counter table (4096 entries) was full.");
+			  "Events not counted because the counter table (gateway.stats_max entries) was full.");
 	appendStringInfo(buf, "gateway_stats_dropped_total " UINT64_FORMAT "\n", dropped);
 }

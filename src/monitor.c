@@ -241,6 +241,9 @@ gw_monitor_status_page(char **body, MemoryContext cxt)
 		rc = SPI_execute("SELECT gateway.status_page()::text", true, 1);
 		disable_timeout(STATEMENT_TIMEOUT, false);
 		gw_as_owner_end(save_userid, save_sec);
+		/* a timeout that fired after the last check ends here, not later
+		 * outside a transaction, where it would end the listener */
+		CHECK_FOR_INTERRUPTS();
 		if (rc != SPI_OK_SELECT || SPI_processed != 1)
 			elog(ERROR, "gateway.status_page() failed: %s", SPI_result_code_string(rc));
 		page = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
@@ -291,6 +294,7 @@ gw_monitor_answer(const char *path, const char **content_type, char **body)
 		ErrorData  *e;
 
 		disable_timeout(STATEMENT_TIMEOUT, false);
+		QueryCancelPending = false;
 		MemoryContextSwitchTo(cxt);
 		e = CopyErrorData();
 		FlushErrorState();

@@ -55,7 +55,7 @@ typedef struct GwStats
 {
 	LWLock	   *lock;			/* taken to fill a free entry */
 	pg_atomic_uint64 dropped;	/* events that found no free entry */
-	GwStatEntry e[GW_STAT_ENTRIES];
+	GwStatEntry e[FLEXIBLE_ARRAY_MEMBER];	/* gw_stat_entries of them */
 } GwStats;
 
 /* This process's map of the entries it counts in (NULL: no room). */
@@ -76,11 +76,32 @@ typedef struct GwStatLocal
 static GwStats *gw_stats = NULL;
 static HTAB *gw_stat_local = NULL;
 
+/* gateway.stats_max: entries of the table (set at server start) */
+static int	gw_stat_entries = 4096;
+
+void
+gw_stats_init(void)
+{
+	DefineCustomIntVariable("gateway.stats_max",
+							gettext_noop("Entries of the counter table shared by all databases (one per database, account and operation or callback kind, and per listener answer code)."),
+							NULL,
+							&gw_stat_entries,
+							4096, 256, 65536,
+							PGC_POSTMASTER, 0,
+							NULL, NULL, NULL);
+}
+
+static Size
+gw_stats_size(void)
+{
+	return add_size(offsetof(GwStats, e), mul_size(sizeof(GwStatEntry), gw_stat_entries));
+}
+
 Size
 gw_stats_shmem_size(void)
 {
 	RequestNamedLWLockTranche("gateway_stats", 1);
-	return MAXALIGN(sizeof(GwStats));
+	return MAXALIGN(gw_stats_size());
 }
 
 void
@@ -88,15 +109,15 @@ gw_stats_shmem_init(void)
 {
 	bool		found;
 
-	gw_stats = ShmemInitStruct("gateway_stats", sizeof(GwStats), &found);
+	gw_stats = ShmemInitStruct("gateway_stats", gw_stats_size(), &found);
 	if (!found)
 	{
 		TimestampTz now = GetCurrentTimestamp();
 
-		memset(gw_stats, 0, sizeof(GwStats));
+		memset(gw_stats, 0, gw_stats_size());
 		gw_stats->lock = &(GetNamedLWLockTranche("gateway_stats"))->lock;
 		pg_atomic_init_u64(&gw_stats->dropped, 0);
-		for (int i = 0; i < GW_STAT_ENTRIES; i++)
+		for (int i = 0; i < gw_stat_entries; i++)
 		{
 			pg_atomic_init_u32(&gw_stats->e[i].used, 0);
 			pg_atomic_init_u64(&gw_stats->e[i].reset, (uint64) now);
@@ -125,12 +146,12 @@ gw_stat_shared(const GwStatKey *k)
 		h = h * 33 + (unsigned char) *p;
 	for (const char *p = k->name; *p; p++)
 		h = h * 33 + (unsigned char) *p;
-	start = h % GW_STAT_ENTRIES;
+	start = h % gw_stat_entries;
 
 	/* without the lock: entries in use never change their key */
-	for (int i = 0; i < GW_STAT_ENTRIES; i++)
+	for (int i = 0; i < gw_stat_entries; i++)
 	{
-		GwStatEntry *e = &gw_stats->e[(start + i) % GW_STAT_ENTRIES];
+		GwStatEntry *e = &gw_stats->e[(start + i) % gw_stat_entries];
 
 		if (pg_atomic_read_u32(&e->used) == 0)
 			break;
@@ -140,9 +161,9 @@ gw_stat_shared(const GwStatKey *k)
 	}
 
 	LWLockAcquire(gw_stats->lock, LW_EXCLUSIVE);
-	for (int i = 0; i < GW_STAT_ENTRIES; i++)
+	for (int i = 0; i < gw_stat_entries; i++)
 	{
-		GwStatEntry *e = &gw_stats->e[(start + i) % GW_STAT_ENTRIES];
+		GwStatEntry *e = &gw_stats->e[(start + i) % gw_stat_entries];
 
 		if (pg_atomic_read_u32(&e->used) == 0)
 		{
@@ -284,14 +305,14 @@ gw_stat_last(Oid dboid, int which)
 GwStatRow *
 gw_stat_snapshot(int *n, uint64 *dropped)
 {
-	GwStatRow  *rows = palloc(sizeof(GwStatRow) * GW_STAT_ENTRIES);
+	GwStatRow  *rows = palloc(sizeof(GwStatRow) * gw_stat_entries);
 
 	*n = 0;
 	*dropped = 0;
 	if (gw_stats == NULL)
 		return rows;
 	*dropped = pg_atomic_read_u64(&gw_stats->dropped);
-	for (int i = 0; i < GW_STAT_ENTRIES; i++)
+	for (int i = 0; i < gw_stat_entries; i++)
 	{
 		GwStatEntry *e = &gw_stats->e[i];
 		GwStatRow  *r = &rows[*n];
@@ -465,7 +486,7 @@ gw_stat_reset(PG_FUNCTION_ARGS)
 		gw_rights_require(account, GW_RIGHT_ADMIN);
 	if (gw_stats == NULL)
 		PG_RETURN_INT64(0);
-	for (int i = 0; i < GW_STAT_ENTRIES; i++)
+	for (int i = 0; i < gw_stat_entries; i++)
 	{
 		GwStatEntry *e = &gw_stats->e[i];
 

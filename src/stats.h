@@ -19,11 +19,11 @@
 
 #include "outcome.h"
 
-#define GW_STAT_ENTRIES 4096
-
 /* Latency buckets, upper bounds in ms; one more bucket for +Inf. */
 #define GW_STAT_NBUCKETS 12
 extern const double gw_stat_bucket_ms[GW_STAT_NBUCKETS - 1];
+
+extern void gw_stats_init(void);
 
 /* What an entry counts. */
 typedef enum GwStatKind

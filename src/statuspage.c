@@ -13,7 +13,9 @@
 
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "lib/stringinfo.h"
+#include "catalog/pg_type.h"
 #include "utils/builtins.h"
 
 #include "util.h"
@@ -21,6 +23,7 @@
 #define GW_CHART_W		600
 #define GW_CHART_H		120
 #define GW_CHART_BAR	10		/* horizontal room of one minute */
+#define GW_STATUS_MAX_ACCOUNTS 200	/* accounts on the page (docs/monitoring.md) */
 
 /* The figures of gateway.status_hour, in the order of the table: column, heading */
 static const struct
@@ -52,34 +55,44 @@ static const char gw_status_css[] =
 	"svg text{font-size:10px;fill:#666}"
 	".legend span{display:inline-block;width:.8em;height:.8em;margin:0 .3em 0 1em}";
 
-/* SPI column n of row i of the last result, or NULL */
+/* Column n of row i of an SPI result, or NULL */
 static char *
-gw_sp_value(int i, int n)
+gw_sp_value(SPITupleTable *t, uint64 i, int n)
 {
-	return SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, n);
+	return SPI_getvalue(t->vals[i], t->tupdesc, n);
 }
 
-/* One account's chart: sent and failed per minute, stacked bars */
+/*
+ * One account's chart: sent and failed per minute, stacked bars.  The minutes
+ * are ordered by account (in "C" order, as strcmp), like the accounts: *pos
+ * is the first minute not yet read, and the page reads each minute once.
+ */
 static void
 gw_status_chart(StringInfo buf, const char *account, SPITupleTable *minutes,
-				uint64 nminutes)
+				uint64 nminutes, uint64 *pos)
 {
+	TupleDesc	d = minutes->tupdesc;
 	int64		max = 1;
 	int			col = 0;
-	uint64		i;
+	uint64		first,
+				end,
+				i;
 
-	for (i = 0; i < nminutes; i++)
+	/* skip the minutes of accounts before this one (not shown), then its own */
+	while (*pos < nminutes && strcmp(SPI_getvalue(minutes->vals[*pos], d, 1), account) < 0)
+		(*pos)++;
+	first = *pos;
+	while (*pos < nminutes && strcmp(SPI_getvalue(minutes->vals[*pos], d, 1), account) == 0)
+		(*pos)++;
+	end = *pos;
+
+	for (i = first; i < end; i++)
 	{
 		HeapTuple	t = minutes->vals[i];
-		char	   *acc = SPI_getvalue(t, minutes->tupdesc, 1);
+		int64		v = strtoi64(SPI_getvalue(t, d, 3), NULL, 10) +
+			strtoi64(SPI_getvalue(t, d, 4), NULL, 10);
 
-		if (strcmp(acc, account) == 0)
-		{
-			int64		v = strtoi64(SPI_getvalue(t, minutes->tupdesc, 3), NULL, 10) +
-				strtoi64(SPI_getvalue(t, minutes->tupdesc, 4), NULL, 10);
-
-			max = Max(max, v);
-		}
+		max = Max(max, v);
 	}
 
 	appendStringInfo(buf,
@@ -89,10 +102,9 @@ gw_status_chart(StringInfo buf, const char *account, SPITupleTable *minutes,
 	appendStringInfo(buf, "<text x=\"2\" y=\"10\" data-field=\"chart_max\">" INT64_FORMAT "</text>"
 					 "<text x=\"2\" y=\"%d\">0</text>", max, GW_CHART_H);
 
-	for (i = 0; i < nminutes; i++)
+	for (i = first; i < end; i++)
 	{
 		HeapTuple	t = minutes->vals[i];
-		TupleDesc	d = minutes->tupdesc;
 		char	   *minute;
 		int64		sent,
 					failed;
@@ -100,8 +112,7 @@ gw_status_chart(StringInfo buf, const char *account, SPITupleTable *minutes,
 					hs,
 					hf;
 
-		if (strcmp(SPI_getvalue(t, d, 1), account) != 0)
-			continue;
+		CHECK_FOR_INTERRUPTS();
 		minute = SPI_getvalue(t, d, 2);
 		sent = strtoi64(SPI_getvalue(t, d, 3), NULL, 10);
 		failed = strtoi64(SPI_getvalue(t, d, 4), NULL, 10);
@@ -150,10 +161,11 @@ gw_status_chart(StringInfo buf, const char *account, SPITupleTable *minutes,
 
 /* One account: its table of figures and its chart */
 static void
-gw_status_account(StringInfo buf, int row, SPITupleTable *minutes, uint64 nminutes)
+gw_status_account(StringInfo buf, SPITupleTable *hours, uint64 row,
+				  SPITupleTable *minutes, uint64 nminutes, uint64 *pos)
 {
-	char	   *account = gw_sp_value(row, 1);
-	char	   *provider = gw_sp_value(row, 2);
+	char	   *account = gw_sp_value(hours, row, 1);
+	char	   *provider = gw_sp_value(hours, row, 2);
 	int			f;
 
 	appendStringInfoString(buf, "<section data-account=\"");
@@ -172,12 +184,12 @@ gw_status_account(StringInfo buf, int row, SPITupleTable *minutes, uint64 nminut
 	appendStringInfoString(buf, "</tr><tr>");
 	for (f = 0; f < lengthof(gw_status_fields); f++)
 	{
-		int			col = SPI_fnumber(SPI_tuptable->tupdesc, gw_status_fields[f].field);
+		int			col = SPI_fnumber(hours->tupdesc, gw_status_fields[f].field);
 		char	   *v;
 
 		if (col <= 0)
 			elog(ERROR, "gateway.status_hour has no column \"%s\"", gw_status_fields[f].field);
-		v = gw_sp_value(row, col);
+		v = gw_sp_value(hours, row, col);
 		appendStringInfoString(buf, "<td data-account=\"");
 		gw_html_escape(buf, account);
 		appendStringInfo(buf, "\" data-field=\"%s\"", gw_status_fields[f].field);
@@ -193,20 +205,28 @@ gw_status_account(StringInfo buf, int row, SPITupleTable *minutes, uint64 nminut
 		}
 	}
 	appendStringInfoString(buf, "</tr></table>");
-	gw_status_chart(buf, account, minutes, nminutes);
+	gw_status_chart(buf, account, minutes, nminutes, pos);
 	appendStringInfoString(buf, "</section>");
 }
 
 /*
  * gateway.status_page() RETURNS text
+ *
+ * The first GW_STATUS_MAX_ACCOUNTS accounts by name, and how many more there
+ * are: the page stays small and quick however many accounts a database has.
  */
 PG_FUNCTION_INFO_V1(gw_status_page);
 Datum
 gw_status_page(PG_FUNCTION_ARGS)
 {
 	StringInfoData buf;
+	SPITupleTable *hours;
 	SPITupleTable *minutes;
+	uint64		nhours;
 	uint64		nminutes;
+	uint64		shown;
+	uint64		pos = 0;
+	int64		naccounts;
 	char	   *database;
 	char	   *generated;
 	char	   *since;
@@ -215,18 +235,37 @@ gw_status_page(PG_FUNCTION_ARGS)
 	initStringInfo(&buf);
 	SPI_connect();
 
-	if (SPI_execute("SELECT pg_catalog.current_database(), pg_catalog.now(), gateway.status_since()",
+	if (SPI_execute("SELECT pg_catalog.current_database(), pg_catalog.now(), gateway.status_since(),"
+					" (SELECT pg_catalog.count(*) FROM gateway.accounts)",
 					true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "status page: reading the time failed");
-	database = gw_sp_value(0, 1);
-	generated = gw_sp_value(0, 2);
-	since = gw_sp_value(0, 3);
+	database = gw_sp_value(SPI_tuptable, 0, 1);
+	generated = gw_sp_value(SPI_tuptable, 0, 2);
+	since = gw_sp_value(SPI_tuptable, 0, 3);
+	naccounts = strtoi64(gw_sp_value(SPI_tuptable, 0, 4), NULL, 10);
 
-	if (SPI_execute("SELECT account, minute, sent, failed FROM gateway.status_minutes"
-					" ORDER BY account, minute", true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "status page: reading gateway.status_minutes failed");
-	minutes = SPI_tuptable;
-	nminutes = SPI_processed;
+	if (SPI_execute("SELECT account, provider, queued, scheduled, in_flight, sent, delivered,"
+					" failed, send_rate, delivery_rate FROM gateway.status_hour"
+					" ORDER BY account COLLATE \"C\" LIMIT " CppAsString2(GW_STATUS_MAX_ACCOUNTS),
+					true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "status page: reading gateway.status_hour failed");
+	hours = SPI_tuptable;
+	nhours = SPI_processed;
+
+	if (nhours == 0)
+		minutes = NULL, nminutes = 0;
+	else
+	{
+		Datum		last = CStringGetTextDatum(gw_sp_value(hours, nhours - 1, 1));
+
+		if (SPI_execute_with_args("SELECT account, minute, sent, failed FROM gateway.status_minutes"
+								  " WHERE account COLLATE \"C\" <= $1"
+								  " ORDER BY account COLLATE \"C\", minute",
+								  1, (Oid[]) {TEXTOID}, &last, NULL, true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "status page: reading gateway.status_minutes failed");
+		minutes = SPI_tuptable;
+		nminutes = SPI_processed;
+	}
 
 	appendStringInfoString(&buf, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
 						   "<meta name=\"robots\" content=\"noindex\">"
@@ -244,17 +283,20 @@ gw_status_page(PG_FUNCTION_ARGS)
 						   "<span style=\"background:#3b6fb6\"></span>sent"
 						   "<span style=\"background:#c0392b\"></span>failed</p>\n");
 
-	if (SPI_execute("SELECT account, provider, queued, scheduled, in_flight, sent, delivered,"
-					" failed, send_rate, delivery_rate FROM gateway.status_hour ORDER BY account",
-					true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "status page: reading gateway.status_hour failed");
-	if (SPI_processed == 0)
+	if (nhours == 0)
 		appendStringInfoString(&buf, "<p data-field=\"no_accounts\">No accounts to show.</p>\n");
-	for (i = 0; i < SPI_processed; i++)
+	for (i = 0; i < nhours; i++)
 	{
-		gw_status_account(&buf, (int) i, minutes, nminutes);
+		CHECK_FOR_INTERRUPTS();
+		gw_status_account(&buf, hours, i, minutes, nminutes, &pos);
 		appendStringInfoChar(&buf, '\n');
 	}
+	shown = nhours;
+	if (naccounts > (int64) shown)
+		appendStringInfo(&buf, "<p data-field=\"accounts_not_shown\">" INT64_FORMAT
+						 " more accounts are not shown: the page shows the first %d by name"
+						 " (gateway.status_hour has them all).</p>\n",
+						 naccounts - (int64) shown, GW_STATUS_MAX_ACCOUNTS);
 	appendStringInfoString(&buf, "</body></html>\n");
 
 	SPI_finish();

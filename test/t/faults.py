@@ -63,7 +63,13 @@ def read_table():
         section = text[m.end():]
         end = re.search(r"^#{1,%d} " % len(m.group(1)), section, re.M)
         section = section[:end.start()] if end else section
-        lines = [ln.strip() for ln in section.splitlines() if ln.strip().startswith("|")]
+        # the first table: its lines up to the first that is not a row
+        lines = []
+        for ln in section.splitlines():
+            if ln.strip().startswith("|"):
+                lines.append(ln.strip())
+            elif lines:
+                break
         cells = [[c.strip() for c in ln.strip("|").split("|")] for ln in lines]
         if len(cells) < 3:
             break

@@ -228,6 +228,17 @@ psql -X -q -t -A -d "$hdb" -c "SELECT gateway.status_page()" >"$work/hdb.html"
 check "the database name is escaped" 2 "$(grep -o 'gw_sp&lt;i&gt;&amp;&quot;x' "$work/hdb.html" | wc -l)"
 check "and never raw" 0 "$(grep -c '<i>' "$work/hdb.html")"
 check "a page without accounts says so" 1 "$(grep -c 'data-field="no_accounts"' "$work/hdb.html")"
+# Many accounts: the page shows the first 200 by name, says how many more
+# there are, and stays small (each minute is read once, however many).
+psql -X -q -t -A -d "$hdb" -v ON_ERROR_STOP=1 -c "SELECT count(gw_account_create('m' || lpad(i::text, 4, '0'), 'vaspro',
+    '{\"api_key\": \"k\"}', 'http://127.0.0.1:9')) FROM generate_series(1, 1500) i" >/dev/null
+psql -X -q -t -A -d "$hdb" -c "SELECT gateway.status_page()" >"$work/many.html"
+check "1500 accounts: 200 on the page" 200 "$(grep -o '<section data-account=' "$work/many.html" | wc -l)"
+check "the first 200 by name" "m0001 m0200" \
+    "$(grep -o '<section data-account="[^"]*"' "$work/many.html" | sed -n '1p;$p' | cut -d'"' -f2 | tr '\n' ' ' | sed 's/ $//')"
+check "a chart of 60 minutes each" 12000 "$(grep -o 'class="sent"' "$work/many.html" | wc -l)"
+check "the page says 1300 more are not shown" 1 \
+    "$(grep -c 'data-field="accounts_not_shown">1300 more accounts' "$work/many.html")"
 chrome "$work/hdb" "file://$work/hdb.html"
 check "the browser shows the name as text" "$hdb" \
     "$(python3 -c 'import sys, html.parser as h
