@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# The outbox drain of two builds of gateway, alternating on the same machine:
+# a git revision (the baseline, default the last release tag or the REV
+# given) against the working tree.  Each build is installed into its own
+# copy of PostgreSQL's files (the server is relocatable), and each round
+# starts a fresh cluster and mock for one build, queues N SMS in one
+# transaction and drains them, every result recorded.  Prints each drain,
+# the worker's CPU per 1,000 messages, and the means with their ratio.
+#
+#   bash bench/drain_ab.sh [REV]
+#   N=50000 ROUNDS=5 bash bench/drain_ab.sh a77e065
+#
+# N (50,000) messages a drain, ROUNDS (5) drains of each build.  Never a
+# test: compare the ratio of one run, not rates between runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REV=${1:-$(git describe --tags --abbrev=0 2>/dev/null || echo HEAD)}
+N=${N:-50000}
+ROUNDS=${ROUNDS:-5}
+bash scripts/setup.sh >/dev/null
+. scripts/lib.sh
+. bench/lib.sh
+src_bindir=$GW_PG_BINDIR
+major=$GW_PG_MAJOR
+ab=$(mktemp -d /tmp/gw-ab.XXXXXX)
+chmod 755 "$ab"     # the postgres user runs the servers from here
+cleanup_ab() { git worktree remove --force "$ab/rev" >/dev/null 2>&1 || true; rm -rf "$ab"; }
+trap cleanup_ab EXIT
+
+# a copy of the server's files, and a build of $2 installed into it
+install_build() {   # install_build <name> <source dir>
+    local root=$ab/$1
+    mkdir -p "$root/usr/lib/postgresql" "$root/usr/share/postgresql" "$root/usr/include"
+    cp -a "$(dirname "$src_bindir")" "$root/usr/lib/postgresql/$major"
+    cp -a "/usr/share/postgresql/$major" "$root/usr/share/postgresql/$major"
+    cp -a "/usr/include/postgresql" "$root/usr/include/postgresql"
+    make -s -C "$2" clean >/dev/null 2>&1 || true
+    make -s -C "$2" PG_CONFIG="$root/usr/lib/postgresql/$major/bin/pg_config" >/dev/null
+    make -s -C "$2" PG_CONFIG="$root/usr/lib/postgresql/$major/bin/pg_config" install >/dev/null
+}
+echo "== building $REV and the working tree"
+git worktree add --detach "$ab/rev" "$REV" >/dev/null 2>&1
+install_build base "$ab/rev"
+install_build tree "$PWD"
+make -s -C test/mock >/dev/null
+
+echo "machine: $(bench_machine); load $(bench_load); $(date -u '+%Y-%m-%d %H:%M UTC')"
+printf '%-6s %-5s %-8s %12s %22s %8s\n' round build version 'msg/s' 'worker CPU ms/1000' load
+for round in $(seq 1 "$ROUNDS"); do
+    for build in base tree; do
+        (
+            export GW_PG_BINDIR=$ab/$build/usr/lib/postgresql/$major/bin
+            export PATH="$GW_PG_BINDIR:$PATH" GW_DB=postgres
+            export GW_EXTRA_CONF="gateway.max_in_flight = 64
+gateway.batch_size = 500
+max_wal_size = '4GB'
+checkpoint_timeout = '30min'"
+            gw_start >/dev/null
+            bench_sql -c "CREATE EXTENSION gateway" >/dev/null
+            case $(bench_sql -c "SELECT setting FROM pg_config WHERE name = 'SHAREDIR'") in
+                "$ab/$build/"*) ;;
+                *) echo "the cluster does not run the $build build" >&2; exit 1 ;;
+            esac
+            bench_account bench "http://127.0.0.1:$GW_MOCK_PORT/vaspro"
+            curl -s -X POST "http://127.0.0.1:$GW_MOCK_PORT/_mock/config" -d '{"record": false}' >/dev/null
+            pid=$(bench_sql -c "SELECT pid FROM pg_stat_activity WHERE backend_type LIKE 'gateway%worker%' LIMIT 1")
+            t0=$(awk '{ print $14 + $15 }' "/proc/$pid/stat")
+            bench_drain bench "$N" >/dev/null
+            t1=$(awk '{ print $14 + $15 }' "/proc/$pid/stat")
+            sent=$(bench_sql -c "SELECT count(*) FROM gateway.outbox WHERE status = 'sent'")
+            [ "$sent" = "$N" ] || { echo "only $sent of $N sent" >&2; exit 1; }
+            printf '%-6s %-5s %-8s %12s %22s %8s\n' "$round" "$build" \
+                "$(bench_sql -c "SELECT extversion FROM pg_extension WHERE extname = 'gateway'")" \
+                "$BENCH_DRAIN_RATE" \
+                "$(awk -v t="$((t1 - t0))" -v hz="$(getconf CLK_TCK)" -v n="$N" 'BEGIN { printf "%.1f", t * 1000 / hz / n * 1000 }')" \
+                "$(cut -d' ' -f1 /proc/loadavg)"
+        )
+    done
+done | tee "$ab/runs"
+awk '$2 == "base" { b += $4; bc += $5; nb++ } $2 == "tree" { t += $4; tc += $5; nt++ }
+     END { printf "mean: %s %.0f msg/s (%.1f ms CPU/1000), working tree %.0f msg/s (%.1f ms CPU/1000): %.3f of the baseline\n",
+                  "'"$REV"'", b / nb, bc / nb, t / nt, tc / nt, (t / nt) / (b / nb) }' "$ab/runs"
