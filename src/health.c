@@ -103,7 +103,6 @@ gw_health(PG_FUNCTION_ARGS)
 	int			live = 0;
 	bool		listener_up = false;
 	bool		ok;
-	int			ndropped;
 	uint64		dropped = 0;
 
 	if (gw_shmem_ready())
@@ -117,7 +116,7 @@ gw_health(PG_FUNCTION_ARGS)
 				live += dbs[i].live[s];
 			listener_up = dbs[i].listener_live;
 		}
-		pfree(gw_stat_snapshot(&ndropped, &dropped));
+		dropped = gw_stat_dropped();
 	}
 	else
 		configured = 0;			/* not in shared_preload_libraries: none */

@@ -408,8 +408,11 @@ gw_listen_item(GwListenReq *r, Oid role, TimestampTz deadline, bool *drop_plan)
 		}
 		rc = SPI_execute_plan(gw_ingest_plan, args, NULL, false, 1);
 		if (ussd || deadline)
-			disable_timeout(STATEMENT_TIMEOUT, false);
+			disable_timeout(STATEMENT_TIMEOUT, true);
 		SetUserIdAndSecContext(save_userid, save_sec);
+		/* a timeout that fired after the handler's last check ends this
+		 * callback here, not a later one or the listener */
+		CHECK_FOR_INTERRUPTS();
 		if (rc != SPI_OK_SELECT || SPI_processed != 1)
 			elog(ERROR, "gateway.ingest_text failed: %s", SPI_result_code_string(rc));
 		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
@@ -1205,6 +1208,9 @@ gw_listener_main(Datum arg)
 			timeout = Min(timeout, deadline);
 		(void) WaitEventSetWait(wes, timeout, events, lengthof(events), PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
+		/* between requests there is no statement to cancel: a stray cancel
+		 * must not end the listener */
+		QueryCancelPending = false;
 		CHECK_FOR_INTERRUPTS();
 		if (!gw_db_served(gw_listen_db))
 			gw_listen_leave(d, sock);

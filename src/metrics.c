@@ -87,20 +87,31 @@ gw_metrics_text(StringInfo buf)
 	uint64		dropped;
 	GwStatRow  *rows = gw_stat_snapshot(&n, &dropped);
 	char	  **names = palloc0(sizeof(char *) * Max(n, 1));
+	Oid		   *seen = palloc(sizeof(Oid) * Max(n, 1));
+	char	  **seen_name = palloc(sizeof(char *) * Max(n, 1));
+	int			nseen = 0;
 
-	/* database names; a dropped database's counters are left out */
+	/*
+	 * Database names, each looked up once (a few databases, many rows); a
+	 * dropped database's counters are left out.
+	 */
 	for (int i = 0; i < n; i++)
 	{
+		int			j;
+
 		if (!OidIsValid(rows[i].dboid))
-			names[i] = "";
-		else
 		{
-			for (int j = 0; j < i && names[i] == NULL; j++)
-				if (rows[j].dboid == rows[i].dboid && names[j] != NULL)
-					names[i] = names[j];
-			if (names[i] == NULL)
-				names[i] = get_database_name(rows[i].dboid);
+			names[i] = "";
+			continue;
 		}
+		for (j = 0; j < nseen && seen[j] != rows[i].dboid; j++)
+			;
+		if (j == nseen)
+		{
+			seen[nseen] = rows[i].dboid;
+			seen_name[nseen++] = get_database_name(rows[i].dboid);
+		}
+		names[i] = seen_name[j];
 	}
 
 	for (int f = 0; f < lengthof(gw_req_families); f++)

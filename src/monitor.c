@@ -239,7 +239,7 @@ gw_monitor_status_page(char **body, MemoryContext cxt)
 		gw_as_owner_begin(&save_userid, &save_sec);
 		enable_timeout_after(STATEMENT_TIMEOUT, GW_STATUS_PAGE_TIMEOUT_MS);
 		rc = SPI_execute("SELECT gateway.status_page()::text", true, 1);
-		disable_timeout(STATEMENT_TIMEOUT, false);
+		disable_timeout(STATEMENT_TIMEOUT, true);	/* "statement timeout" if it fired */
 		gw_as_owner_end(save_userid, save_sec);
 		/* a timeout that fired after the last check ends here, not later
 		 * outside a transaction, where it would end the listener */

@@ -302,6 +302,13 @@ gw_stat_last(Oid dboid, int which)
 	return e ? (TimestampTz) pg_atomic_read_u64(&e->c[which]) : 0;
 }
 
+/* Events that found no room in the table */
+uint64
+gw_stat_dropped(void)
+{
+	return gw_stats ? pg_atomic_read_u64(&gw_stats->dropped) : 0;
+}
+
 GwStatRow *
 gw_stat_snapshot(int *n, uint64 *dropped)
 {

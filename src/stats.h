@@ -92,6 +92,7 @@ extern void gw_stat_answer(Oid dboid, int code);
 
 /* Every entry in use (palloc'd); *dropped: events that found no room. */
 extern GwStatRow *gw_stat_snapshot(int *n, uint64 *dropped);
+extern uint64 gw_stat_dropped(void);
 /* Whether the current user sees every account's counters (the extension's
  * owner, a superuser, a member of pg_read_all_stats). */
 extern bool gw_stat_sees_all(void);
