@@ -224,7 +224,6 @@ gw_status_page(PG_FUNCTION_ARGS)
 	SPITupleTable *minutes;
 	uint64		nhours;
 	uint64		nminutes;
-	uint64		shown;
 	uint64		pos = 0;
 	int64		naccounts;
 	char	   *database;
@@ -252,9 +251,9 @@ gw_status_page(PG_FUNCTION_ARGS)
 	hours = SPI_tuptable;
 	nhours = SPI_processed;
 
-	if (nhours == 0)
-		minutes = NULL, nminutes = 0;
-	else
+	minutes = NULL;
+	nminutes = 0;
+	if (nhours > 0)
 	{
 		Datum		last = CStringGetTextDatum(gw_sp_value(hours, nhours - 1, 1));
 
@@ -291,12 +290,11 @@ gw_status_page(PG_FUNCTION_ARGS)
 		gw_status_account(&buf, hours, i, minutes, nminutes, &pos);
 		appendStringInfoChar(&buf, '\n');
 	}
-	shown = nhours;
-	if (naccounts > (int64) shown)
+	if (naccounts > (int64) nhours)
 		appendStringInfo(&buf, "<p data-field=\"accounts_not_shown\">" INT64_FORMAT
 						 " more accounts are not shown: the page shows the first %d by name"
 						 " (gateway.status_hour has them all).</p>\n",
-						 naccounts - (int64) shown, GW_STATUS_MAX_ACCOUNTS);
+						 naccounts - (int64) nhours, GW_STATUS_MAX_ACCOUNTS);
 	appendStringInfoString(&buf, "</body></html>\n");
 
 	SPI_finish();
