@@ -15,6 +15,8 @@
 #   bench_callbacks ACCOUNT N PREFIX
 #                            N SMS queued and sent, then a delivery report
 #                            for each over HTTP; prints callbacks/s
+#   bench_post_dlrs ACCOUNT N PREFIX
+#                            the delivery reports alone, for rows already sent
 #   bench_machine            nproc, CPU model, memory, load average
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -247,11 +249,19 @@ SQL
 bench_path_of() { printf '/%s' "${1#http://*/}"; }
 
 # bench_callbacks ACCOUNT N PREFIX [connections threads]: N SMS queued with
-# keys PREFIX1..PREFIXN and drained, then wrk posts a delivery report for
-# each to the listener; prints "updated received callbacks/s seconds", the
-# rate until every one of the N rows was updated.  The wrk log stays in
-# $GW_WORK/wrk-dlr.log.
+# keys PREFIX1..PREFIXN and drained, then a delivery report for each posted
+# (bench_post_dlrs); prints what bench_post_dlrs prints.
 bench_callbacks() {
+    bench_queue "$1" "$2" "$3" >/dev/null
+    bench_wait_drained "$1"
+    bench_post_dlrs "$@"
+}
+
+# bench_post_dlrs ACCOUNT N PREFIX [connections threads]: wrk posts a VasPro
+# delivery report to the listener for each of the rows keyed PREFIX1..PREFIXN;
+# prints "updated received callbacks/s seconds", the rate until every one of
+# the N rows was updated (or 120 s).  The wrk log stays in $GW_WORK/wrk-dlr.log.
+bench_post_dlrs() {
     local acc=$1 n=$2 prefix=$3 conns=${4:-64} threads=${5:-4} dlr before t0 t1 wrk_pid updated deadline received
     bench_need wrk
     dlr=$(bench_sql -c "SELECT gw_callback_url('$acc', 'dlr')")
@@ -259,8 +269,6 @@ bench_callbacks() {
         curl -s -o /dev/null -X POST --data '{}' "$dlr" && break
         sleep 0.1
     done
-    bench_queue "$acc" "$n" "$prefix" >/dev/null
-    bench_wait_drained "$acc"
     before=$(bench_sql -c "SELECT count(*) FROM gateway.inbound")
     t0=$(date +%s.%N)
     wrk -t"$threads" -c"$conns" -d10m -s "$BENCH_DIR/callbacks_dlr.lua" "http://127.0.0.1:$GW_LISTEN_PORT" \

@@ -11,6 +11,7 @@
 #include "postgres.h"
 
 #include <curl/curl.h>
+#include <poll.h>
 
 #include "common/base64.h"
 #include "miscadmin.h"
@@ -233,55 +234,133 @@ gw_http_require_allowed(const char *url, const char *what)
 				 errhint("A superuser lists the hosts accounts may use in gateway.allowed_hosts (and allows plain http with gateway.allow_http), then reloads.")));
 }
 
-static void
-gw_set_options(CURL *h, struct curl_slist **headers, GwRecvBuf *rb,
-			   const GwHttpRequest *req)
+/*
+ * The options a handle keeps from request to request: set once, and again
+ * (after a curl_easy_reset) only when a reload changed one of the settings
+ * behind them.  ca is malloc'd.
+ */
+typedef struct GwHandleConf
 {
-	curl_easy_reset(h);			/* keeps the connection cache of the multi */
-	curl_easy_setopt(h, CURLOPT_URL, req->url);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, gw_allow_http ? "http,https" : "https");
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
-	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(h, CURLOPT_USERAGENT, "gateway/" GW_VERSION);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long) gw_connect_timeout_ms);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long) gw_request_timeout_ms);
-	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, gw_tls_verify ? 1L : 0L);
-	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, gw_tls_verify ? 2L : 0L);
-	if (gw_ca_file && gw_ca_file[0])
-		curl_easy_setopt(h, CURLOPT_CAINFO, gw_ca_file);
-	if (req->fresh_connection)
-		curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, gw_write_cb);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, rb);
+	bool		set;
+	bool		allow_http;
+	bool		tls_verify;
+	int			connect_ms;
+	int			request_ms;
+	char	   *ca;
+} GwHandleConf;
 
-	if (*headers)
-	{
-		curl_slist_free_all(*headers);
-		*headers = NULL;
-	}
-	/* No "Expect: 100-continue" round trip for larger bodies. */
-	*headers = curl_slist_append(*headers, "Expect:");
-	*headers = curl_slist_append(*headers, "Accept: application/json, text/plain, */*");
+static GwHandleConf gw_conf;	/* gw_easy's */
+
+static bool
+gw_conf_current(const GwHandleConf *c)
+{
+	const char *ca = (gw_ca_file && gw_ca_file[0]) ? gw_ca_file : NULL;
+
+	return c->set && c->allow_http == gw_allow_http && c->tls_verify == gw_tls_verify &&
+		c->connect_ms == gw_connect_timeout_ms && c->request_ms == gw_request_timeout_ms &&
+		((c->ca == NULL && ca == NULL) || (c->ca && ca && strcmp(c->ca, ca) == 0));
+}
+
+/* Whether headers already hold exactly the lines req needs. */
+static bool
+gw_headers_current(const struct curl_slist *h, const GwHttpRequest *req)
+{
+	/* "Expect:", "Accept: ...", then Content-Type and Authorization if any */
+	if (h == NULL || (h = h->next) == NULL)
+		return false;
+	h = h->next;
 	if (req->content_type)
 	{
-		char		line[128];
-
-		snprintf(line, sizeof(line), "Content-Type: %s", req->content_type);
-		*headers = curl_slist_append(*headers, line);
+		if (h == NULL || strncmp(h->data, "Content-Type: ", 14) != 0 ||
+			strcmp(h->data + 14, req->content_type) != 0)
+			return false;
+		h = h->next;
 	}
 	if (req->authorization)
 	{
-		char	   *line = psprintf("Authorization: %s", req->authorization);
-
-		*headers = curl_slist_append(*headers, line);
-		/* curl copied it; wipe our copy of the secret */
-		explicit_bzero(line, strlen(line));
-		pfree(line);
+		if (h == NULL || strncmp(h->data, "Authorization: ", 15) != 0 ||
+			strcmp(h->data + 15, req->authorization) != 0)
+			return false;
+		h = h->next;
 	}
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, *headers);
+	return h == NULL;
+}
 
+static void
+gw_set_options(CURL *h, GwHandleConf *conf, struct curl_slist **headers, GwRecvBuf *rb,
+			   const GwHttpRequest *req)
+{
+	if (!gw_conf_current(conf))
+	{
+		curl_easy_reset(h);		/* keeps the connection cache of the multi */
+		if (*headers)
+		{
+			curl_slist_free_all(*headers);
+			*headers = NULL;
+		}
+		free(conf->ca);
+		conf->ca = NULL;
+		conf->set = false;
+		curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, gw_allow_http ? "http,https" : "https");
+		curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+		curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+		curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
+		curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+		curl_easy_setopt(h, CURLOPT_USERAGENT, "gateway/" GW_VERSION);
+		curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long) gw_connect_timeout_ms);
+		curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long) gw_request_timeout_ms);
+		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, gw_tls_verify ? 1L : 0L);
+		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, gw_tls_verify ? 2L : 0L);
+		if (gw_ca_file && gw_ca_file[0])
+		{
+			conf->ca = strdup(gw_ca_file);
+			if (conf->ca == NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_OUT_OF_MEMORY),
+						 errmsg("out of memory")));
+			curl_easy_setopt(h, CURLOPT_CAINFO, gw_ca_file);
+		}
+		curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, gw_write_cb);
+		conf->allow_http = gw_allow_http;
+		conf->tls_verify = gw_tls_verify;
+		conf->connect_ms = gw_connect_timeout_ms;
+		conf->request_ms = gw_request_timeout_ms;
+		conf->set = true;
+	}
+	curl_easy_setopt(h, CURLOPT_URL, req->url);
+	curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, req->fresh_connection ? 1L : 0L);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, rb);
+
+	if (!gw_headers_current(*headers, req))
+	{
+		if (*headers)
+		{
+			curl_slist_free_all(*headers);
+			*headers = NULL;
+		}
+		/* No "Expect: 100-continue" round trip for larger bodies. */
+		*headers = curl_slist_append(*headers, "Expect:");
+		*headers = curl_slist_append(*headers, "Accept: application/json, text/plain, */*");
+		if (req->content_type)
+		{
+			char		line[128];
+
+			snprintf(line, sizeof(line), "Content-Type: %s", req->content_type);
+			*headers = curl_slist_append(*headers, line);
+		}
+		if (req->authorization)
+		{
+			char	   *line = psprintf("Authorization: %s", req->authorization);
+
+			*headers = curl_slist_append(*headers, line);
+			/* curl copied it; wipe our copy of the secret */
+			explicit_bzero(line, strlen(line));
+			pfree(line);
+		}
+		curl_easy_setopt(h, CURLOPT_HTTPHEADER, *headers);
+	}
+
+	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, NULL);
 	if (strcmp(req->method, "GET") == 0)
 		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
 	else
@@ -444,7 +523,7 @@ gw_http_perform(const GwHttpRequest *req, GwHttpResponse *resp)
 	}
 
 	INSTR_TIME_SET_CURRENT(start);
-	gw_set_options(gw_easy, &gw_headers, &gw_recv, req);
+	gw_set_options(gw_easy, &gw_conf, &gw_headers, &gw_recv, req);
 	if (curl_multi_add_handle(gw_multi, gw_easy) != CURLM_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_SYSTEM_ERROR),
@@ -496,12 +575,22 @@ typedef struct GwPoolSlot
 {
 	CURL	   *easy;
 	struct curl_slist *headers;
+	GwHandleConf conf;
 	GwRecvBuf	recv;
 	void	   *tag;
 	bool		busy;
 	instr_time	start;
 } GwPoolSlot;
 
+/*
+ * The pool runs libcurl's multi interface event-driven
+ * (curl_multi_socket_action): libcurl tells us, through gw_pool_socket_cb,
+ * which sockets it waits on and for what, and through gw_pool_timer_cb when
+ * it next wants to run a timeout; one poll() waits on those sockets, and only
+ * the transfers whose socket is ready (or whose timer is due) are moved.
+ * curl_multi_perform, by contrast, visits every transfer in flight on every
+ * call and checks each one's socket with a poll() of its own.
+ */
 struct GwHttpPool
 {
 	CURLM	   *multi;
@@ -510,7 +599,67 @@ struct GwHttpPool
 	GwPoolSlot *slots;
 	int		   *free_stack;		/* indexes of idle slots */
 	int			nfree;
+	struct pollfd *fds;			/* the sockets libcurl waits on */
+	int			nfds;
+	int			fds_cap;
+	int64		timer_at;		/* when libcurl's timeout is due (µs); -1: none */
 };
+
+static int64
+gw_now_us(void)
+{
+	instr_time	now;
+
+	INSTR_TIME_SET_CURRENT(now);
+	return (int64) INSTR_TIME_GET_MICROSEC(now);
+}
+
+/* libcurl: wait on socket s for what (or stop waiting on it) */
+static int
+gw_pool_socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
+{
+	GwHttpPool *pool = (GwHttpPool *) userp;
+	int			i;
+
+	for (i = 0; i < pool->nfds; i++)
+		if (pool->fds[i].fd == s)
+			break;
+	if (what == CURL_POLL_REMOVE)
+	{
+		if (i < pool->nfds)
+			pool->fds[i] = pool->fds[--pool->nfds];
+		return 0;
+	}
+	if (i == pool->nfds)
+	{
+		if (pool->nfds == pool->fds_cap)
+		{
+			/* malloc'd: called from inside libcurl, where an ERROR must not go */
+			int			cap = pool->fds_cap * 2;
+			struct pollfd *fds = realloc(pool->fds, sizeof(struct pollfd) * cap);
+
+			if (fds == NULL)
+				return -1;		/* libcurl fails the transfer */
+			pool->fds = fds;
+			pool->fds_cap = cap;
+		}
+		pool->fds[pool->nfds++].fd = s;
+	}
+	pool->fds[i].events = ((what & CURL_POLL_IN) ? POLLIN : 0) |
+		((what & CURL_POLL_OUT) ? POLLOUT : 0);
+	pool->fds[i].revents = 0;
+	return 0;
+}
+
+/* libcurl: run a timeout in timeout_ms (-1: no timeout wanted) */
+static int
+gw_pool_timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+	GwHttpPool *pool = (GwHttpPool *) userp;
+
+	pool->timer_at = timeout_ms < 0 ? -1 : gw_now_us() + (int64) timeout_ms * 1000;
+	return 0;
+}
 
 GwHttpPool *
 gw_http_pool_create(int size)
@@ -525,6 +674,17 @@ gw_http_pool_create(int size)
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("could not create a libcurl multi handle")));
 	curl_multi_setopt(pool->multi, CURLMOPT_MAXCONNECTS, (long) size * 2);
+	curl_multi_setopt(pool->multi, CURLMOPT_SOCKETFUNCTION, gw_pool_socket_cb);
+	curl_multi_setopt(pool->multi, CURLMOPT_SOCKETDATA, pool);
+	curl_multi_setopt(pool->multi, CURLMOPT_TIMERFUNCTION, gw_pool_timer_cb);
+	curl_multi_setopt(pool->multi, CURLMOPT_TIMERDATA, pool);
+	pool->timer_at = -1;
+	pool->fds_cap = size * 2 + 4;
+	pool->fds = malloc(sizeof(struct pollfd) * pool->fds_cap);
+	if (pool->fds == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
 	pool->size = size;
 	pool->slots = MemoryContextAllocZero(TopMemoryContext, sizeof(GwPoolSlot) * size);
 	pool->free_stack = MemoryContextAlloc(TopMemoryContext, sizeof(int) * size);
@@ -562,7 +722,7 @@ gw_http_pool_start(GwHttpPool *pool, const GwHttpRequest *req, void *tag)
 		return false;
 	slot = &pool->slots[pool->free_stack[--pool->nfree]];
 	gw_recv_reset(&slot->recv);
-	gw_set_options(slot->easy, &slot->headers, &slot->recv, req);
+	gw_set_options(slot->easy, &slot->conf, &slot->headers, &slot->recv, req);
 	curl_easy_setopt(slot->easy, CURLOPT_PRIVATE, slot);
 	slot->tag = tag;
 	slot->busy = true;
@@ -579,17 +739,71 @@ gw_http_pool_start(GwHttpPool *pool, const GwHttpRequest *req, void *tag)
 	return true;
 }
 
-void
-gw_http_pool_run(GwHttpPool *pool, int timeout_ms)
+/* Run libcurl's timeout when it is due. */
+static void
+gw_pool_timer_run(GwHttpPool *pool)
 {
 	int			running;
 
-	curl_multi_perform(pool->multi, &running);
-	if (timeout_ms > 0 && pool->in_flight > 0)
+	if (pool->timer_at >= 0 && pool->timer_at <= gw_now_us())
 	{
-		curl_multi_poll(pool->multi, NULL, 0, timeout_ms, NULL);
-		curl_multi_perform(pool->multi, &running);
+		pool->timer_at = -1;	/* the callback sets the next one */
+		curl_multi_socket_action(pool->multi, CURL_SOCKET_TIMEOUT, 0, &running);
 	}
+}
+
+void
+gw_http_pool_run(GwHttpPool *pool, int timeout_ms)
+{
+	int			wait_ms;
+	int			nready;
+	int			running;
+	curl_socket_t ready_fd[64];
+	int			ready_mask[64];
+	int			nfds;
+
+	gw_pool_timer_run(pool);
+	/*
+	 * Without a wait, only libcurl's due timeout runs (it starts the
+	 * transfers just added); the sockets are looked at by the next call
+	 * that may wait, which returns as soon as one is ready.
+	 */
+	if (pool->in_flight == 0 || timeout_ms <= 0)
+		return;
+	wait_ms = timeout_ms;
+	if (pool->timer_at >= 0)
+	{
+		int64		until = (pool->timer_at - gw_now_us() + 999) / 1000;
+
+		wait_ms = (int) Max(0, Min(until, (int64) wait_ms));
+	}
+	nfds = pool->nfds;
+	nready = poll(pool->fds, nfds, wait_ms);
+	if (nready > 0)
+	{
+		/*
+		 * The sockets that are ready, copied out first: socket_action calls
+		 * back and changes pool->fds.  More than fit here wait for the next
+		 * call (poll finds them ready again at once).
+		 */
+		int			n = 0;
+
+		for (int i = 0; i < nfds && n < lengthof(ready_fd); i++)
+		{
+			short		re = pool->fds[i].revents;
+
+			if (re == 0)
+				continue;
+			ready_fd[n] = pool->fds[i].fd;
+			ready_mask[n] = ((re & POLLIN) ? CURL_CSELECT_IN : 0) |
+				((re & POLLOUT) ? CURL_CSELECT_OUT : 0) |
+				((re & (POLLERR | POLLHUP | POLLNVAL)) ? CURL_CSELECT_ERR : 0);
+			n++;
+		}
+		for (int i = 0; i < n; i++)
+			curl_multi_socket_action(pool->multi, ready_fd[i], ready_mask[i], &running);
+	}
+	gw_pool_timer_run(pool);
 }
 
 bool

@@ -89,8 +89,8 @@ extern int	gw_http_pool_free_slots(GwHttpPool *pool);
 extern int	gw_http_pool_in_flight(GwHttpPool *pool);
 /* Start a request; false when no slot is free.  req's strings are copied. */
 extern bool gw_http_pool_start(GwHttpPool *pool, const GwHttpRequest *req, void *tag);
-/* Move transfers along; wait up to timeout_ms for activity when nothing is
- * ready yet. */
+/* Start the transfers just added; with timeout_ms > 0, also wait up to
+ * timeout_ms for a socket to be ready and move the ready transfers along. */
 extern void gw_http_pool_run(GwHttpPool *pool, int timeout_ms);
 /* The next finished request: its tag and response (palloc'd in the current
  * context); false when none is finished. */

@@ -2,9 +2,12 @@
  * inbound.c: callbacks from providers (see inbound.h): gw_ingest and
  * gateway.ingest_text, the listener's entry.
  *
- * A callback is recorded in gateway.inbound first, as the extension owner,
- * then applied in a subtransaction: whatever goes wrong while applying it,
- * the record stays, with what went wrong in its note.
+ * A callback is applied in a subtransaction, then recorded in
+ * gateway.inbound, as the extension owner, with the row it updated and what
+ * came of it: whatever goes wrong while applying it (but a transient error,
+ * which keeps nothing: the provider sends it again), the record is kept,
+ * with what went wrong in its note.  Its id is taken first, for the outbox
+ * row's result to name it.
  */
 #include "postgres.h"
 
@@ -12,6 +15,7 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
+#include "commands/sequence.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -45,7 +49,6 @@ static const char *const gw_inbound_kinds[] = {
 };
 
 static SPIPlanPtr gw_record_plan = NULL;
-static SPIPlanPtr gw_note_plan = NULL;
 static SPIPlanPtr gw_apply_plan = NULL;
 static SPIPlanPtr gw_match_plans[4] = {NULL, NULL, NULL, NULL};
 static SPIPlanPtr gw_update_plan = NULL;
@@ -110,22 +113,54 @@ gw_inbound_check_kind(const char *kind)
 }
 
 /* Insert the callback into gateway.inbound and NOTIFY (at commit); its id. */
+/*
+ * The next id of gateway.inbound, taken before the callback is applied:
+ * the outbox row's result names the callback that changed it.  As the
+ * extension owner, as the INSERT is.
+ */
 static int64
-gw_inbound_record(const char *account, const char *kind, Jsonb *payload, const char *raw)
+gw_inbound_next_id(void)
 {
-	Datum		values[4];
-	char		nulls[4] = {' ', ' ', ' ', ' '};
+	Oid			seq = get_relname_relid("inbound_id_seq", get_namespace_oid("gateway", false));
 	Oid			save_userid;
 	int			save_sec;
-	bool		isnull;
 	int64		id;
 
-	values[0] = CStringGetTextDatum(account);
-	values[1] = CStringGetTextDatum(kind);
-	values[2] = payload ? JsonbPGetDatum(payload) : (Datum) 0;
-	nulls[2] = payload ? ' ' : 'n';
-	values[3] = raw ? CStringGetTextDatum(raw) : (Datum) 0;
-	nulls[3] = raw ? ' ' : 'n';
+	if (!OidIsValid(seq))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("sequence gateway.inbound_id_seq does not exist"),
+				 errhint("Run ALTER EXTENSION gateway UPDATE, or create the extension again.")));
+	gw_as_owner_begin(&save_userid, &save_sec);
+	id = DatumGetInt64(DirectFunctionCall1(nextval_oid, ObjectIdGetDatum(seq)));
+	gw_as_owner_end(save_userid, save_sec);
+	return id;
+}
+
+/*
+ * Record a callback once it has been applied (or refused): one INSERT with
+ * what it updated and what came of it, and its NOTIFY.
+ */
+static void
+gw_inbound_record(int64 id, const char *account, const char *kind, Jsonb *payload,
+				  const char *raw, int64 outbox_id, const char *note)
+{
+	Datum		values[7];
+	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	Oid			save_userid;
+	int			save_sec;
+
+	values[0] = Int64GetDatum(id);
+	values[1] = CStringGetTextDatum(account);
+	values[2] = CStringGetTextDatum(kind);
+	values[3] = payload ? JsonbPGetDatum(payload) : (Datum) 0;
+	nulls[3] = payload ? ' ' : 'n';
+	values[4] = raw ? CStringGetTextDatum(raw) : (Datum) 0;
+	nulls[4] = raw ? ' ' : 'n';
+	values[5] = Int64GetDatum(outbox_id);
+	nulls[5] = outbox_id > 0 ? ' ' : 'n';
+	values[6] = note ? CStringGetTextDatum(note) : (Datum) 0;
+	nulls[6] = note ? ' ' : 'n';
 
 	gw_as_owner_begin(&save_userid, &save_sec);
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -133,44 +168,13 @@ gw_inbound_record(const char *account, const char *kind, Jsonb *payload, const c
 	if (gw_record_plan == NULL)
 		gw_record_plan = gw_saved_plan(
 			"WITH i AS ("
-			"  INSERT INTO gateway.inbound (account, kind, payload, raw)"
-			"  VALUES ($1, $2, $3, $4) RETURNING id)"
-			" SELECT id, pg_catalog.pg_notify('gateway_inbound', id::text) FROM i",
-			4, (Oid[]) {TEXTOID, TEXTOID, JSONBOID, TEXTOID});
+			"  INSERT INTO gateway.inbound (id, account, kind, payload, raw, outbox_id, note)"
+			"  VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id)"
+			" SELECT pg_catalog.pg_notify('gateway_inbound', id::text) FROM i",
+			7, (Oid[]) {INT8OID, TEXTOID, TEXTOID, JSONBOID, TEXTOID, INT8OID, TEXTOID});
 	if (SPI_execute_plan(gw_record_plan, values, nulls, false, 0) != SPI_OK_SELECT ||
 		SPI_processed != 1)
 		elog(ERROR, "recording a callback failed");
-	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	SPI_finish();
-	gw_as_owner_end(save_userid, save_sec);
-	return id;
-}
-
-/* Set what a recorded callback updated and what came of it. */
-static void
-gw_inbound_note(int64 id, int64 outbox_id, const char *note)
-{
-	Datum		values[3];
-	char		nulls[3] = {' ', ' ', ' '};
-	Oid			save_userid;
-	int			save_sec;
-
-	values[0] = Int64GetDatum(id);
-	values[1] = Int64GetDatum(outbox_id);
-	nulls[1] = outbox_id > 0 ? ' ' : 'n';
-	values[2] = note ? CStringGetTextDatum(note) : (Datum) 0;
-	nulls[2] = note ? ' ' : 'n';
-
-	gw_as_owner_begin(&save_userid, &save_sec);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (gw_note_plan == NULL)
-		gw_note_plan = gw_saved_plan(
-			"UPDATE gateway.inbound SET outbox_id = $2, note = $3"
-			" WHERE id OPERATOR(pg_catalog.=) $1",
-			3, (Oid[]) {INT8OID, INT8OID, TEXTOID});
-	if (SPI_execute_plan(gw_note_plan, values, nulls, false, 0) != SPI_OK_UPDATE)
-		elog(ERROR, "noting a callback failed");
 	SPI_finish();
 	gw_as_owner_end(save_userid, save_sec);
 }
@@ -672,6 +676,7 @@ gw_inbound_ingest(const char *account, const char *kind, const char *body, Jsonb
 {
 	const GwAccount *acc = gw_account_get(account);
 	int64		id;
+	const char *error = NULL;
 
 	gw_inbound_check_kind(kind);
 	if (payload == NULL && body != NULL)
@@ -680,20 +685,14 @@ gw_inbound_ingest(const char *account, const char *kind, const char *body, Jsonb
 
 		payload = gw_json_parse(copy, strlen(copy));
 	}
-	id = gw_inbound_record(acc->name, kind, payload, payload ? NULL : body);
+	id = gw_inbound_next_id();
 	if (payload == NULL)
+		error = "the body is not JSON";
+	else if (!JB_ROOT_IS_OBJECT(payload))
+		error = "the body is not a JSON object";
+	if (error)
 	{
-		const char *error = "the body is not JSON";
-
-		gw_inbound_note(id, 0, error);
-		gw_stat_callback(acc->name, kind, GW_CB_REFUSED);
-		return gw_inbound_answer(id, kind, 0, NULL, error, error, NULL);
-	}
-	if (!JB_ROOT_IS_OBJECT(payload))
-	{
-		const char *error = "the body is not a JSON object";
-
-		gw_inbound_note(id, 0, error);
+		gw_inbound_record(id, acc->name, kind, payload, payload ? NULL : body, 0, error);
 		gw_stat_callback(acc->name, kind, GW_CB_REFUSED);
 		return gw_inbound_answer(id, kind, 0, NULL, error, error, NULL);
 	}
@@ -704,8 +703,7 @@ gw_inbound_ingest(const char *account, const char *kind, const char *body, Jsonb
 			gw_inbound_ussd(&a, acc, payload);
 		else
 			gw_inbound_apply(&a, id, acc, kind, payload);
-		if (a.outbox_id > 0 || a.note)
-			gw_inbound_note(id, a.outbox_id, a.note);
+		gw_inbound_record(id, acc->name, kind, payload, NULL, a.outbox_id, a.note);
 		gw_stat_callback(acc->name, kind,
 						 a.error ? GW_CB_REFUSED :
 						 (a.status || a.reply) ? GW_CB_APPLIED :

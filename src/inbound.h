@@ -2,8 +2,9 @@
  * inbound.h: callbacks from providers: delivery reports, payment results,
  * subscription profiles, incoming SMS and USSD requests.
  *
- * Every callback is first recorded in gateway.inbound (and announced with
- * NOTIFY gateway_inbound, payload the inbound id, at commit), then applied.
+ * Every callback is applied, then recorded in gateway.inbound with what
+ * applying it did (and announced with NOTIFY gateway_inbound, payload the
+ * inbound id, at commit), in the same transaction.
  *
  * The answer, as jsonb, is one object:
  *

@@ -916,6 +916,7 @@ gw_claim(int n)
 	char	  **ops;
 	char	  **keys;
 	GwItem	  **items;
+	bool		payment = false;
 
 	gw_xact_begin("gateway: claiming");
 	if (gw_claim_plan == NULL)
@@ -987,6 +988,8 @@ gw_claim(int n)
 		MemoryContextSwitchTo(old);
 		items[i] = it;
 	}
+	for (int i = 0; i < got && !payment; i++)
+		payment = items[i]->payment;
 	/* rows whose circuits are open go to their fallback, or wait */
 	{
 		Datum	   *held = palloc(sizeof(Datum) * Max(got, 1));
@@ -1013,6 +1016,20 @@ gw_claim(int n)
 	for (int i = 0; i < got; i++)
 		if (items[i])
 			gw_item_prepare(items[i], ops[i], params[i], keys[i]);
+
+	/*
+	 * A claim that holds only messages commits without waiting for its WAL
+	 * to reach disk: if the server stops before it does, the rows are still
+	 * queued after the restart and are sent again, as rows a stopped worker
+	 * had leased are (gw_recover); their result write, which does wait,
+	 * flushes the claim before it.  A claim that holds a payment is on disk
+	 * before its request leaves: a payment is never sent twice blindly.
+	 * (Set last: a transaction-local setting makes every subtransaction's
+	 * end, the preparations above, walk all settings.)
+	 */
+	if (got > 0 && !payment)
+		(void) set_config_option("synchronous_commit", "off", PGC_SUSET, PGC_S_SESSION,
+								 GUC_ACTION_LOCAL, true, 0, false);
 	gw_xact_end();
 
 	for (int i = 0; i < got; i++)

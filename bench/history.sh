@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# What months of history cost: the outbox drain with HIST (10,000,000)
+# finished rows in gateway.outbox and as many callbacks in gateway.inbound,
+# against the same drain with both tables empty, in one run; then the
+# retention: a day of rows purged by the worker, how long it took and the
+# longest purge statement, and whether the space is used again.
+#
+#   bash bench/history.sh                       # 10 million; about 20 minutes
+#   HIST=1000000 bash bench/history.sh          # smaller
+#
+# 1. empty: ROUNDS (2) drains of N (50,000) queued in one transaction;
+# 2. HIST rows (status sent) and HIST callbacks spread over DAYS (30) days
+#    before today, VACUUM ANALYZE (what autovacuum does with a table that
+#    has stopped changing); the same drains: the rate and its ratio to 1;
+# 3. the retention: gateway.keep_finished set so that the oldest day's rows
+#    are past it; the worker makes the day final (its rollup) and purges
+#    its rows in batches; the seconds until they are gone and the longest
+#    purge statement (pg_stat_statements);
+# 4. VACUUM, then a day's rows added again: the outbox's size before and
+#    after (flat when the purged space is used again).
+# Against a throwaway nginx, fsync on, default gateway settings but
+# gateway.keep_finished, -1 until step 3 (BENCH_CONF adds lines to
+# postgresql.conf).  Exits 1 when a drained row was not sent
+# or the purge left rows of the day.  Never a test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+HIST=${HIST:-10000000}
+DAYS=${DAYS:-30}
+N=${N:-50000}
+ROUNDS=${ROUNDS:-2}
+export GW_LISTEN_PORT=${GW_LISTEN_PORT:-18787}
+bash scripts/setup.sh >/dev/null
+. scripts/lib.sh
+. bench/lib.sh
+bench_need nginx-light
+
+export GW_DB=postgres
+export GW_EXTRA_CONF="fsync = ${FSYNC:-on}
+shared_preload_libraries = 'gateway, pg_stat_statements'
+pg_stat_statements.track = all
+max_wal_size = '8GB'
+gateway.keep_finished = -1
+${BENCH_CONF:-}"
+GW_MOCK_ARGS=--no-record gw_start >/dev/null
+trap bench_stop EXIT
+bench_nginx_start
+bench_sql -c "CREATE EXTENSION gateway" -c "CREATE EXTENSION pg_stat_statements" >/dev/null
+bench_account hist "http://127.0.0.1:$BENCH_NGINX_PORT/vaspro"
+
+size_mb() { bench_sql -c "SELECT round(pg_total_relation_size('$1') / 1048576.0)"; }
+drains() {  # DRAIN_MEAN: the mean rate of ROUNDS drains of N
+    local sum=0 r sent
+    for r in $(seq 1 "$ROUNDS"); do
+        bench_sql -c "DELETE FROM gateway.outbox WHERE account = 'hist' AND created_at > now() - interval '1 hour'" >/dev/null
+        bench_drain hist "$N" >/dev/null
+        sent=$(bench_sql -c "SELECT count(*) FROM gateway.outbox WHERE account = 'hist' AND created_at > now() - interval '1 hour' AND status = 'sent'")
+        [ "$sent" = "$N" ] || bad="$bad a drain left $((N - sent)) rows not sent;"
+        echo "   drain $r: $BENCH_DRAIN_RATE msg/s"
+        sum=$((sum + BENCH_DRAIN_RATE))
+    done
+    DRAIN_MEAN=$((sum / ROUNDS))
+}
+bad=""
+echo "== $(date -u '+%Y-%m-%d %H:%M UTC'): $(bench_machine); load average $(bench_load)"
+
+echo "== 1. empty tables: $ROUNDS drains of $N"
+drains; empty=$DRAIN_MEAN
+
+echo "== 2. $HIST finished rows and $HIST callbacks over $DAYS days"
+t0=$(date +%s)
+bench_sql >/dev/null <<SQL
+SET synchronous_commit = off;
+INSERT INTO gateway.outbox (id, account, operation, params, status, attempts, send_at,
+                            next_attempt_at, created_at, updated_at, sent_at, provider_ref,
+                            idempotency_key, result, segments, encoding, cost)
+SELECT nextval('gateway.outbox_id_seq'), 'hist', 'sms.bulk',
+       jsonb_build_object('message', 'History ' || i, 'recipients', '0712345678'),
+       'sent', 1, t, t, t, t, t, md5(i::text), 'hist-' || i,
+       jsonb_build_object('ok', true, 'status', 'accepted', 'provider', 'vaspro',
+                          'operation', 'sms.bulk', 'retryable', false, 'http_status', 200,
+                          'provider_ref', md5(i::text), 'elapsed_ms', 5.4, 'error', null,
+                          'data', jsonb_build_object('code', 'Success',
+                              'statusDescription', 'Request is Successfully Processed',
+                              'data', jsonb_build_object('credits', 1, 'recipients', 1,
+                                                         'correlator', md5(i::text)))),
+       1, 'gsm7', 0.8
+  FROM generate_series(1, $HIST) i,
+       LATERAL (SELECT date_trunc('day', now()) - interval '1 day' * $DAYS
+                       + interval '1 day' * $DAYS * (i - 1) / $HIST AS t) d;
+INSERT INTO gateway.inbound (account, kind, received_at, payload, outbox_id, note)
+SELECT 'hist', 'dlr', t,
+       jsonb_build_object('uniqueId', 'hist-' || i, 'correlator', md5(i::text),
+                          'deliveryStatus', 'DeliveredToTerminal', 'msisdn', '254712345678'),
+       i, NULL
+  FROM generate_series(1, $HIST) i,
+       LATERAL (SELECT date_trunc('day', now()) - interval '1 day' * $DAYS
+                       + interval '1 day' * $DAYS * (i - 1) / $HIST AS t) d;
+SQL
+bench_sql -c "VACUUM ANALYZE gateway.outbox" -c "VACUUM ANALYZE gateway.inbound" -c "CHECKPOINT" >/dev/null
+filled=$(( $(date +%s) - t0 ))
+echo "   filled and vacuumed in $filled s: outbox $(size_mb gateway.outbox) MB, inbound $(size_mb gateway.inbound) MB"
+echo "== 2. $ROUNDS drains of $N beside the history"
+drains; full=$DRAIN_MEAN
+
+echo "== 3. retention: the oldest day purged by the worker"
+day_rows=$(bench_sql -c "SELECT count(*) FROM gateway.outbox WHERE send_at < date_trunc('day', now()) - interval '1 day' * ($DAYS - 1)")
+bench_sql -c "SELECT pg_stat_statements_reset()" >/dev/null
+before=$(size_mb gateway.outbox)
+t0=$(date +%s.%N)
+# keep_finished such that the oldest day (it ended DAYS - 1 days ago) is
+# the last final one: now - keep_finished falls in the day after it
+keep=$(( (DAYS - 2) * 86400 + $(date -u +%s) % 86400 + 1800 ))
+bench_sql -c "ALTER SYSTEM SET gateway.keep_finished = '${keep}s'" -c "SELECT pg_reload_conf()" >/dev/null
+left=$day_rows
+for _ in $(seq 1 1200); do
+    left=$(bench_sql -c "SELECT count(*) FROM gateway.outbox WHERE send_at < date_trunc('day', now()) - interval '1 day' * ($DAYS - 1)")
+    [ "$left" = 0 ] && break
+    sleep 0.5
+done
+t1=$(date +%s.%N)
+[ "$left" = 0 ] || bad="$bad $left rows of the oldest day were not purged;"
+purge_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
+longest=$(bench_sql -c "SELECT round(max(max_exec_time)::numeric, 1) || ' ms (' || sum(calls) || ' statements)'
+                          FROM pg_stat_statements WHERE query LIKE 'DELETE FROM gateway.outbox%'")
+echo "   $day_rows rows purged in $purge_s s (from the reload, the day's rollup included); longest purge statement $longest"
+
+echo "== 4. VACUUM, then a day's rows again"
+bench_sql -c "VACUUM gateway.outbox" >/dev/null
+vacuumed=$(size_mb gateway.outbox)
+bench_sql >/dev/null <<SQL
+SET synchronous_commit = off;
+INSERT INTO gateway.outbox (account, operation, params, status, attempts, send_at, next_attempt_at,
+                            created_at, updated_at, sent_at, provider_ref, idempotency_key, result)
+SELECT 'hist', 'sms.bulk', jsonb_build_object('message', 'Again ' || i, 'recipients', '0712345678'),
+       'sent', 1, now(), now(), now(), now(), now(), md5(i::text), 'again-' || i,
+       (SELECT result FROM gateway.outbox WHERE account = 'hist' AND status = 'sent' LIMIT 1)
+  FROM generate_series(1, $day_rows) i;
+SQL
+again=$(size_mb gateway.outbox)
+load1=$(bench_load)
+
+pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f%%", 100 * a / b }'; }
+cat <<TABLE
+
+$(bench_machine); load average at the end $load1; fsync = ${FSYNC:-on}; N = $N, $ROUNDS drains each
+
+| | figure |
+|---|---|
+| drain, empty outbox and inbound | $(bench_num "$empty") msg/s |
+| drain beside $(bench_num "$HIST") finished rows and $(bench_num "$HIST") callbacks | $(bench_num "$full") msg/s ($(pct "$full" "$empty") of empty) |
+| filling and VACUUM ANALYZE | $filled s |
+| the oldest day purged by the worker | $(bench_num "$day_rows") rows in $purge_s s; longest purge statement $longest |
+| outbox size: before the purge, after VACUUM, after a day's rows again | $before MB, $vacuumed MB, $again MB |
+TABLE
+if [ -n "$bad" ]; then echo; echo "NOT ALL DONE:$bad"; exit 1; fi
