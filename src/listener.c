@@ -1222,10 +1222,16 @@ gw_listener_main(Datum arg)
 		MemoryContextSwitchTo(loop_cxt);
 		gw_listen_take(sock, d);
 		MHD_run(d);
-		/* what that run completed is applied, then answered by the next */
+		/*
+		 * What that run completed is applied, then answered by the next.
+		 * Connections the front handed over meanwhile are taken between
+		 * batches: under a steady load there is always a next batch, and a
+		 * USSD session on a new connection would wait for a lull.
+		 */
 		while (gw_pending)
 		{
 			gw_listen_flush();
+			gw_listen_take(sock, d);
 			MHD_run(d);
 		}
 		MemoryContextSwitchTo(TopMemoryContext);
