@@ -15,12 +15,13 @@
 # deleted (TRUNCATE would not show a leak of the table's growth, DELETE and
 # autovacuum are what production does).  Exits 1 when a row was not
 # delivered or a process's memory moved by more than 10 MB.  Never a test.
+# BENCH_NO_SETUP=1 uses the build already installed (an A/B of two builds).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TOTAL=${TOTAL:-1000000}
 CHUNK=${CHUNK:-50000}
 export GW_LISTEN_PORT=${GW_LISTEN_PORT:-18787}
-bash scripts/setup.sh >/dev/null
+[ -n "${BENCH_NO_SETUP:-}" ] || bash scripts/setup.sh >/dev/null
 . scripts/lib.sh
 . bench/lib.sh
 bench_need wrk nginx-light
