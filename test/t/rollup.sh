@@ -108,7 +108,10 @@ q "UPDATE gateway.outbox SET send_at = send_at - interval '2 days', created_at =
 day=$(q "SELECT ((now() - interval '2 days') AT TIME ZONE 'UTC')::date")
 q "SELECT gw_rollup()" >/dev/null
 
-# The same figures, computed here from the rows, another way.
+# The same figures, computed here from the rows, another way.  The latencies
+# are interpolated over milliseconds as doubles, as the rollup does: an
+# interval's interpolation rounds to the microsecond, and a p99 that falls on
+# x.xx5 ms would then round the other way.
 from_rows="
 SELECT o.account, count(*) FILTER (WHERE sent_at IS NOT NULL AND status NOT IN ('failed', 'dead')),
        count(*) FILTER (WHERE status = 'delivered'), count(*) FILTER (WHERE status = 'undelivered'),
@@ -116,10 +119,10 @@ SELECT o.account, count(*) FILTER (WHERE sent_at IS NOT NULL AND status NOT IN (
        sum(CASE WHEN status IN ('sent', 'delivered', 'undelivered') THEN segments ELSE 0 END),
        sum(cost),
        round(avg(CASE WHEN status = 'delivered' THEN 1.0 WHEN status IN ('sent', 'undelivered') THEN 0.0 END), 4),
-       round(extract(epoch FROM percentile_cont(0.5) WITHIN GROUP (ORDER BY sent_at - send_at)
-               FILTER (WHERE sent_at IS NOT NULL)) * 1000, 2),
-       round(extract(epoch FROM percentile_cont(0.99) WITHIN GROUP (ORDER BY sent_at - send_at)
-               FILTER (WHERE sent_at IS NOT NULL)) * 1000, 2)
+       round(percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM sent_at - send_at) * 1000)
+               FILTER (WHERE sent_at IS NOT NULL)::numeric, 2),
+       round(percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM sent_at - send_at) * 1000)
+               FILTER (WHERE sent_at IS NOT NULL)::numeric, 2)
   FROM gateway.outbox o
  WHERE (send_at AT TIME ZONE 'UTC')::date = '$day' AND account IN ('rollup1', 'rollup2')
  GROUP BY o.account ORDER BY o.account"
