@@ -90,6 +90,12 @@ int			gw_listen_request_timeout_s = 30;
 /* A USSD session must be answered within the provider's second. */
 #define GW_USSD_TIMEOUT_MS 900
 
+/*
+ * The largest declared body above gateway.listen_max_body that is read (and
+ * thrown away) before its 413, so that the client sees the answer.
+ */
+#define GW_LISTEN_DISCARD_MAX (8 * 1024 * 1024)
+
 PGDLLEXPORT void gw_listener_main(Datum arg);
 
 /* The answer to one request. */
@@ -672,6 +678,7 @@ gw_listen_begin(struct MHD_Connection *conn, const char *url, const char *method
 	const char *token;
 	char	   *account;
 	int			status;
+	bool		too_big = false;
 	MemoryContext cxt;
 	GwListenReq *r;
 
@@ -689,9 +696,24 @@ gw_listen_begin(struct MHD_Connection *conn, const char *url, const char *method
 	len = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (len && strtoll(len, NULL, 10) > gw_listen_max_body)
 	{
-		gw_answer_set(a, MHD_HTTP_CONTENT_TOO_LARGE, "payload too large");
-		return NULL;
+		/*
+		 * Too large.  A client that waits for 100 Continue, or one that
+		 * says it will send more than GW_LISTEN_DISCARD_MAX, is answered
+		 * now and its body never read.  Another is sending its body
+		 * already: answered before it is all read, the connection would be
+		 * closed with bytes unread, and the client's TCP, reset, may lose
+		 * the answer.  Its body is read and thrown away (when its token is
+		 * right), then answered 413.
+		 */
+		if (MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT) != NULL ||
+			strtoll(len, NULL, 10) > GW_LISTEN_DISCARD_MAX)
+		{
+			gw_answer_set(a, MHD_HTTP_CONTENT_TOO_LARGE, "payload too large");
+			return NULL;
+		}
+		too_big = true;
 	}
+	/* a body is read (if only to throw it away) for its account's token alone */
 	token = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "token");
 	account = pnstrdup(url + 1, slash - url - 1);
 	status = gw_listen_authorize(account, token);
@@ -711,6 +733,7 @@ gw_listen_begin(struct MHD_Connection *conn, const char *url, const char *method
 								ALLOCSET_SMALL_SIZES);
 	r = MemoryContextAllocZero(cxt, sizeof(GwListenReq));
 	r->cxt = cxt;
+	r->too_big = too_big;
 	r->account = MemoryContextStrdup(cxt, url + 1);
 	r->account[slash - url - 1] = '\0';
 	r->kind = MemoryContextStrdup(cxt, slash + 1);
