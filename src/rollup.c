@@ -1,25 +1,43 @@
 /*
- * rollup.c: gw_rollup() and the worker's rollup pass.
+ * rollup.c: gw_rollup() and the rollup process.
  *
  * The figures are computed in SQL (gateway.rollup, gateway.rollup_days in
  * the 0.4.0 update script): one aggregate over the rows of the days it
  * replaces.  The purge (worker.c) deletes only rows of final days, and a
  * day is made final once, from every row it still has: nothing is counted
  * twice, nothing purged before it was counted.
+ *
+ * Such an aggregate reads every row of the days it replaces: at a million
+ * messages an hour, a day's 24 million rows take most of a minute.  So the
+ * pass does not run in the worker, whose drain would stop meanwhile: the
+ * first worker starts a background worker of its own for each pass (the
+ * rollup process, gw_rollup_main), and does the pass itself only when no
+ * slot is free.  What a pass leaves for the next (the time it ran at, how
+ * long it took) is in shared memory.
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "storage/ipc.h"
+#include "tcop/tcopprot.h"
+#include "utils/guc.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "account.h"
 #include "rights.h"
 #include "rollup.h"
+#include "shmem.h"
 #include "util.h"
 #include "worker.h"
 
 PG_FUNCTION_INFO_V1(gw_rollup);
+PGDLLEXPORT void gw_rollup_main(Datum arg);
 
 int			gw_keep_daily_d = 400;
 
@@ -76,4 +94,91 @@ gw_rollup(PG_FUNCTION_ARGS)
 	SPI_finish();
 	gw_as_owner_end(save_userid, save_sec);
 	PG_RETURN_VOID();
+}
+
+/*
+ * Start the rollup process for entry db (database dboid, named name); NULL
+ * when no background worker slot is free.
+ */
+BackgroundWorkerHandle *
+gw_rollup_start(int db, Oid dboid, const char *name)
+{
+	BackgroundWorker bgw;
+	BackgroundWorkerHandle *h = NULL;
+
+	memset(&bgw, 0, sizeof(bgw));
+	bgw.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	bgw.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	bgw.bgw_restart_time = BGW_NEVER_RESTART;
+	snprintf(bgw.bgw_library_name, BGW_MAXLEN, "gateway");
+	snprintf(bgw.bgw_function_name, BGW_MAXLEN, "gw_rollup_main");
+	snprintf(bgw.bgw_name, BGW_MAXLEN, "gateway rollup for database %s", name);
+	snprintf(bgw.bgw_type, BGW_MAXLEN, "gateway rollup");
+	bgw.bgw_main_arg = Int32GetDatum(db);
+	memcpy(bgw.bgw_extra, &dboid, sizeof(Oid));
+	bgw.bgw_notify_pid = 0;
+	if (!RegisterDynamicBackgroundWorker(&bgw, &h))
+		return NULL;
+	return h;
+}
+
+/*
+ * One pass in the current transaction, SPI connected, with what the last
+ * pass left in shared memory; what this one leaves goes back there.
+ */
+void
+gw_rollup_pass_shared(int db)
+{
+	TimestampTz since;
+	int64		took;
+	TimestampTz start = GetCurrentTimestamp();
+
+	gw_db_rollup_get(db, &since, &took);
+	gw_rollup_run(&since, false);
+	gw_db_rollup_done(db, since,
+					  (GetCurrentTimestamp() - start) / 1000);
+}
+
+static int	gw_rollup_db = -1;
+
+static void
+gw_rollup_exit(int code, Datum arg)
+{
+	(void) gw_db_set_rollup(gw_rollup_db, false);
+}
+
+/* The rollup process: one pass, then it exits. */
+void
+gw_rollup_main(Datum arg)
+{
+	Oid			dboid;
+
+	gw_rollup_db = DatumGetInt32(arg);
+	memcpy(&dboid, MyBgworkerEntry->bgw_extra, sizeof(Oid));
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
+	if (!gw_db_set_rollup(gw_rollup_db, true))
+		proc_exit(0);			/* another runs, or the entry is not ours any more */
+	before_shmem_exit(gw_rollup_exit, (Datum) 0);
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	/* a DROP EXTENSION waits for the pass, or the pass does not run */
+	if (!gw_lock_extension(InvalidOid, false) || !gw_extension_current())
+	{
+		AbortCurrentTransaction();
+		proc_exit(0);
+	}
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, "gateway: rolling up the daily figures");
+	gw_rollup_pass_shared(gw_rollup_db);
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_stat(true);
+	proc_exit(0);
 }

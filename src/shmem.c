@@ -45,6 +45,9 @@ typedef struct GwDbEntry
 	GwWorkerSlot workers[GW_MAX_WORKERS];
 	pid_t		listener_pid;	/* its callback listener, 0: none */
 	char		listener_db[NAMEDATALEN];	/* the name it serves, "": not ready */
+	pid_t		rollup_pid;		/* its rollup process, 0: none */
+	TimestampTz rollup_since;	/* the last pass ran at (0: none yet) */
+	int64		rollup_ms;		/* and took */
 } GwDbEntry;
 
 typedef struct GwBucket
@@ -318,9 +321,49 @@ gw_db_live_workers(Oid dboid)
 		for (int i = 0; i < GW_MAX_WORKERS; i++)
 			n += (e->workers[i].pid != 0);
 		n += (e->listener_pid != 0);
+		n += (e->rollup_pid != 0);
 	}
 	LWLockRelease(gw_shared->lock);
 	return n;
+}
+
+bool
+gw_db_set_rollup(int db, bool running)
+{
+	GwDbEntry  *e = &gw_shared->dbs[db];
+	bool		ok;
+
+	LWLockAcquire(gw_shared->lock, LW_EXCLUSIVE);
+	ok = (e->dboid == MyDatabaseId && (e->rollup_pid == 0 || e->rollup_pid == MyProcPid));
+	if (ok)
+		e->rollup_pid = running ? MyProcPid : 0;
+	LWLockRelease(gw_shared->lock);
+	return ok;
+}
+
+void
+gw_db_rollup_get(int db, TimestampTz *since, int64 *took_ms)
+{
+	GwDbEntry  *e = &gw_shared->dbs[db];
+
+	LWLockAcquire(gw_shared->lock, LW_SHARED);
+	*since = (e->dboid == MyDatabaseId) ? e->rollup_since : 0;
+	*took_ms = (e->dboid == MyDatabaseId) ? e->rollup_ms : 0;
+	LWLockRelease(gw_shared->lock);
+}
+
+void
+gw_db_rollup_done(int db, TimestampTz since, int64 took_ms)
+{
+	GwDbEntry  *e = &gw_shared->dbs[db];
+
+	LWLockAcquire(gw_shared->lock, LW_EXCLUSIVE);
+	if (e->dboid == MyDatabaseId)
+	{
+		e->rollup_since = since;
+		e->rollup_ms = took_ms;
+	}
+	LWLockRelease(gw_shared->lock);
 }
 
 bool

@@ -73,6 +73,16 @@ extern bool gw_db_served(int db);
  * (its listener included). */
 extern void gw_db_pause(Oid dboid, TimestampTz until);
 extern int	gw_db_live_workers(Oid dboid);
+
+/*
+ * The rollup process of entry db (rollup.c): register it (false: the entry
+ * is not this database's, or another one runs), unregister it; and what the
+ * last pass left: the time it ran at (0: none yet, every open day to do)
+ * and how long it took.
+ */
+extern bool gw_db_set_rollup(int db, bool running);
+extern void gw_db_rollup_get(int db, TimestampTz *since, int64 *took_ms);
+extern void gw_db_rollup_done(int db, TimestampTz since, int64 took_ms);
 /* The launcher: every entry; forgetting one (dropped, or still absent);
  * recording that no worker slot was free. */
 extern void gw_db_snapshot(GwDbInfo *out);

@@ -74,6 +74,8 @@ int			gw_keep_finished_s = 7 * 24 * 3600;
 int			gw_keep_inbound_s = 90 * 24 * 3600;
 
 #define GW_ROLLUP_EVERY_MS (60 * 1000)
+/* ... or less often: a pass that took t comes back GW_ROLLUP_SHARE t later */
+#define GW_ROLLUP_SHARE 20
 
 /* One claimed row on its way. */
 typedef struct GwItem
@@ -117,6 +119,8 @@ typedef struct GwResults
 
 static int	gw_db = -1;		/* the database's entry in shared memory */
 static int	gw_slot;
+static char gw_dbname[NAMEDATALEN];
+static BackgroundWorkerHandle *gw_rollup_handle = NULL;	/* worker 0's rollup process */
 static bool gw_served = false;	/* the entry says served */
 static int64 gw_token;
 static MemoryContext gw_worker_cxt;
@@ -163,6 +167,9 @@ gw_pause_pending(void)
 static void
 gw_worker_exit(int code, Datum arg)
 {
+	/* the rollup process goes with the worker that started it */
+	if (gw_rollup_handle)
+		TerminateBackgroundWorker(gw_rollup_handle);
 	gw_shmem_unregister_worker(gw_db, gw_slot);
 }
 
@@ -226,6 +233,13 @@ gw_check_installed(void)
 	if (OidIsValid(nsp))
 		relid = get_relname_relid("outbox", nsp);
 	gw_ext_oid = get_extension_oid("gateway", true);
+	if (gw_dbname[0] == '\0')
+	{
+		char	   *d = get_database_name(MyDatabaseId);
+
+		if (d)
+			strlcpy(gw_dbname, d, sizeof(gw_dbname));
+	}
 	v = gw_extension_version();
 	if (v != NULL)
 		strlcpy(version, v, sizeof(version));
@@ -1448,15 +1462,32 @@ gw_last_final_day(TimestampTz now)
 
 /*
  * The daily figures (rollup.c): days made final before the purge looks at
- * their rows, the open days refreshed.  Worker 0 only, once a minute; it
- * never waits for a gw_rollup() that is running.
+ * their rows, the open days refreshed.  Worker 0 only, once a minute, or
+ * less often after a long pass (GW_ROLLUP_SHARE); in the rollup process,
+ * so that the drain goes on meanwhile, or here when no slot is free.  False
+ * while the last pass still runs.  It never waits for a gw_rollup() that
+ * is running.
  */
-static void
-gw_rollup_pass(TimestampTz *since)
+static bool
+gw_rollup_pass(void)
 {
+	if (gw_rollup_handle)
+	{
+		pid_t		pid;
+
+		if (GetBackgroundWorkerPid(gw_rollup_handle, &pid) != BGWH_STOPPED)
+			return false;		/* the last one still runs */
+		pfree(gw_rollup_handle);
+		gw_rollup_handle = NULL;
+	}
+	gw_rollup_handle = gw_rollup_start(gw_db, MyDatabaseId, gw_dbname);
+	if (gw_rollup_handle)
+		return true;
+	/* no slot free: the pass is ours, the drain waits meanwhile */
 	gw_xact_begin("gateway: rolling up the daily figures");
-	gw_rollup_run(since, false);
+	gw_rollup_pass_shared(gw_db);
 	gw_xact_end();
+	return true;
 }
 
 /*
@@ -1508,7 +1539,6 @@ gw_worker_main(Datum arg)
 {
 	TimestampTz next_maintenance = 0;
 	TimestampTz next_rollup = 0;
-	TimestampTz rollup_since = 0;	/* 0: every open day */
 	int64		rollup_final_day = -1;
 	int			maintenance_runs = 0;
 	bool		want_claim = true;
@@ -1533,6 +1563,9 @@ gw_worker_main(Datum arg)
 		proc_exit(0);
 	}
 	before_shmem_exit(gw_worker_exit, (Datum) 0);
+	/* the first pass after a start refreshes every open day */
+	if (gw_slot == 0)
+		gw_db_rollup_done(gw_db, 0, 0);
 
 	gw_worker_cxt = AllocSetContextCreate(TopMemoryContext, "gateway worker",
 										  ALLOCSET_DEFAULT_SIZES);
@@ -1574,9 +1607,16 @@ gw_worker_main(Datum arg)
 				(now >= next_rollup || gw_last_final_day(now) != rollup_final_day))
 			{
 				/* at once when a day can be made final: the purge waits for it */
-				rollup_final_day = gw_last_final_day(now);
-				gw_rollup_pass(&rollup_since);
-				next_rollup = TimestampTzPlusMilliseconds(now, GW_ROLLUP_EVERY_MS);
+				TimestampTz since;
+				int64		took;
+
+				if (gw_rollup_pass())
+				{
+					rollup_final_day = gw_last_final_day(now);
+					gw_db_rollup_get(gw_db, &since, &took);
+					next_rollup = TimestampTzPlusMilliseconds(now, Max(GW_ROLLUP_EVERY_MS,
+																	   GW_ROLLUP_SHARE * took));
+				}
 			}
 			behind = gw_purge();
 			if (gw_purge_inbound())

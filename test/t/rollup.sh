@@ -6,7 +6,8 @@
 # figures for that day equal figures computed here from the rows, and after
 # the worker has purged the rows (gateway.keep_finished lowered) the day
 # still holds the same figures, now final.  Retention (gateway.keep_daily),
-# row-level security and gw_rollup()'s rights.  Run by scripts/test.sh
+# row-level security and gw_rollup()'s rights; a pass waiting for a lock in
+# its own process while the worker sends.  Run by scripts/test.sh
 # against its cluster, in a database of its own (its own final days).
 set -uo pipefail
 db=gw_rollup
@@ -188,6 +189,41 @@ setting gateway.keep_daily "1"
 q "SELECT gw_rollup()" >/dev/null
 check "keep_daily 1 drops a day two days old" 0 \
     "$(q "SELECT count(*) FROM gateway.daily WHERE account = 'rollup1' AND day <= '$day'")"
+
+# A pass runs beside the drain, in a process of its own: while one waits
+# (a session holds gateway.daily), the worker still sends.
+psql -X -q -d "$db" -c "BEGIN; LOCK TABLE gateway.daily IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(60)" \
+    >/dev/null 2>&1 &
+locker=$!
+waiting="SELECT count(*) FROM pg_stat_activity WHERE datname = '$db' AND backend_type = 'gateway rollup'
+                                              AND wait_event_type = 'Lock'"
+for _ in $(seq 1 50); do
+    [ "$(q "SELECT count(*) FROM pg_locks WHERE relation = 'gateway.daily'::regclass AND granted")" = 1 ] && break
+    sleep 0.1
+done
+setting gateway.keep_finished "6d"     # the last final day moves: a pass at once
+for _ in $(seq 1 200); do
+    [ "$(q "$waiting")" = 1 ] && break
+    sleep 0.1
+done
+check "a pass runs in the rollup process (here waiting for a lock)" 1 "$(q "$waiting")"
+ids=$(q "SELECT string_agg(gw_queue_sms('rollup2', '0712000020', 'beside the rollup ' || g)::text, ',')
+           FROM generate_series(1, 20) g")
+for _ in $(seq 1 200); do
+    [ "$(q "SELECT count(*) FROM gateway.outbox WHERE id IN ($ids) AND status = 'sent'")" = 20 ] && break
+    sleep 0.1
+done
+check "meanwhile the worker sends" 20 "$(q "SELECT count(*) FROM gateway.outbox WHERE id IN ($ids) AND status = 'sent'")"
+check "and the pass still waits" 1 "$(q "$waiting")"
+q "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query LIKE '%LOCK TABLE gateway.daily%' AND pid <> pg_backend_pid()" >/dev/null
+wait "$locker" 2>/dev/null
+for _ in $(seq 1 100); do
+    [ "$(q "SELECT count(*) FROM pg_stat_activity WHERE datname = '$db' AND backend_type = 'gateway rollup'")" = 0 ] && break
+    sleep 0.1
+done
+check "once the lock is gone the pass ends, and its process" 0 \
+    "$(q "SELECT count(*) FROM pg_stat_activity WHERE datname = '$db' AND backend_type = 'gateway rollup'")"
+setting gateway.keep_finished ""
 
 echo "rollup test: $fails failed"
 [ "$fails" -eq 0 ]
