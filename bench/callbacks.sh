@@ -7,7 +7,8 @@
 #      new connection a session (as a provider's gateway sends them), each
 #      through the listener front; exits 1 when one was not answered 200.
 # Aims: >= 12,000 callbacks/s; USSD p99 < 50 ms beside the load.
-# BENCH_NO_SETUP=1 uses the build already installed (an A/B of two builds).
+# BENCH_NO_SETUP=1 uses the build already installed (an A/B of two builds);
+# BENCH_CONF adds settings, one a line (BENCH_CONF="gateway.listeners = 2").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-50000}
@@ -23,7 +24,8 @@ export GW_EXTRA_CONF="gateway.max_in_flight = 64
 gateway.batch_size = 500
 max_wal_size = '4GB'
 checkpoint_timeout = '30min'
-$(bench_listener_conf)"
+$(bench_listener_conf)
+${BENCH_CONF:-}"
 gw_start >/dev/null
 sql() { bench_sql "$@"; }
 
@@ -34,13 +36,15 @@ dlr=$(sql -c "SELECT gw_callback_url('bench', 'dlr')")
 ussd=$(sql -c "SELECT gw_callback_url('bench', 'ussd')")
 path_of() { bench_path_of "$1"; }
 
+echo "== gateway settings: batch_size 500, max_in_flight 64${BENCH_CONF:+, $(echo "$BENCH_CONF" | tr '\n' ';')}; load $(bench_load)"
 echo "== 1. $N delivery reports, $CONNS connections"
 curl -s -X POST "http://127.0.0.1:$GW_MOCK_PORT/_mock/config" -d '{"record": false}' >/dev/null
-read -r updated received rate secs < <(bench_callbacks bench "$N" cb- "$CONNS" "$THREADS")
+read -r updated received rate secs steady < <(bench_callbacks bench "$N" cb- "$CONNS" "$THREADS")
 echo "sent:             $(sql -c "SELECT count(*) FROM gateway.outbox WHERE status IN ('sent', 'delivered', 'undelivered')") of $N"
 echo "outbox updated:   $updated of $N"
 echo "callbacks posted: $received (recorded in gateway.inbound; beyond N: late duplicates)"
 echo "throughput:       $rate callbacks/s, until every outbox row was updated ($secs s)"
+echo "steady:           $steady callbacks/s, while the 10th to the 60th percent of the rows were updated"
 sed -n 's/^Requests\/sec: *\(.*\)/wrk:              \1 requests\/s/p; s/^\(non-2xx.*\)/wrk:              \1/p' "$GW_WORK/wrk-dlr.log"
 
 echo "== 2. USSD round trip"

@@ -86,7 +86,7 @@ done
 bench_kaclient_clean
 bench_fresh
 step "callbacks: $N delivery reports, 64 connections"
-mark cb; read -r cb_upd cb_recv cb_rate cb_s < <(bench_callbacks cb "$N" cb-)
+mark cb; read -r cb_upd cb_recv cb_rate cb_s _ < <(bench_callbacks cb "$N" cb-)
 said "$cb_rate callbacks/s ($cb_upd of $N applied, $cb_recv received, $cb_s s)"
 load1=$(bench_load)
 

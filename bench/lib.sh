@@ -259,10 +259,15 @@ bench_callbacks() {
 
 # bench_post_dlrs ACCOUNT N PREFIX [connections threads]: wrk posts a VasPro
 # delivery report to the listener for each of the rows keyed PREFIX1..PREFIXN;
-# prints "updated received callbacks/s seconds", the rate until every one of
-# the N rows was updated (or 120 s).  The wrk log stays in $GW_WORK/wrk-dlr.log.
+# prints "updated received callbacks/s seconds steady/s": the rate until every
+# one of the N rows was updated (or 120 s), and the rate while the rows from
+# the 10th to the 60th percent were updated (steady: before any wrk thread has
+# sent its share and starts sending it again, late duplicates that update
+# nothing, while the slowest connections finish theirs).  The wrk log stays in
+# $GW_WORK/wrk-dlr.log.
 bench_post_dlrs() {
     local acc=$1 n=$2 prefix=$3 conns=${4:-64} threads=${5:-4} dlr before t0 t1 wrk_pid updated deadline received
+    local ta="" ua=0 tb="" ub=0
     bench_need wrk
     dlr=$(bench_sql -c "SELECT gw_callback_url('$acc', 'dlr')")
     for _ in $(seq 1 100); do
@@ -280,14 +285,16 @@ bench_post_dlrs() {
         updated=$(bench_sql -c "SELECT count(*) FROM gateway.outbox
                                  WHERE account = '$acc' AND status IN ('delivered', 'undelivered')")
         [ "$updated" -ge "$n" ] && break
+        if [ -z "$ta" ] && [ "$updated" -ge $((n / 10)) ]; then ta=$(date +%s.%N); ua=$updated; fi
+        if [ -z "$tb" ] && [ "$updated" -ge $((n * 6 / 10)) ]; then tb=$(date +%s.%N); ub=$updated; fi
         sleep 0.05
     done
     t1=$(date +%s.%N)
     kill -INT "$wrk_pid" 2>/dev/null || true
     wait "$wrk_pid" 2>/dev/null || true
     received=$(( $(bench_sql -c "SELECT count(*) FROM gateway.inbound") - before ))
-    awk -v u="$updated" -v r="$received" -v a="$t0" -v b="$t1" \
-        'BEGIN { printf "%d %d %.0f %.2f\n", u, r, u / (b - a), b - a }'
+    awk -v u="$updated" -v r="$received" -v a="$t0" -v b="$t1" -v ta="${ta:-0}" -v ua="$ua" -v tb="${tb:-0}" -v ub="$ub" \
+        'BEGIN { printf "%d %d %.0f %.2f %.0f\n", u, r, u / (b - a), b - a, (tb > ta) ? (ub - ua) / (tb - ta) : 0 }'
 }
 
 # A process's CPU time in seconds (user + system), from /proc.

@@ -60,7 +60,7 @@ for k in $(seq 1 "$chunks"); do
     bench_wait_drained soak
     t1=$(bench_sql -c "SELECT extract(epoch FROM max(sent_at)) FROM gateway.outbox WHERE account = 'soak'")
     drain=$(awk -v n="$n" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", n / (b - a) }')
-    read -r upd _ cb_rate _ < <(bench_post_dlrs soak "$n" "soak$k-" 64 2)
+    read -r upd _ cb_rate _ _ < <(bench_post_dlrs soak "$n" "soak$k-" 64 2)
     [ "$upd" -ge "$n" ] || bad="$bad chunk $k: $upd of $n delivered;"
     bench_sql -c "DELETE FROM gateway.outbox WHERE account = 'soak'" -c "DELETE FROM gateway.inbound" >/dev/null
     done_n=$((done_n + n))

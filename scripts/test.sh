@@ -84,6 +84,8 @@ for t in test/t/*.sh; do
         case " $GW_T " in *" $(basename "$t") "*) ;; *) continue ;; esac
     fi
     echo "== $t"
+    started=$SECONDS
     if bash "$t"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAILED: $t"; fi
+    echo "== $t took $((SECONDS - started)) s"
 done
 finish

@@ -55,10 +55,13 @@ gw_require_writable(const char *what)
 bool
 gw_lock_extension(Oid extoid, bool nowait)
 {
+	/* the last OID found by name: one catalog lookup instead of two */
+	static Oid	cached = InvalidOid;
+	bool		by_name = !OidIsValid(extoid);
 	char	   *name;
 
-	if (!OidIsValid(extoid))
-		extoid = get_extension_oid("gateway", true);
+	if (by_name)
+		extoid = OidIsValid(cached) ? cached : get_extension_oid("gateway", true);
 	if (!OidIsValid(extoid))
 		return false;
 	if (!nowait)
@@ -68,12 +71,22 @@ gw_lock_extension(Oid extoid, bool nowait)
 	/* what a DROP we waited for did, before looking */
 	AcceptInvalidationMessages();
 	name = get_extension_name(extoid);
-	if (name == NULL)
+	if (name == NULL || strcmp(name, "gateway") != 0)
 	{
 		UnlockDatabaseObject(ExtensionRelationId, extoid, 0, AccessShareLock);
+		if (name)
+			pfree(name);
+		if (by_name && extoid == cached)
+		{
+			/* dropped since (perhaps made again): look it up by name */
+			cached = InvalidOid;
+			return gw_lock_extension(InvalidOid, nowait);
+		}
 		return false;
 	}
 	pfree(name);
+	if (by_name)
+		cached = extoid;
 	return true;
 }
 
