@@ -29,7 +29,8 @@ export GW_EXTRA_CONF="fsync = ${FSYNC:-on}
 max_wal_size = '8GB'
 ${BENCH_CONF:-}"
 GW_MOCK_ARGS=--no-record gw_start >/dev/null
-trap 'kill "$sampler" 2>/dev/null; bench_stop' EXIT
+sampler=""
+trap '[ -n "$sampler" ] && kill "$sampler" 2>/dev/null; bench_stop' EXIT
 bench_nginx_start
 bench_sql -c "CREATE EXTENSION gateway" >/dev/null
 bench_account roll "http://127.0.0.1:$BENCH_NGINX_PORT/vaspro"

@@ -85,7 +85,7 @@ gw_rollup(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied to roll up the daily figures"),
-				 errhint("Only the extension's owner may call gw_rollup(); the worker rolls up every minute.")));
+				 errhint("Only the extension's owner may call gw_rollup(); the worker rolls up once a minute, or less often when passes are long.")));
 	gw_require_writable("roll up the daily figures");
 	gw_as_owner_begin(&save_userid, &save_sec);
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -96,16 +96,27 @@ gw_rollup(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+/* What the rollup process is given: its database, extension and pass. */
+typedef struct GwRollupArgs
+{
+	Oid			dboid;
+	Oid			extoid;
+	int64		gen;
+} GwRollupArgs;
+
 /*
- * Start the rollup process for entry db (database dboid, named name); NULL
- * when no background worker slot is free.
+ * Start the rollup process for pass gen of entry db (database dboid, named
+ * name, whose extension is extoid); NULL when no background worker slot is
+ * free.
  */
 BackgroundWorkerHandle *
-gw_rollup_start(int db, Oid dboid, const char *name)
+gw_rollup_start(int db, Oid dboid, const char *name, Oid extoid, int64 gen)
 {
 	BackgroundWorker bgw;
 	BackgroundWorkerHandle *h = NULL;
+	GwRollupArgs args = {dboid, extoid, gen};
 
+	StaticAssertStmt(sizeof(GwRollupArgs) <= BGW_EXTRALEN, "bgw_extra is too small");
 	memset(&bgw, 0, sizeof(bgw));
 	bgw.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
 	bgw.bgw_start_time = BgWorkerStart_RecoveryFinished;
@@ -115,7 +126,7 @@ gw_rollup_start(int db, Oid dboid, const char *name)
 	snprintf(bgw.bgw_name, BGW_MAXLEN, "gateway rollup for database %s", name);
 	snprintf(bgw.bgw_type, BGW_MAXLEN, "gateway rollup");
 	bgw.bgw_main_arg = Int32GetDatum(db);
-	memcpy(bgw.bgw_extra, &dboid, sizeof(Oid));
+	memcpy(bgw.bgw_extra, &args, sizeof(args));
 	bgw.bgw_notify_pid = 0;
 	if (!RegisterDynamicBackgroundWorker(&bgw, &h))
 		return NULL;
@@ -123,20 +134,18 @@ gw_rollup_start(int db, Oid dboid, const char *name)
 }
 
 /*
- * One pass in the current transaction, SPI connected, with what the last
- * pass left in shared memory; what this one leaves goes back there.
+ * One pass in the current transaction, SPI connected, from what the last
+ * pass left in shared memory; what this one leaves in *since and *took_ms,
+ * for gw_db_rollup_done once the transaction committed.
  */
 void
-gw_rollup_pass_shared(int db)
+gw_rollup_pass_shared(int db, TimestampTz *since, int64 *took_ms)
 {
-	TimestampTz since;
-	int64		took;
 	TimestampTz start = GetCurrentTimestamp();
 
-	gw_db_rollup_get(db, &since, &took);
-	gw_rollup_run(&since, false);
-	gw_db_rollup_done(db, since,
-					  (GetCurrentTimestamp() - start) / 1000);
+	gw_db_rollup_get(db, since, took_ms);
+	gw_rollup_run(since, false);
+	*took_ms = (GetCurrentTimestamp() - start) / 1000;
 }
 
 static int	gw_rollup_db = -1;
@@ -147,17 +156,23 @@ gw_rollup_exit(int code, Datum arg)
 	(void) gw_db_set_rollup(gw_rollup_db, false);
 }
 
-/* The rollup process: one pass, then it exits. */
+/*
+ * The rollup process: one pass, then it exits.  A pass that fails is an
+ * ERROR in the log; worker 0 sees that it did not commit and asks again a
+ * minute later.
+ */
 void
 gw_rollup_main(Datum arg)
 {
-	Oid			dboid;
+	GwRollupArgs args;
+	TimestampTz since;
+	int64		took;
 
 	gw_rollup_db = DatumGetInt32(arg);
-	memcpy(&dboid, MyBgworkerEntry->bgw_extra, sizeof(Oid));
+	memcpy(&args, MyBgworkerEntry->bgw_extra, sizeof(args));
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+	BackgroundWorkerInitializeConnectionByOid(args.dboid, InvalidOid, 0);
 	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
 	if (!gw_db_set_rollup(gw_rollup_db, true))
 		proc_exit(0);			/* another runs, or the entry is not ours any more */
@@ -165,8 +180,12 @@ gw_rollup_main(Datum arg)
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
-	/* a DROP EXTENSION waits for the pass, or the pass does not run */
-	if (!gw_lock_extension(InvalidOid, false) || !gw_extension_current())
+	/*
+	 * The extension worker 0 serves, and no other (one made anew since has
+	 * rows worker 0 knows nothing of).  A DROP EXTENSION waits for the pass,
+	 * or the pass does not run.
+	 */
+	if (!gw_lock_extension(args.extoid, false) || !gw_extension_current())
 	{
 		AbortCurrentTransaction();
 		proc_exit(0);
@@ -175,10 +194,11 @@ gw_rollup_main(Datum arg)
 		elog(ERROR, "SPI_connect failed");
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, "gateway: rolling up the daily figures");
-	gw_rollup_pass_shared(gw_rollup_db);
+	gw_rollup_pass_shared(gw_rollup_db, &since, &took);
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+	gw_db_rollup_done(gw_rollup_db, args.gen, since, took);
 	pgstat_report_stat(true);
 	proc_exit(0);
 }

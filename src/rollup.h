@@ -21,13 +21,15 @@ extern int	gw_keep_daily_d;
 extern void gw_rollup_run(TimestampTz *since, bool wait);
 
 /*
- * The first worker's pass: gw_rollup_start() starts the rollup process of
- * entry db (NULL: no slot free), or the worker does the pass itself with
- * gw_rollup_pass_shared() in its transaction, SPI connected.  Either starts
+ * The first worker's pass: gw_rollup_start() starts the rollup process for
+ * pass gen of entry db (NULL: no slot free), or the worker does the pass
+ * itself with gw_rollup_pass_shared() in its transaction, SPI connected,
+ * and records it with gw_db_rollup_done() once committed.  Either starts
  * from what the last pass left in shared memory.
  */
 struct BackgroundWorkerHandle;
-extern struct BackgroundWorkerHandle *gw_rollup_start(int db, Oid dboid, const char *name);
-extern void gw_rollup_pass_shared(int db);
+extern struct BackgroundWorkerHandle *gw_rollup_start(int db, Oid dboid, const char *name,
+													  Oid extoid, int64 gen);
+extern void gw_rollup_pass_shared(int db, TimestampTz *since, int64 *took_ms);
 
 #endif

@@ -46,7 +46,9 @@ typedef struct GwDbEntry
 	pid_t		listener_pid;	/* its callback listener, 0: none */
 	char		listener_db[NAMEDATALEN];	/* the name it serves, "": not ready */
 	pid_t		rollup_pid;		/* its rollup process, 0: none */
-	TimestampTz rollup_since;	/* the last pass ran at (0: none yet) */
+	int64		rollup_gen;		/* the pass asked for last */
+	int64		rollup_done;	/* the last pass that committed */
+	TimestampTz rollup_since;	/* it ran at (0: none yet) */
 	int64		rollup_ms;		/* and took */
 } GwDbEntry;
 
@@ -342,6 +344,24 @@ gw_db_set_rollup(int db, bool running)
 }
 
 void
+gw_db_rollup_begin(int db, int64 gen, bool reset)
+{
+	GwDbEntry  *e = &gw_shared->dbs[db];
+
+	LWLockAcquire(gw_shared->lock, LW_EXCLUSIVE);
+	if (e->dboid == MyDatabaseId)
+	{
+		e->rollup_gen = gen;
+		if (reset)
+		{
+			e->rollup_since = 0;
+			e->rollup_ms = 0;
+		}
+	}
+	LWLockRelease(gw_shared->lock);
+}
+
+void
 gw_db_rollup_get(int db, TimestampTz *since, int64 *took_ms)
 {
 	GwDbEntry  *e = &gw_shared->dbs[db];
@@ -353,17 +373,30 @@ gw_db_rollup_get(int db, TimestampTz *since, int64 *took_ms)
 }
 
 void
-gw_db_rollup_done(int db, TimestampTz since, int64 took_ms)
+gw_db_rollup_done(int db, int64 gen, TimestampTz since, int64 took_ms)
 {
 	GwDbEntry  *e = &gw_shared->dbs[db];
 
 	LWLockAcquire(gw_shared->lock, LW_EXCLUSIVE);
-	if (e->dboid == MyDatabaseId)
+	if (e->dboid == MyDatabaseId && e->rollup_gen == gen)
 	{
+		e->rollup_done = gen;
 		e->rollup_since = since;
 		e->rollup_ms = took_ms;
 	}
 	LWLockRelease(gw_shared->lock);
+}
+
+bool
+gw_db_rollup_succeeded(int db, int64 gen)
+{
+	GwDbEntry  *e = &gw_shared->dbs[db];
+	bool		ok;
+
+	LWLockAcquire(gw_shared->lock, LW_SHARED);
+	ok = (e->dboid == MyDatabaseId && e->rollup_done == gen);
+	LWLockRelease(gw_shared->lock);
+	return ok;
 }
 
 bool

@@ -75,14 +75,20 @@ extern void gw_db_pause(Oid dboid, TimestampTz until);
 extern int	gw_db_live_workers(Oid dboid);
 
 /*
- * The rollup process of entry db (rollup.c): register it (false: the entry
- * is not this database's, or another one runs), unregister it; and what the
- * last pass left: the time it ran at (0: none yet, every open day to do)
- * and how long it took.
+ * The rollup of entry db (rollup.c).  gw_db_set_rollup: register its
+ * process, or unregister it (false: the entry is not this database's, or
+ * another one runs).  Worker 0 asks for pass gen with gw_db_rollup_begin
+ * (reset: the pass after its start, which refreshes every open day);
+ * gw_db_rollup_done records, once that pass committed, the time it ran at
+ * and how long it took (nothing when another pass was asked for since);
+ * gw_db_rollup_get reads them (since 0: none yet, every open day to do);
+ * gw_db_rollup_succeeded says whether pass gen committed.
  */
 extern bool gw_db_set_rollup(int db, bool running);
+extern void gw_db_rollup_begin(int db, int64 gen, bool reset);
 extern void gw_db_rollup_get(int db, TimestampTz *since, int64 *took_ms);
-extern void gw_db_rollup_done(int db, TimestampTz since, int64 took_ms);
+extern void gw_db_rollup_done(int db, int64 gen, TimestampTz since, int64 took_ms);
+extern bool gw_db_rollup_succeeded(int db, int64 gen);
 /* The launcher: every entry; forgetting one (dropped, or still absent);
  * recording that no worker slot was free. */
 extern void gw_db_snapshot(GwDbInfo *out);

@@ -1462,32 +1462,52 @@ gw_last_final_day(TimestampTz now)
 
 /*
  * The daily figures (rollup.c): days made final before the purge looks at
- * their rows, the open days refreshed.  Worker 0 only, once a minute, or
- * less often after a long pass (GW_ROLLUP_SHARE); in the rollup process,
- * so that the drain goes on meanwhile, or here when no slot is free.  False
- * while the last pass still runs.  It never waits for a gw_rollup() that
+ * their rows, the open days refreshed.  Worker 0 only: a pass once a
+ * minute, or GW_ROLLUP_SHARE times as long as the last one took after it
+ * ended, and at once (or as soon as the running one ends) when a day can be
+ * made final.  The pass runs in the rollup process, so that the drain goes
+ * on meanwhile, or here when no slot is free.  A pass that did not commit
+ * is asked for again a minute later.  It never waits for a gw_rollup() that
  * is running.
  */
-static bool
-gw_rollup_pass(void)
+static void
+gw_rollup_tick(TimestampTz now, TimestampTz *next, int64 *final_day)
 {
+	static int64 gen = 0;		/* the pass asked for last */
+	static bool first = true;	/* the first after this worker's start */
+	TimestampTz since;
+	int64		took;
+
 	if (gw_rollup_handle)
 	{
 		pid_t		pid;
 
 		if (GetBackgroundWorkerPid(gw_rollup_handle, &pid) != BGWH_STOPPED)
-			return false;		/* the last one still runs */
+			return;				/* it still runs */
 		pfree(gw_rollup_handle);
 		gw_rollup_handle = NULL;
+		gw_db_rollup_get(gw_db, &since, &took);
+		*next = TimestampTzPlusMilliseconds(now, gw_db_rollup_succeeded(gw_db, gen)
+											? Max(GW_ROLLUP_EVERY_MS, GW_ROLLUP_SHARE * took)
+											: GW_ROLLUP_EVERY_MS);
 	}
-	gw_rollup_handle = gw_rollup_start(gw_db, MyDatabaseId, gw_dbname);
+	if (now < *next && gw_last_final_day(now) == *final_day)
+		return;
+	*final_day = gw_last_final_day(now);
+	/* a pass of this worker, told from any an earlier worker 0 started */
+	gen = Max(gen + 1, (int64) now);
+	gw_db_rollup_begin(gw_db, gen, first);
+	first = false;
+	*next = TimestampTzPlusMilliseconds(now, GW_ROLLUP_EVERY_MS);
+	gw_rollup_handle = gw_rollup_start(gw_db, MyDatabaseId, gw_dbname, gw_ext_oid, gen);
 	if (gw_rollup_handle)
-		return true;
+		return;
 	/* no slot free: the pass is ours, the drain waits meanwhile */
 	gw_xact_begin("gateway: rolling up the daily figures");
-	gw_rollup_pass_shared(gw_db);
+	gw_rollup_pass_shared(gw_db, &since, &took);
 	gw_xact_end();
-	return true;
+	gw_db_rollup_done(gw_db, gen, since, took);
+	*next = TimestampTzPlusMilliseconds(now, Max(GW_ROLLUP_EVERY_MS, GW_ROLLUP_SHARE * took));
 }
 
 /*
@@ -1563,9 +1583,6 @@ gw_worker_main(Datum arg)
 		proc_exit(0);
 	}
 	before_shmem_exit(gw_worker_exit, (Datum) 0);
-	/* the first pass after a start refreshes every open day */
-	if (gw_slot == 0)
-		gw_db_rollup_done(gw_db, 0, 0);
 
 	gw_worker_cxt = AllocSetContextCreate(TopMemoryContext, "gateway worker",
 										  ALLOCSET_DEFAULT_SIZES);
@@ -1603,21 +1620,8 @@ gw_worker_main(Datum arg)
 			if (gw_slot == 0)
 				gw_adopt_orphans();
 			gw_recover();
-			if (gw_slot == 0 &&
-				(now >= next_rollup || gw_last_final_day(now) != rollup_final_day))
-			{
-				/* at once when a day can be made final: the purge waits for it */
-				TimestampTz since;
-				int64		took;
-
-				if (gw_rollup_pass())
-				{
-					rollup_final_day = gw_last_final_day(now);
-					gw_db_rollup_get(gw_db, &since, &took);
-					next_rollup = TimestampTzPlusMilliseconds(now, Max(GW_ROLLUP_EVERY_MS,
-																	   GW_ROLLUP_SHARE * took));
-				}
-			}
+			if (gw_slot == 0)
+				gw_rollup_tick(now, &next_rollup, &rollup_final_day);
 			behind = gw_purge();
 			if (gw_purge_inbound())
 				behind = true;
