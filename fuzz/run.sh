@@ -3,7 +3,9 @@
 # backend of a throwaway cluster of its own (single-user mode: libFuzzer
 # ends the process when its time is up), with the extension built with
 # AddressSanitizer, UndefinedBehaviorSanitizer and libFuzzer
-# (fuzz/build/fuzz/gateway_fuzz.so; never installed).
+# (fuzz/build/fuzz/gateway_fuzz.so; never installed).  FUZZ_JOBS (the
+# machine's cores, at most 4) harnesses run at once, each lane in a copy of
+# the cluster (a single-user backend holds its data directory alone).
 #   bash fuzz/run.sh SECONDS [HARNESS...]
 # Prints per harness the executions, coverage and "no finding" or the crash
 # files (kept in fuzz/findings/); exits 1 on any finding.
@@ -50,7 +52,7 @@ single() {
     local log=$1 sql=$2
     shift 2
     echo "$sql" | as_pg env "${GW_ASAN_ENV[@]}" timeout -k 10 "${limit:-600}" \
-        postgres --single -D "$work/data" -F -c shared_buffers=16MB -c max_stack_depth=7MB \
+        postgres --single -D "$work/${data:-data}" -F -c shared_buffers=16MB -c max_stack_depth=7MB \
         -c search_path=public -c shared_preload_libraries="${preload:-$so}" \
         -c gateway.allowed_hosts=127.0.0.1 -c gateway.allow_http=on "$@" contrib_fuzz >>"$log" 2>&1
 }
@@ -81,11 +83,10 @@ if grep -qE "ERROR|FATAL|AddressSanitizer|runtime error" "$work/setup.log"; then
     exit 1
 fi
 
-found=0
-for h in $harnesses; do
-    log="$work/$h.log"
+# One harness in data directory $data: its line of the report in $work/$h.report.
+fuzz_one() {
+    local h=$1 log="$work/$1.log" seeds="$work/seeds/$1" args runs cov corp crashes a
     mkdir -p "$work/corpus/$h"
-    seeds="$work/seeds/$h"
     args="'-max_total_time=$seconds', '-print_final_stats=1', '-timeout=0', '-rss_limit_mb=4096', '-max_len=8192', '-artifact_prefix=$work/findings/$h-', '$work/corpus/$h'"
     # FUZZ_ARGS: more libFuzzer flags, e.g. "-print_coverage=1 -seed=1"
     for a in ${FUZZ_ARGS:-}; do args="'$a', $args"; done
@@ -99,15 +100,38 @@ for h in $harnesses; do
     corp=$(grep -oE 'corp: [0-9]+/[0-9]+[a-zA-Z]*' "$log" | tail -1)
     crashes=$(ls "$work/findings/$h-"* 2>/dev/null || true)
     if [ -n "$crashes" ] || grep -qE "ERROR: AddressSanitizer|runtime error:|gw-fuzz: |deadly signal" "$log" || [ -z "$runs" ]; then
-        found=1
         mkdir -p "$GW_ROOT/fuzz/findings"
         cp "$log" "$GW_ROOT/fuzz/findings/$h.log"
         for c in $crashes; do cp "$c" "$GW_ROOT/fuzz/findings/"; done
-        echo "$h: FINDING after ${runs:-?} runs, $cov; log fuzz/findings/$h.log"
-        grep -E "ERROR: AddressSanitizer|runtime error:|gw-fuzz: |SUMMARY" "$log" | head -5 | sed 's/^/    /'
-        for c in $crashes; do echo "    crash file: fuzz/findings/$(basename "$c")"; done
+        {
+            echo "$h: FINDING after ${runs:-?} runs, $cov; log fuzz/findings/$h.log"
+            grep -E "ERROR: AddressSanitizer|runtime error:|gw-fuzz: |SUMMARY" "$log" | head -5 | sed 's/^/    /'
+            for c in $crashes; do echo "    crash file: fuzz/findings/$(basename "$c")"; done
+        } >"$work/$h.report"
     else
-        echo "$h: ${runs} runs, $cov, $corp: no finding"
+        echo "$h: ${runs} runs, $cov, $corp: no finding" >"$work/$h.report"
     fi
+}
+
+# The harnesses dealt round the lanes; each lane runs its share in turn.
+jobs=${FUZZ_JOBS:-$(nproc)}
+[ "$jobs" -ge 1 ] 2>/dev/null || jobs=1
+[ "$jobs" -le 4 ] || jobs=4
+read -ra hs <<<"$harnesses"
+pids=()
+for ((lane = 0; lane < jobs && lane < ${#hs[@]}; lane++)); do
+    [ "$lane" -eq 0 ] || as_pg cp -a "$work/data" "$work/data$lane"
+    (
+        data=data$lane
+        [ "$lane" -eq 0 ] && data=data
+        for ((i = lane; i < ${#hs[@]}; i += jobs)); do fuzz_one "${hs[$i]}"; done
+    ) &
+    pids+=($!)
+done
+for p in "${pids[@]}"; do wait "$p"; done
+found=0
+for h in "${hs[@]}"; do
+    if [ -s "$work/$h.report" ]; then cat "$work/$h.report"; else echo "$h: FINDING: no report"; found=1; fi
+    grep -q "FINDING" "$work/$h.report" 2>/dev/null && found=1
 done
 [ "$found" -eq 0 ]

@@ -2,6 +2,7 @@
 # The test suite on another PostgreSQL major, in a Debian root that ships it:
 #
 #   bash scripts/debian-root.sh [MAJOR]      17 (Debian 13, trixie) or 18 (forky)
+#   bash scripts/debian-root.sh --image [MAJOR]   only build the root's image
 #
 # Builds the root once with mmdebstrap from Debian's archive (the host's apt
 # sources with the suite renamed, and the host's apt settings) holding what a
@@ -50,6 +51,10 @@ SELF=$(readlink -f "$0")
 cd "$(dirname "$0")/.."
 GW_ROOT=$(pwd)
 
+# --image: only make sure the root's image is built (scripts/test.sh builds it
+# beside the suite on this major, before it is wanted)
+IMAGE_ONLY=
+[ "${1:-}" = --image ] && { IMAGE_ONLY=1; shift; }
 MAJOR=${1:-17}
 case $MAJOR in
 17) SUITE=trixie UPDATES=(trixie-updates) SECURITY=trixie-security ;;
@@ -202,6 +207,7 @@ if ! image_ok; then
     flock -u 9
     flock -s 9
 fi
+[ -z "$IMAGE_ONLY" ] || { say "image ready: $IMAGE"; exit 0; }
 
 t0=$SECONDS
 TMP=$(mktemp -d /tmp/gateway-root.XXXXXX)

@@ -9,6 +9,8 @@
 #       from this host's apt sources (their suite names changed to SUITE) when
 #       it is missing, older than 7 days or the package list changed (a few
 #       minutes, once); unpacking it takes seconds.
+#   scripts/debroot.sh --image SUITE [PACKAGE...]
+#       Only make sure that tarball is there (built ahead of its use).
 #   scripts/debroot.sh --run DIR CMD...
 #       Run CMD as root inside DIR, in a private mount namespace with /proc,
 #       /sys, /dev, /dev/pts and a new /dev/shm mounted; the mounts go when CMD
@@ -57,13 +59,17 @@ if [ "${1:-}" = --run ]; then
     exit 0   # (set -e: a failure exits with its status above)
 fi
 
-[ $# -ge 2 ] || die "usage: debroot.sh SUITE DIR [PACKAGE...] | debroot.sh --run DIR CMD..."
+image_only=
+[ "${1:-}" = --image ] && { image_only=1; shift; set -- "$1" "" "${@:2}"; }
+[ $# -ge 2 ] || die "usage: debroot.sh SUITE DIR [PACKAGE...] | debroot.sh --image SUITE [PACKAGE...] | debroot.sh --run DIR CMD..."
 suite=$1 dir=$2; shift 2
 pkgs=("$@")
 case $suite in *[!a-z0-9-]*|'') die "bad suite name: $suite" ;; esac
 command -v mmdebstrap >/dev/null || die "mmdebstrap is missing (apt-get install mmdebstrap)"
-mkdir -p "$dir"
-[ -z "$(ls -A "$dir")" ] || die "$dir is not empty"
+if [ -z "$image_only" ]; then
+    mkdir -p "$dir"
+    [ -z "$(ls -A "$dir")" ] || die "$dir is not empty"
+fi
 
 cache=${GW_DEBROOT_CACHE:-/var/cache/gateway-debroot}
 mkdir -p "$cache"
@@ -125,4 +131,5 @@ flock 9
 if [ ! -s "$tarball" ] || [ -n "$(find "$tarball" -mmin +$((7 * 24 * 60)))" ]; then
     build
 fi
+[ -z "$image_only" ] || exit 0
 tar --numeric-owner -xpf "$tarball" -C "$dir"

@@ -27,6 +27,28 @@ also_pg() {
     done
 }
 bash scripts/setup.sh || { failed=1; also_pg; echo "$passed passed, $failed failed"; exit 1; }
+# Whether test/t script $1 runs: GW_T names the only ones to run (GW_T=none:
+# none), GW_SKIP_T those to leave out, e.g. GW_SKIP_T="crash.sh faults.sh".
+runs_t() {
+    case " ${GW_SKIP_T:-} " in *" $(basename "$1") "*) return 1 ;; esac
+    [ -z "${GW_T:-}" ] && return 0
+    case " $GW_T " in *" $(basename "$1") "*) return 0 ;; esac
+    return 1
+}
+# The Debian roots (the other majors', the package test's) are built, once,
+# a few minutes of downloads and unpacking, while this suite runs; their
+# users wait for them (a lock).
+prepare() {
+    local log
+    log=$(mktemp "/tmp/gw-prepare-$1.XXXXXX")
+    echo "== made ready beside the suite: $* (log: $log)"
+    shift
+    "$@" >"$log" 2>&1 &
+}
+for major in ${GW_ALSO_PG-17}; do
+    prepare "pg$major" bash scripts/debian-root.sh --image "$major"
+done
+runs_t deb.sh && prepare deb bash test/t/deb.sh --prepare
 . scripts/lib.sh
 
 finish() {
@@ -77,12 +99,7 @@ fi
 
 for t in test/t/*.sh; do
     [ -e "$t" ] || continue
-    # GW_SKIP_T: scripts to leave out, e.g. GW_SKIP_T="crash.sh faults.sh"
-    case " ${GW_SKIP_T:-} " in *" $(basename "$t") "*) echo "== $t: left out (GW_SKIP_T)"; continue ;; esac
-    # GW_T: only these scripts, e.g. GW_T="pause.sh" (GW_T=none: none)
-    if [ -n "${GW_T:-}" ]; then
-        case " $GW_T " in *" $(basename "$t") "*) ;; *) continue ;; esac
-    fi
+    runs_t "$t" || continue
     echo "== $t"
     started=$SECONDS
     if bash "$t"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAILED: $t"; fi

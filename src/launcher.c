@@ -429,15 +429,23 @@ gw_launcher_init(void)
 	prev_ProcessUtility = ProcessUtility_hook;
 	ProcessUtility_hook = gw_process_utility;
 
-	memset(&bgw, 0, sizeof(bgw));
-	bgw.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	bgw.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	bgw.bgw_restart_time = 5;
-	snprintf(bgw.bgw_library_name, BGW_MAXLEN, "gateway");
-	snprintf(bgw.bgw_function_name, BGW_MAXLEN, "gw_launcher_main");
+	gw_bgw_init(&bgw, "gw_launcher_main", "gateway launcher");
 	snprintf(bgw.bgw_name, BGW_MAXLEN, "gateway launcher");
-	snprintf(bgw.bgw_type, BGW_MAXLEN, "gateway launcher");
+	bgw.bgw_restart_time = 5;
 	RegisterBackgroundWorker(&bgw);
+}
+
+void
+gw_bgw_init(BackgroundWorker *bgw, const char *function, const char *type)
+{
+	memset(bgw, 0, sizeof(*bgw));
+	bgw->bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	bgw->bgw_start_time = BgWorkerStart_RecoveryFinished;
+	bgw->bgw_restart_time = BGW_NEVER_RESTART;
+	strlcpy(bgw->bgw_library_name, "gateway", BGW_MAXLEN);
+	strlcpy(bgw->bgw_function_name, function, BGW_MAXLEN);
+	strlcpy(bgw->bgw_type, type, BGW_MAXLEN);
+	strlcpy(bgw->bgw_name, type, BGW_MAXLEN);
 }
 
 /* Every database, from pg_database: a plain scan, as no database is selected. */
@@ -523,14 +531,8 @@ gw_start_worker(int db, int slot, const GwDatabase *d)
 	BackgroundWorker bgw;
 	GwDbLocal  *l = &gw_local[db];
 
-	memset(&bgw, 0, sizeof(bgw));
-	bgw.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	bgw.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	bgw.bgw_restart_time = BGW_NEVER_RESTART;
-	snprintf(bgw.bgw_library_name, BGW_MAXLEN, "gateway");
-	snprintf(bgw.bgw_function_name, BGW_MAXLEN, "gw_worker_main");
+	gw_bgw_init(&bgw, "gw_worker_main", "gateway worker");
 	snprintf(bgw.bgw_name, BGW_MAXLEN, "gateway worker %d for database %s", slot, d->name);
-	snprintf(bgw.bgw_type, BGW_MAXLEN, "gateway worker");
 	bgw.bgw_main_arg = Int32GetDatum(db * GW_MAX_WORKERS + slot);
 	memcpy(bgw.bgw_extra, &d->oid, sizeof(Oid));
 	bgw.bgw_notify_pid = MyProcPid;
@@ -545,14 +547,8 @@ gw_start_listener(int db, const GwDatabase *d)
 	BackgroundWorker bgw;
 	GwDbLocal  *l = &gw_local[db];
 
-	memset(&bgw, 0, sizeof(bgw));
-	bgw.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	bgw.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	bgw.bgw_restart_time = BGW_NEVER_RESTART;
-	snprintf(bgw.bgw_library_name, BGW_MAXLEN, "gateway");
-	snprintf(bgw.bgw_function_name, BGW_MAXLEN, "gw_listener_main");
+	gw_bgw_init(&bgw, "gw_listener_main", "gateway listener");
 	snprintf(bgw.bgw_name, BGW_MAXLEN, "gateway listener for database %s", d->name);
-	snprintf(bgw.bgw_type, BGW_MAXLEN, "gateway listener");
 	bgw.bgw_main_arg = Int32GetDatum(db);
 	memcpy(bgw.bgw_extra, &d->oid, sizeof(Oid));
 	strlcpy(bgw.bgw_extra + sizeof(Oid), d->name, NAMEDATALEN);

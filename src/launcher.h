@@ -6,6 +6,7 @@
 #define GW_LAUNCHER_H
 
 #include "postgres.h"
+#include "postmaster/bgworker.h"
 #include "utils/guc.h"
 
 extern int	gw_worker_count;
@@ -13,6 +14,14 @@ extern char *gw_database_workers;
 
 /* _PG_init, under shared_preload_libraries: hooks and the launcher. */
 extern void gw_launcher_init(void);
+
+/*
+ * *bgw set up as a background worker of this library: function (its entry
+ * point), type (also its name until the caller sets one), shared memory and a
+ * database connection, started once recovery finished, never restarted, no
+ * process notified.  The caller sets the rest.
+ */
+extern void gw_bgw_init(BackgroundWorker *bgw, const char *function, const char *type);
 
 /* The worker count of a database (gateway.database_workers, else
  * gateway.workers), and the check hook of gateway.database_workers. */

@@ -30,6 +30,7 @@
 #include "utils/timestamp.h"
 
 #include "account.h"
+#include "launcher.h"
 #include "rights.h"
 #include "rollup.h"
 #include "shmem.h"
@@ -117,17 +118,10 @@ gw_rollup_start(int db, Oid dboid, const char *name, Oid extoid, int64 gen)
 	GwRollupArgs args = {dboid, extoid, gen};
 
 	StaticAssertStmt(sizeof(GwRollupArgs) <= BGW_EXTRALEN, "bgw_extra is too small");
-	memset(&bgw, 0, sizeof(bgw));
-	bgw.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	bgw.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	bgw.bgw_restart_time = BGW_NEVER_RESTART;
-	snprintf(bgw.bgw_library_name, BGW_MAXLEN, "gateway");
-	snprintf(bgw.bgw_function_name, BGW_MAXLEN, "gw_rollup_main");
+	gw_bgw_init(&bgw, "gw_rollup_main", "gateway rollup");
 	snprintf(bgw.bgw_name, BGW_MAXLEN, "gateway rollup for database %s", name);
-	snprintf(bgw.bgw_type, BGW_MAXLEN, "gateway rollup");
 	bgw.bgw_main_arg = Int32GetDatum(db);
 	memcpy(bgw.bgw_extra, &args, sizeof(args));
-	bgw.bgw_notify_pid = 0;
 	if (!RegisterDynamicBackgroundWorker(&bgw, &h))
 		return NULL;
 	return h;

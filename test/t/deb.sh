@@ -12,6 +12,12 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 [ "$(id -u)" = 0 ] || { echo "FAILED: deb.sh needs root (it builds and enters a Debian root)"; exit 1; }
 suite=bookworm root_major=15   # Debian 12 ships PostgreSQL 15
+# what debian/tests/control asks for besides the package under test (@)
+deps=$(sed -n '/^Depends:/,/^[A-Za-z-]*:/{/^Depends:/d;/^[A-Za-z-]*:/d;p}' debian/tests/control.in |
+       tr ',' '\n' | sed 's/^ *//; s/ *$//' | grep -v -e '^@$' -e '^$' | sed "s/PGVERSION/$root_major/g")
+# --prepare: only build the root's image (scripts/test.sh, before this runs)
+# shellcheck disable=SC2086
+[ "${1:-}" = --prepare ] && exec bash scripts/debroot.sh --image "$suite" "postgresql-$root_major" $deps
 work=$(mktemp -d /tmp/gw-deb.XXXXXX)
 chmod 755 "$work"
 trap 'rm -rf --one-file-system "$work"' EXIT
@@ -46,9 +52,6 @@ done
 deb=$(ls "$work"/postgresql-"$root_major"-gateway_*.deb 2>/dev/null) || { bad "no postgresql-$root_major-gateway to install"; exit 1; }
 
 echo "-- a fresh Debian 12 root"
-# what debian/tests/control asks for besides the package under test (@)
-deps=$(sed -n '/^Depends:/,/^[A-Za-z-]*:/{/^Depends:/d;/^[A-Za-z-]*:/d;p}' debian/tests/control.in |
-       tr ',' '\n' | sed 's/^ *//; s/ *$//' | grep -v -e '^@$' -e '^$' | sed "s/PGVERSION/$root_major/g")
 # shellcheck disable=SC2086
 if bash scripts/debroot.sh "$suite" "$work/root" "postgresql-$root_major" $deps >"$work/root.log" 2>&1; then
     ok "root ready (postgresql-$root_major $(echo $deps))"
