@@ -41,7 +41,7 @@ runs_t() {
 prepare() {
     local log
     log=$(mktemp "/tmp/gw-prepare-$1.XXXXXX")
-    echo "== made ready beside the suite: $* (log: $log)"
+    echo "== made ready beside the suite: ${*:2} (log: $log)"
     shift
     "$@" >"$log" 2>&1 &
 }
