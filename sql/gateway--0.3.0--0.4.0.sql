@@ -648,3 +648,13 @@ GRANT SELECT ON gateway.status_hour, gateway.status_minutes TO PUBLIC;
 CREATE FUNCTION gateway.status_page() RETURNS text
     AS 'MODULE_PATHNAME', 'gw_status_page' LANGUAGE C STABLE;
 REVOKE ALL ON FUNCTION gateway.status_page() FROM PUBLIC;
+
+-- ---------------------------------------------------------------------
+-- The work index, one entry a row
+-- ---------------------------------------------------------------------
+-- Rows queued in one transaction share their next_attempt_at, and B-tree
+-- deduplication would keep them as one posting list.  The claim can mark
+-- an entry dead only when every row in it is, so until VACUUM every claim
+-- read again each row of the burst already sent: a drain went quadratic.
+-- One entry a row, each marked dead as soon as its row has moved on.
+ALTER INDEX gateway.outbox_work SET (deduplicate_items = off);

@@ -14,6 +14,7 @@
 #include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/guc.h"
 #include "utils/rel.h"
 #include "utils/inval.h"
 #include "utils/memutils.h"
@@ -141,6 +142,25 @@ gw_saved_plan(const char *sql, int nargs, Oid *types)
 		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
 	SPI_keepplan(plan);
 	return plan;
+}
+
+int
+gw_index_plans_begin(void)
+{
+	/* jit too: what is off costs the planner 1e10, far above jit_above_cost */
+	static const char *const off[] = {"enable_seqscan", "enable_bitmapscan", "enable_sort", "jit"};
+	int			level = NewGUCNestLevel();
+
+	for (int i = 0; i < lengthof(off); i++)
+		(void) set_config_option(off[i], "off", PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+	return level;
+}
+
+void
+gw_index_plans_end(int level)
+{
+	AtEOXact_GUC(true, level);
 }
 
 bool

@@ -38,6 +38,20 @@ extern bool gw_extension_current(void);
 extern SPIPlanPtr gw_saved_plan(const char *sql, int nargs, Oid *types);
 
 /*
+ * Between begin and end, statements are planned as ordered index scans:
+ * sequential and bitmap scans and sorts are off (the planner still uses them
+ * when nothing else can run the statement), and so is JIT (a plan that could
+ * only use what is off costs more than jit_above_cost: each execution would
+ * compile).  For the queue's own statements,
+ * whose table's statistics swing with every burst: an ANALYZE that saw few
+ * due rows made the claim a bitmap scan and a sort of every due row, each
+ * time, and a drain quadratic.  end(level) puts the settings back; an ERROR
+ * in between does so at the transaction's abort.
+ */
+extern int	gw_index_plans_begin(void);
+extern void gw_index_plans_end(int level);
+
+/*
  * Run fn(arg) in a subtransaction.  NULL when it succeeded; else the ERROR's
  * message (in cxt), the subtransaction rolled back and the error cleared.
  * Memory context and resource owner are cxt and the caller's afterwards.

@@ -926,6 +926,7 @@ gw_claim(int n)
 	int			rc;
 	Datum		args[4];
 	int			got;
+	int			level;
 	Jsonb	  **params;
 	char	  **ops;
 	char	  **keys;
@@ -963,7 +964,9 @@ gw_claim(int n)
 	args[1] = Int64GetDatum((int64) gw_request_timeout_ms + 60000);
 	args[2] = Int64GetDatum(gw_token);
 	args[3] = gw_auth_backoff_accounts();
+	level = gw_index_plans_begin();
 	rc = SPI_execute_plan(gw_claim_plan, args, NULL, false, 0);
+	gw_index_plans_end(level);
 	if (rc != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "claiming rows failed: %s", SPI_result_code_string(rc));
 	got = (int) SPI_processed;
@@ -1533,8 +1536,10 @@ static long
 gw_next_due_ms(long max_ms)
 {
 	long		ms = max_ms;
+	int			level;
 
 	gw_xact_begin("gateway: looking for due rows");
+	level = gw_index_plans_begin();
 	/* GREATEST skips a NULL: with nothing due it would say 0 and spin */
 	if (SPI_execute("SELECT GREATEST(0, EXTRACT(epoch FROM min(next_attempt_at) - pg_catalog.now()) * 1000)::int8"
 					"  FROM gateway.outbox WHERE status IN ('queued', 'unknown')"
@@ -1550,6 +1555,7 @@ gw_next_due_ms(long max_ms)
 		if (!isnull)
 			ms = Min(ms, (long) DatumGetInt64(v));
 	}
+	gw_index_plans_end(level);
 	gw_xact_end();
 	return ms;
 }
