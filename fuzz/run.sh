@@ -118,9 +118,13 @@ jobs=${FUZZ_JOBS:-$(nproc)}
 [ "$jobs" -ge 1 ] 2>/dev/null || jobs=1
 [ "$jobs" -le 4 ] || jobs=4
 read -ra hs <<<"$harnesses"
+# every copy made before any backend starts (a running one's directory
+# would copy half-written, its postmaster.pid with it)
+for ((lane = 1; lane < jobs && lane < ${#hs[@]}; lane++)); do
+    as_pg cp -a "$work/data" "$work/data$lane" || { echo "could not copy the fuzz cluster"; exit 1; }
+done
 pids=()
 for ((lane = 0; lane < jobs && lane < ${#hs[@]}; lane++)); do
-    [ "$lane" -eq 0 ] || as_pg cp -a "$work/data" "$work/data$lane"
     (
         data=data$lane
         [ "$lane" -eq 0 ] && data=data

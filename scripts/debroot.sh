@@ -60,7 +60,7 @@ if [ "${1:-}" = --run ]; then
 fi
 
 image_only=
-[ "${1:-}" = --image ] && { image_only=1; shift; set -- "$1" "" "${@:2}"; }
+[ "${1:-}" = --image ] && [ $# -ge 2 ] && { image_only=1; shift; set -- "$1" "" "${@:2}"; }
 [ $# -ge 2 ] || die "usage: debroot.sh SUITE DIR [PACKAGE...] | debroot.sh --image SUITE [PACKAGE...] | debroot.sh --run DIR CMD..."
 suite=$1 dir=$2; shift 2
 pkgs=("$@")

@@ -55,6 +55,7 @@ finish() {
     trap - EXIT
     gw_stop
     also_pg
+    wait    # what prepare started and nobody waited for: nothing outlives the run
     echo "$passed passed, $failed failed"
     [ "$failed" -eq 0 ]
     exit $?

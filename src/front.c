@@ -42,6 +42,7 @@
 
 #include "callback.h"
 #include "compat.h"
+#include "launcher.h"
 #include "listener.h"
 #include "monitor.h"
 #include "shmem.h"
@@ -74,14 +75,8 @@ gw_front_register(void)
 {
 	BackgroundWorker bgw;
 
-	memset(&bgw, 0, sizeof(bgw));
-	bgw.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	bgw.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	gw_bgw_init(&bgw, "gw_front_main", "gateway listener front");
 	bgw.bgw_restart_time = 5;
-	snprintf(bgw.bgw_library_name, BGW_MAXLEN, "gateway");
-	snprintf(bgw.bgw_function_name, BGW_MAXLEN, "gw_front_main");
-	snprintf(bgw.bgw_name, BGW_MAXLEN, "gateway listener front");
-	snprintf(bgw.bgw_type, BGW_MAXLEN, "gateway listener front");
 	RegisterBackgroundWorker(&bgw);
 }
 

@@ -430,7 +430,6 @@ gw_launcher_init(void)
 	ProcessUtility_hook = gw_process_utility;
 
 	gw_bgw_init(&bgw, "gw_launcher_main", "gateway launcher");
-	snprintf(bgw.bgw_name, BGW_MAXLEN, "gateway launcher");
 	bgw.bgw_restart_time = 5;
 	RegisterBackgroundWorker(&bgw);
 }

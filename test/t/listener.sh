@@ -78,7 +78,8 @@ check "413 at once for a client that waits for 100 Continue" "413 0" \
 check "413 for a 1 MB chunked body" 413 \
     "$(code -X POST -H 'Transfer-Encoding: chunked' --data-binary @"$GW_WORK/big.body" "$url")"
 # a wrong token is refused on the headers: not a byte of the body is read
-# (a body within gateway.listen_max_body, declared or streamed in chunks)
+# (a declared body within gateway.listen_max_body; a body streamed in chunks,
+# whose size nothing declares)
 head -c 60000 /dev/zero | tr '\0' 'x' >"$GW_WORK/fits.body"
 check "403 and nothing uploaded for a wrong token and a 60 kB body" "403 0" \
     "$(curl -s -o /dev/null -w '%{http_code} %{size_upload}' -H 'Expect: 100-continue' -X POST --data-binary @"$GW_WORK/fits.body" "$base/lst/dlr?token=$wrong")"
