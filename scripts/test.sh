@@ -39,8 +39,7 @@ runs_t() {
 # a few minutes of downloads and unpacking, while this suite runs; their
 # users wait for them (a lock).
 prepare() {
-    local log
-    log=$(mktemp "/tmp/gw-prepare-$1.XXXXXX")
+    local log=/tmp/gw-prepare-$1.$$.log
     echo "== made ready beside the suite: ${*:2} (log: $log)"
     shift
     "$@" >"$log" 2>&1 &
@@ -56,6 +55,7 @@ finish() {
     gw_stop
     also_pg
     wait    # what prepare started and nobody waited for: nothing outlives the run
+    rm -f /tmp/gw-prepare-*."$$".log
     echo "$passed passed, $failed failed"
     [ "$failed" -eq 0 ]
     exit $?

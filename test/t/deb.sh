@@ -15,9 +15,12 @@ suite=bookworm root_major=15   # Debian 12 ships PostgreSQL 15
 # what debian/tests/control asks for besides the package under test (@)
 deps=$(sed -n '/^Depends:/,/^[A-Za-z-]*:/{/^Depends:/d;/^[A-Za-z-]*:/d;p}' debian/tests/control.in |
        tr ',' '\n' | sed 's/^ *//; s/ *$//' | grep -v -e '^@$' -e '^$' | sed "s/PGVERSION/$root_major/g")
-# --prepare: only build the root's image (scripts/test.sh, before this runs)
-# shellcheck disable=SC2086
-[ "${1:-}" = --prepare ] && exec bash scripts/debroot.sh --image "$suite" "postgresql-$root_major" $deps
+# shellcheck disable=SC2206
+root_pkgs=("postgresql-$root_major" $deps)
+# --prepare: only build the root's image (scripts/test.sh, before this runs);
+# --root DIR: make DIR this test's fresh root (test/t/demo.sh runs there)
+[ "${1:-}" = --prepare ] && exec bash scripts/debroot.sh --image "$suite" "${root_pkgs[@]}"
+[ "${1:-}" = --root ] && exec bash scripts/debroot.sh "$suite" "$2" "${root_pkgs[@]}"
 work=$(mktemp -d /tmp/gw-deb.XXXXXX)
 chmod 755 "$work"
 trap 'rm -rf --one-file-system "$work"' EXIT
@@ -53,7 +56,7 @@ deb=$(ls "$work"/postgresql-"$root_major"-gateway_*.deb 2>/dev/null) || { bad "n
 
 echo "-- a fresh Debian 12 root"
 # shellcheck disable=SC2086
-if bash scripts/debroot.sh "$suite" "$work/root" "postgresql-$root_major" $deps >"$work/root.log" 2>&1; then
+if bash scripts/debroot.sh "$suite" "$work/root" "${root_pkgs[@]}" >"$work/root.log" 2>&1; then
     ok "root ready (postgresql-$root_major $(echo $deps))"
 else
     bad "scripts/debroot.sh:"; tail -30 "$work/root.log"; exit 1

@@ -11,11 +11,8 @@ chmod 755 "$work"
 trap 'rm -rf --one-file-system "$work"' EXIT
 fail=0
 
-# the same package list as test/t/deb.sh: the same cached root
-deps=$(sed -n '/^Depends:/,/^[A-Za-z-]*:/{/^Depends:/d;/^[A-Za-z-]*:/d;p}' debian/tests/control.in |
-       tr ',' '\n' | sed 's/^ *//; s/ *$//' | grep -v -e '^@$' -e '^$' | sed "s/PGVERSION/15/g")
-# shellcheck disable=SC2086
-bash scripts/debroot.sh bookworm "$work/root" postgresql-15 $deps >"$work/root.log" 2>&1 ||
+# test/t/deb.sh's root: the same cached image
+bash test/t/deb.sh --root "$work/root" >"$work/root.log" 2>&1 ||
     { echo "FAILED: scripts/debroot.sh:"; tail -30 "$work/root.log"; exit 1; }
 mkdir "$work/root/root/src"
 git ls-files -co --exclude-standard -z | tar --null -T - -cf - | tar -xf - -C "$work/root/root/src"
