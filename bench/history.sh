@@ -5,7 +5,7 @@
 # retention: a day of rows purged by the worker, how long it took and the
 # longest purge statement, and whether the space is used again.
 #
-#   bash bench/history.sh                       # 10 million; about 20 minutes
+#   bash bench/history.sh                       # 10 million; about 35 minutes
 #   HIST=1000000 bash bench/history.sh          # smaller
 #
 # 1. empty: ROUNDS (2) drains of N (50,000) queued in one transaction;
@@ -17,16 +17,26 @@
 #    its rows in batches; the seconds until they are gone and the longest
 #    purge statement (pg_stat_statements);
 # 4. VACUUM, then a day's rows added again: the outbox's size before and
-#    after (flat when the purged space is used again).
+#    after (flat when the purged space is used again);
+# 5. steady retention, CYCLES (10) days in turn: gateway.keep_finished and
+#    gateway.keep_inbound a day shorter, so the next oldest day's rows and
+#    callbacks are past them; the worker purges them; then a day's messages
+#    (as many as the history holds a day) queued and drained through nginx,
+#    and a day's callbacks recorded.  No VACUUM but autovacuum's, with its
+#    default settings.  The tables' sizes after each day: flat when the
+#    space a day frees is used by the next.
 # Against a throwaway nginx, fsync on, default gateway settings but
 # gateway.keep_finished, -1 until step 3 (BENCH_CONF adds lines to
-# postgresql.conf).  Exits 1 when a drained row was not sent
-# or the purge left rows of the day.  Never a test.
+# postgresql.conf).  Exits 1 when a drained row was not sent, a purge left
+# rows of its day, or the outbox grew over the days by more than the dead
+# rows autovacuum lets gather (its scale factor, 20%) and two days' rows:
+# the space a purged day frees was not used again.  Never a test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 HIST=${HIST:-10000000}
 DAYS=${DAYS:-30}
 N=${N:-50000}
+CYCLES=${CYCLES:-10}
 ROUNDS=${ROUNDS:-2}
 export GW_LISTEN_PORT=${GW_LISTEN_PORT:-18787}
 bash scripts/setup.sh >/dev/null
@@ -40,6 +50,11 @@ shared_preload_libraries = 'gateway, pg_stat_statements'
 pg_stat_statements.track = all
 max_wal_size = '8GB'
 gateway.keep_finished = -1
+# step 5 reloads the configuration every simulated day, and each reload puts
+# off autovacuum's next look at a database by autovacuum_naptime / (the
+# databases): with the default minute and a day every 20 s it would never
+# look.  Its thresholds stay the defaults.
+autovacuum_naptime = '10s'
 ${BENCH_CONF:-}"
 GW_MOCK_ARGS=--no-record gw_start >/dev/null
 trap bench_stop EXIT
@@ -137,6 +152,60 @@ SELECT 'hist', 'sms.bulk', jsonb_build_object('message', 'Again ' || i, 'recipie
   FROM generate_series(1, $day_rows) i;
 SQL
 again=$(size_mb gateway.outbox)
+
+echo "== 5. steady retention: $CYCLES days, each the oldest day purged, a day's messages drained and callbacks recorded"
+[ "$CYCLES" -le $((DAYS - 4)) ] || { echo "CYCLES must be at most DAYS - 4" >&2; exit 2; }
+av() { bench_sql -c "SELECT autovacuum_count FROM pg_stat_user_tables WHERE relid = 'gateway.$1'::regclass"; }
+dead() { bench_sql -c "SELECT n_dead_tup FROM pg_stat_user_tables WHERE relid = 'gateway.$1'::regclass"; }
+cyc_rows=""
+cyc_start=$again; cyc_start_in=$(size_mb gateway.inbound)
+av_out=$(av outbox); av_in=$(av inbound)
+for c in $(seq 1 "$CYCLES"); do
+    # the day that ended DAYS - 1 - c days ago goes: rows sent and
+    # callbacks received before that day's end
+    edge="date_trunc('day', now()) - interval '1 day' * $((DAYS - 1 - c))"
+    # (as in step 3, from the time now: the oldest day left is the last
+    # final one, and now - keep_finished falls half an hour before the
+    # next one's end)
+    today_s=$(( $(date -u +%s) % 86400 ))
+    bench_sql -c "ALTER SYSTEM SET gateway.keep_finished = '$(( (DAYS - 2 - c) * 86400 + today_s + 1800 ))s'" \
+              -c "ALTER SYSTEM SET gateway.keep_inbound = '$(( (DAYS - 1 - c) * 86400 + today_s ))s'" \
+              -c "SELECT pg_reload_conf()" >/dev/null
+    t0=$(date +%s.%N)
+    for _ in $(seq 1 1200); do
+        # (the history's rows were sent when they were queued: the purge's
+        # index on updated_at finds them)
+        left=$(bench_sql -c "SELECT (SELECT count(*) FROM gateway.outbox WHERE status = 'sent' AND updated_at < $edge)
+                                  + (SELECT count(*) FROM gateway.inbound WHERE received_at < $edge)")
+        [ "$left" = 0 ] && break
+        sleep 0.5
+    done
+    [ "$left" = 0 ] || bad="$bad day $c: $left rows or callbacks not purged;"
+    purged_s=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+    queued_at=$(date +%s.%N)
+    bench_drain hist "$day_rows" >/dev/null
+    sent=$(bench_sql -c "SELECT count(*) FROM gateway.outbox
+                          WHERE status = 'sent' AND updated_at >= to_timestamp($queued_at)")
+    [ "$sent" = "$day_rows" ] || bad="$bad day $c: $((day_rows - sent)) rows not sent;"
+    bench_sql >/dev/null <<SQL
+SET synchronous_commit = off;
+INSERT INTO gateway.inbound (account, kind, payload, note)
+SELECT 'hist', 'dlr', jsonb_build_object('uniqueId', 'day$c-' || i, 'deliveryStatus', 'DeliveredToTerminal',
+                                         'msisdn', '254712345678'), NULL
+  FROM generate_series(1, $day_rows) i;
+SQL
+    o=$(size_mb gateway.outbox); i=$(size_mb gateway.inbound)
+    oh=$(bench_sql -c "SELECT round(pg_relation_size('gateway.outbox') / 1048576.0)")
+    cyc_rows="$cyc_rows| $c | $purged_s s | $(bench_num "$BENCH_DRAIN_RATE") msg/s | $(bench_num "$o") MB ($(bench_num "$oh") MB heap) | $(bench_num "$i") MB | $(bench_num "$(dead outbox)") | $(( $(av outbox) - av_out )), $(( $(av inbound) - av_in )) |
+"
+    echo "   day $c: purged in $purged_s s, drained at $BENCH_DRAIN_RATE msg/s; outbox $o MB, inbound $i MB"
+done
+cyc_end=$o; cyc_end_in=$i
+# flat: the outbox no bigger at the end than at the start plus what
+# autovacuum lets gather before it runs and two days' rows
+sf=$(bench_sql -c "SELECT current_setting('autovacuum_vacuum_scale_factor')")
+grown=$(awk -v a="$cyc_start" -v b="$cyc_end" -v d="$DAYS" -v f="$sf" 'BEGIN { print (b > a * (1 + f + 2 / d)) ? 1 : 0 }')
+[ "$grown" = 0 ] || bad="$bad the outbox grew from $cyc_start MB to $cyc_end MB over $CYCLES days;"
 load1=$(bench_load)
 
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f%%", 100 * a / b }'; }
@@ -151,5 +220,12 @@ $(bench_machine); load average at the end $load1; fsync = ${FSYNC:-on}; N = $N, 
 | filling and VACUUM ANALYZE | $filled s |
 | the oldest day purged by the worker | $(bench_num "$day_rows") rows in $purge_s s; longest purge statement $longest |
 | outbox size: before the purge, after VACUUM, after a day's rows again | $before MB, $vacuumed MB, $again MB |
+| $CYCLES days of steady retention, autovacuum alone: outbox, inbound | $cyc_start → $cyc_end MB, $cyc_start_in → $cyc_end_in MB |
+
+Steady retention, day by day (autovacuums: of the outbox and of inbound since the first day):
+
+| day | oldest day purged in | a day's messages drained | outbox | inbound | outbox's dead rows | autovacuums |
+|---|---|---|---|---|---|---|
+$cyc_rows
 TABLE
 if [ -n "$bad" ]; then echo; echo "NOT ALL DONE:$bad"; exit 1; fi
