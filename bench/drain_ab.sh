@@ -9,23 +9,32 @@
 #
 #   bash bench/drain_ab.sh [REV]
 #   N=50000 ROUNDS=5 bash bench/drain_ab.sh a77e065
+#   TARGET=nginx FSYNC=on bash bench/drain_ab.sh a77e065
 #
-# N (50,000) messages a drain, ROUNDS (5) drains of each build.  Never a
-# test: compare the ratio of one run, not rates between runs.
+# N (50,000) messages a drain, ROUNDS (5) drains of each build, against
+# the mock or (TARGET=nginx) a throwaway nginx answering every POST as
+# VasPro does; fsync as FSYNC (off).  Never a test: compare the ratio of
+# one run, not rates between runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REV=${1:-$(git describe --tags --abbrev=0 2>/dev/null || echo HEAD)}
 N=${N:-50000}
 ROUNDS=${ROUNDS:-5}
+TARGET=${TARGET:-mock}
 bash scripts/setup.sh >/dev/null
 . scripts/lib.sh
 . bench/lib.sh
+case $TARGET in
+    mock) ;;
+    nginx) bench_need nginx-light; bench_nginx_start ;;
+    *) echo "TARGET is mock or nginx" >&2; exit 2 ;;
+esac
 src_bindir=$GW_PG_BINDIR
 major=$GW_PG_MAJOR
 ab=$(mktemp -d /tmp/gw-ab.XXXXXX)
 chmod 755 "$ab"     # the postgres user runs the servers from here
 cleanup_ab() { git worktree remove --force "$ab/rev" >/dev/null 2>&1 || true; rm -rf "$ab"; }
-trap cleanup_ab EXIT
+trap 'cleanup_ab; [ "$TARGET" = mock ] || bench_nginx_stop' EXIT
 
 # a copy of the server's files, and a build of $2 installed into it
 install_build() {   # install_build <name> <source dir>
@@ -54,14 +63,19 @@ for round in $(seq 1 "$ROUNDS"); do
             export GW_EXTRA_CONF="gateway.max_in_flight = 64
 gateway.batch_size = 500
 max_wal_size = '4GB'
-checkpoint_timeout = '30min'"
+checkpoint_timeout = '30min'
+fsync = ${FSYNC:-off}"
             gw_start >/dev/null
             bench_sql -c "CREATE EXTENSION gateway" >/dev/null
             case $(bench_sql -c "SELECT setting FROM pg_config WHERE name = 'SHAREDIR'") in
                 "$ab/$build/"*) ;;
                 *) echo "the cluster does not run the $build build" >&2; exit 1 ;;
             esac
-            bench_account bench "http://127.0.0.1:$GW_MOCK_PORT/vaspro"
+            if [ "$TARGET" = nginx ]; then
+                bench_account bench "http://127.0.0.1:$BENCH_NGINX_PORT/vaspro"
+            else
+                bench_account bench "http://127.0.0.1:$GW_MOCK_PORT/vaspro"
+            fi
             curl -s -X POST "http://127.0.0.1:$GW_MOCK_PORT/_mock/config" -d '{"record": false}' >/dev/null
             pid=$(bench_sql -c "SELECT pid FROM pg_stat_activity WHERE backend_type LIKE 'gateway%worker%' LIMIT 1")
             t0=$(awk '{ print $14 + $15 }' "/proc/$pid/stat")
