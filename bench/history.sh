@@ -117,24 +117,35 @@ echo "   filled and vacuumed in $filled s: outbox $(size_mb gateway.outbox) MB, 
 echo "== 2. $ROUNDS drains of $N beside the history"
 drains; full=$DRAIN_MEAN
 
+# The retention of simulated day c (0: step 3): gateway.keep_finished such
+# that the day that ended DAYS - 1 - c days ago is the last final one (now -
+# keep_finished falls half an hour before the next day's end), from the time
+# now; its rows' edge, and a wait until the worker has purged what SQL
+# counts (the seconds in PURGED_S; what is left in LEFT).
+keep_for() { echo $(( (DAYS - 2 - $1) * 86400 + $(date -u +%s) % 86400 + 1800 )); }
+edge_of() { echo "date_trunc('day', now()) - interval '1 day' * $((DAYS - 1 - $1))"; }
+wait_purged() {
+    local t0
+    t0=$(date +%s.%N)
+    for _ in $(seq 1 1200); do
+        LEFT=$(bench_sql -c "$1")
+        [ "$LEFT" = 0 ] && break
+        sleep 0.5
+    done
+    PURGED_S=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+}
+# (the history's rows were sent when they were queued: the purge's index on
+# updated_at finds them)
+outbox_left() { echo "SELECT count(*) FROM gateway.outbox WHERE status = 'sent' AND updated_at < $(edge_of "$1")"; }
+
 echo "== 3. retention: the oldest day purged by the worker"
 day_rows=$(bench_sql -c "SELECT count(*) FROM gateway.outbox WHERE send_at < date_trunc('day', now()) - interval '1 day' * ($DAYS - 1)")
 bench_sql -c "SELECT pg_stat_statements_reset()" >/dev/null
 before=$(size_mb gateway.outbox)
-t0=$(date +%s.%N)
-# keep_finished such that the oldest day (it ended DAYS - 1 days ago) is
-# the last final one: now - keep_finished falls in the day after it
-keep=$(( (DAYS - 2) * 86400 + $(date -u +%s) % 86400 + 1800 ))
-bench_sql -c "ALTER SYSTEM SET gateway.keep_finished = '${keep}s'" -c "SELECT pg_reload_conf()" >/dev/null
-left=$day_rows
-for _ in $(seq 1 1200); do
-    left=$(bench_sql -c "SELECT count(*) FROM gateway.outbox WHERE send_at < date_trunc('day', now()) - interval '1 day' * ($DAYS - 1)")
-    [ "$left" = 0 ] && break
-    sleep 0.5
-done
-t1=$(date +%s.%N)
-[ "$left" = 0 ] || bad="$bad $left rows of the oldest day were not purged;"
-purge_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
+bench_sql -c "ALTER SYSTEM SET gateway.keep_finished = '$(keep_for 0)s'" -c "SELECT pg_reload_conf()" >/dev/null
+wait_purged "$(outbox_left 0)"
+[ "$LEFT" = 0 ] || bad="$bad $LEFT rows of the oldest day were not purged;"
+purge_s=$PURGED_S
 longest=$(bench_sql -c "SELECT round(max(max_exec_time)::numeric, 1) || ' ms (' || sum(calls) || ' statements)'
                           FROM pg_stat_statements WHERE query LIKE 'DELETE FROM gateway.outbox%'")
 echo "   $day_rows rows purged in $purge_s s (from the reload, the day's rollup included); longest purge statement $longest"
@@ -161,27 +172,14 @@ cyc_rows=""
 cyc_start=$again; cyc_start_in=$(size_mb gateway.inbound)
 av_out=$(av outbox); av_in=$(av inbound)
 for c in $(seq 1 "$CYCLES"); do
-    # the day that ended DAYS - 1 - c days ago goes: rows sent and
-    # callbacks received before that day's end
-    edge="date_trunc('day', now()) - interval '1 day' * $((DAYS - 1 - c))"
-    # (as in step 3, from the time now: the oldest day left is the last
-    # final one, and now - keep_finished falls half an hour before the
-    # next one's end)
+    # the next oldest day goes: its rows sent and its callbacks received
     today_s=$(( $(date -u +%s) % 86400 ))
-    bench_sql -c "ALTER SYSTEM SET gateway.keep_finished = '$(( (DAYS - 2 - c) * 86400 + today_s + 1800 ))s'" \
+    bench_sql -c "ALTER SYSTEM SET gateway.keep_finished = '$(keep_for "$c")s'" \
               -c "ALTER SYSTEM SET gateway.keep_inbound = '$(( (DAYS - 1 - c) * 86400 + today_s ))s'" \
               -c "SELECT pg_reload_conf()" >/dev/null
-    t0=$(date +%s.%N)
-    for _ in $(seq 1 1200); do
-        # (the history's rows were sent when they were queued: the purge's
-        # index on updated_at finds them)
-        left=$(bench_sql -c "SELECT (SELECT count(*) FROM gateway.outbox WHERE status = 'sent' AND updated_at < $edge)
-                                  + (SELECT count(*) FROM gateway.inbound WHERE received_at < $edge)")
-        [ "$left" = 0 ] && break
-        sleep 0.5
-    done
-    [ "$left" = 0 ] || bad="$bad day $c: $left rows or callbacks not purged;"
-    purged_s=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+    wait_purged "SELECT ($(outbox_left "$c"))
+                      + (SELECT count(*) FROM gateway.inbound WHERE received_at < $(edge_of "$c"))"
+    [ "$LEFT" = 0 ] || bad="$bad day $c: $LEFT rows or callbacks not purged;"
     queued_at=$(date +%s.%N)
     bench_drain hist "$day_rows" >/dev/null
     sent=$(bench_sql -c "SELECT count(*) FROM gateway.outbox
@@ -196,9 +194,9 @@ SELECT 'hist', 'dlr', jsonb_build_object('uniqueId', 'day$c-' || i, 'deliverySta
 SQL
     o=$(size_mb gateway.outbox); i=$(size_mb gateway.inbound)
     oh=$(bench_sql -c "SELECT round(pg_relation_size('gateway.outbox') / 1048576.0)")
-    cyc_rows="$cyc_rows| $c | $purged_s s | $(bench_num "$BENCH_DRAIN_RATE") msg/s | $(bench_num "$o") MB ($(bench_num "$oh") MB heap) | $(bench_num "$i") MB | $(bench_num "$(dead outbox)") | $(( $(av outbox) - av_out )), $(( $(av inbound) - av_in )) |
+    cyc_rows="$cyc_rows| $c | $PURGED_S s | $(bench_num "$BENCH_DRAIN_RATE") msg/s | $(bench_num "$o") MB ($(bench_num "$oh") MB heap) | $(bench_num "$i") MB | $(bench_num "$(dead outbox)") | $(( $(av outbox) - av_out )), $(( $(av inbound) - av_in )) |
 "
-    echo "   day $c: purged in $purged_s s, drained at $BENCH_DRAIN_RATE msg/s; outbox $o MB, inbound $i MB"
+    echo "   day $c: purged in $PURGED_S s, drained at $BENCH_DRAIN_RATE msg/s; outbox $o MB, inbound $i MB"
 done
 cyc_end=$o; cyc_end_in=$i
 # flat: the outbox no bigger at the end than at the start plus what

@@ -42,10 +42,10 @@ extern SPIPlanPtr gw_saved_plan(const char *sql, int nargs, Oid *types);
  * sequential and bitmap scans and sorts are off (the planner still uses them
  * when nothing else can run the statement), and so is JIT (a plan that could
  * only use what is off costs more than jit_above_cost: each execution would
- * compile).  For the queue's own statements,
- * whose table's statistics swing with every burst: an ANALYZE that saw few
- * due rows made the claim a bitmap scan and a sort of every due row, each
- * time, and a drain quadratic.  end(level) puts the settings back; an ERROR
+ * compile).  For the queue's own statements, whose table's statistics
+ * swing with every burst: an ANALYZE that saw few due rows made the claim a
+ * bitmap scan and a sort of every due row, each time, and a drain
+ * quadratic.  end(level) puts the settings back; an ERROR
  * in between does so at the transaction's abort.
  */
 extern int	gw_index_plans_begin(void);
