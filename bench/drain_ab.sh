@@ -6,10 +6,14 @@
 # starts a fresh cluster and mock for one build, queues N SMS in one
 # transaction and drains them, every result recorded.  Prints each drain,
 # the worker's CPU per 1,000 messages, and the means with their ratio.
+# WHAT=callbacks compares the listener instead: the N SMS, drained, then a
+# delivery report for each posted by wrk (64 connections) until every row
+# is delivered (bench_callbacks); callbacks/s and the listener's CPU.
 #
 #   bash bench/drain_ab.sh [REV]
 #   N=50000 ROUNDS=5 bash bench/drain_ab.sh a77e065
 #   TARGET=nginx FSYNC=on bash bench/drain_ab.sh a77e065
+#   WHAT=callbacks ROUNDS=3 bash bench/drain_ab.sh 368370e
 #
 # N (50,000) messages a drain, ROUNDS (5) drains of each build, against
 # the mock or (TARGET=nginx) a throwaway nginx answering every POST as
@@ -21,6 +25,9 @@ REV=${1:-$(git describe --tags --abbrev=0 2>/dev/null || echo HEAD)}
 N=${N:-50000}
 ROUNDS=${ROUNDS:-5}
 TARGET=${TARGET:-mock}
+WHAT=${WHAT:-drain}
+case $WHAT in drain|callbacks) ;; *) echo "WHAT is drain or callbacks" >&2; exit 2 ;; esac
+[ "$WHAT" = drain ] || export GW_LISTEN_PORT=${GW_LISTEN_PORT:-18787}
 bash scripts/setup.sh >/dev/null
 . scripts/lib.sh
 . bench/lib.sh
@@ -54,7 +61,8 @@ install_build tree "$PWD"
 make -s -C test/mock >/dev/null
 
 echo "machine: $(bench_machine); load $(bench_load); $(date -u '+%Y-%m-%d %H:%M UTC')"
-printf '%-6s %-5s %-8s %12s %22s %8s\n' round build version 'msg/s' 'worker CPU ms/1000' load
+if [ "$WHAT" = drain ]; then rate=msg/s cpu='worker CPU ms/1000'; else rate=callbacks/s cpu='listener CPU ms/1000'; fi
+printf '%-6s %-5s %-8s %12s %22s %8s\n' round build version "$rate" "$cpu" load
 for round in $(seq 1 "$ROUNDS"); do
     for build in base tree; do
         (
@@ -64,9 +72,11 @@ for round in $(seq 1 "$ROUNDS"); do
 gateway.batch_size = 500
 max_wal_size = '4GB'
 checkpoint_timeout = '30min'
-fsync = ${FSYNC:-off}"
+fsync = ${FSYNC:-off}
+$([ "$WHAT" = drain ] || bench_listener_conf)"
             gw_start >/dev/null
             bench_sql -c "CREATE EXTENSION gateway" >/dev/null
+            [ "$WHAT" = drain ] || bench_callbacks_setup
             case $(bench_sql -c "SELECT setting FROM pg_config WHERE name = 'SHAREDIR'") in
                 "$ab/$build/"*) ;;
                 *) echo "the cluster does not run the $build build" >&2; exit 1 ;;
@@ -77,12 +87,22 @@ fsync = ${FSYNC:-off}"
                 bench_account bench "http://127.0.0.1:$GW_MOCK_PORT/vaspro"
             fi
             curl -s -X POST "http://127.0.0.1:$GW_MOCK_PORT/_mock/config" -d '{"record": false}' >/dev/null
-            pid=$(bench_sql -c "SELECT pid FROM pg_stat_activity WHERE backend_type LIKE 'gateway%worker%' LIMIT 1")
-            t0=$(awk '{ print $14 + $15 }' "/proc/$pid/stat")
-            bench_drain bench "$N" >/dev/null
-            t1=$(awk '{ print $14 + $15 }' "/proc/$pid/stat")
-            sent=$(bench_sql -c "SELECT count(*) FROM gateway.outbox WHERE status = 'sent'")
-            [ "$sent" = "$N" ] || { echo "only $sent of $N sent" >&2; exit 1; }
+            if [ "$WHAT" = drain ]; then
+                pid=$(bench_sql -c "SELECT pid FROM pg_stat_activity WHERE backend_type LIKE 'gateway%worker%' LIMIT 1")
+                t0=$(awk '{ print $14 + $15 }' "/proc/$pid/stat")
+                bench_drain bench "$N" >/dev/null
+                t1=$(awk '{ print $14 + $15 }' "/proc/$pid/stat")
+                sent=$(bench_sql -c "SELECT count(*) FROM gateway.outbox WHERE status = 'sent'")
+                [ "$sent" = "$N" ] || { echo "only $sent of $N sent" >&2; exit 1; }
+            else
+                bench_queue bench "$N" cb- >/dev/null
+                bench_wait_drained bench
+                pid=$(bench_sql -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'gateway listener' LIMIT 1")
+                t0=$(awk '{ print $14 + $15 }' "/proc/$pid/stat")
+                read -r updated _ BENCH_DRAIN_RATE _ _ < <(bench_post_dlrs bench "$N" cb-)
+                t1=$(awk '{ print $14 + $15 }' "/proc/$pid/stat")
+                [ "$updated" = "$N" ] || { echo "only $updated of $N delivered" >&2; exit 1; }
+            fi
             printf '%-6s %-5s %-8s %12s %22s %8s\n' "$round" "$build" \
                 "$(bench_sql -c "SELECT extversion FROM pg_extension WHERE extname = 'gateway'")" \
                 "$BENCH_DRAIN_RATE" \
@@ -92,5 +112,5 @@ fsync = ${FSYNC:-off}"
     done
 done | tee "$ab/runs"
 awk '$2 == "base" { b += $4; bc += $5; nb++ } $2 == "tree" { t += $4; tc += $5; nt++ }
-     END { printf "mean: %s %.0f msg/s (%.1f ms CPU/1000), working tree %.0f msg/s (%.1f ms CPU/1000): %.3f of the baseline\n",
-                  "'"$REV"'", b / nb, bc / nb, t / nt, tc / nt, (t / nt) / (b / nb) }' "$ab/runs"
+     END { printf "mean: %s %.0f %s (%.1f ms CPU/1000), working tree %.0f %s (%.1f ms CPU/1000): %.3f of the baseline\n",
+                  "'"$REV"'", b / nb, "'"$rate"'", bc / nb, t / nt, "'"$rate"'", tc / nt, (t / nt) / (b / nb) }' "$ab/runs"

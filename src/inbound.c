@@ -7,7 +7,11 @@
  * came of it: whatever goes wrong while applying it (but a transient error,
  * which keeps nothing: the provider sends it again), the record is kept,
  * with what went wrong in its note.  Its id is taken first, for the outbox
- * row's result to name it.
+ * row's result to name it.  Callbacks that come together (the listener's
+ * batch) are applied together: the delivery reports and payment results in
+ * one subtransaction, with one statement to find their rows, one to lock
+ * them, one UPDATE; then one INSERT records them all.  Only when that
+ * subtransaction fails is each applied in one of its own.
  */
 #include "postgres.h"
 
@@ -50,34 +54,87 @@ static const char *const gw_inbound_kinds[] = {
 
 static SPIPlanPtr gw_record_plan = NULL;
 static SPIPlanPtr gw_apply_plan = NULL;
-static SPIPlanPtr gw_match_plans[4] = {NULL, NULL, NULL, NULL};
+static SPIPlanPtr gw_find_plan = NULL;
+static SPIPlanPtr gw_find_correlator_plan = NULL;
+static SPIPlanPtr gw_lock_plans[2] = {NULL, NULL};
 static SPIPlanPtr gw_update_plan = NULL;
 
 /*
  * How a callback finds its row, the provider's keys in turn: a payment by
  * its match_key; a delivery report by our idempotency key (gateway's own
  * "gw<8 hex>-<id>" names the row, a caller's is in the unique index), else
- * by the correlator the send was answered with.  Every one locks the row.
+ * by the correlator the send was answered with.  One statement finds the
+ * rows of a batch of callbacks by their keys, in their order (coalesce stops
+ * at the first key that names a row); another, only for those it did not
+ * find, by the correlator (no index has it: a scan); gw_lock_sql then locks
+ * the rows found.
  */
-#define GW_MATCH_COLUMNS "SELECT o.id, o.status::text, o.payment, o.params, o.operation," \
-	" o.match_key FROM gateway.outbox o"
-static const char *const gw_match_sql[4] = {
-	GW_MATCH_COLUMNS
-	" WHERE o.match_key OPERATOR(pg_catalog.=) ANY ($2) AND o.match_key IS NOT NULL"
-	"   AND o.account OPERATOR(pg_catalog.=) $1 AND o.payment"
-	" ORDER BY o.id DESC LIMIT 1 FOR UPDATE",
-	GW_MATCH_COLUMNS
-	" WHERE o.id OPERATOR(pg_catalog.=) $3 AND o.account OPERATOR(pg_catalog.=) $1"
-	"   AND o.idempotency_key OPERATOR(pg_catalog.=) ($2)[1] AND NOT o.key_given"
-	" FOR UPDATE",
-	GW_MATCH_COLUMNS
-	" WHERE o.account OPERATOR(pg_catalog.=) $1"
-	"   AND o.idempotency_key OPERATOR(pg_catalog.=) ($2)[1] AND o.key_given"
-	" FOR UPDATE",
-	GW_MATCH_COLUMNS
-	" WHERE o.provider_ref OPERATOR(pg_catalog.=) ($2)[1] AND o.account OPERATOR(pg_catalog.=) $1"
-	" ORDER BY o.id DESC LIMIT 1 FOR UPDATE",
+static const char gw_find_sql[] =
+	"SELECT coalesce("
+	"  (SELECT o.id FROM gateway.outbox o"
+	"    WHERE u.pay AND o.match_key OPERATOR(pg_catalog.=) ANY (ARRAY[u.k1, u.k2])"
+	"      AND o.match_key IS NOT NULL AND o.account OPERATOR(pg_catalog.=) u.acc AND o.payment"
+	"    ORDER BY o.id DESC LIMIT 1),"
+	"  (SELECT o.id FROM gateway.outbox o"
+	"    WHERE NOT u.pay AND o.id OPERATOR(pg_catalog.=) u.rid AND o.account OPERATOR(pg_catalog.=) u.acc"
+	"      AND o.idempotency_key OPERATOR(pg_catalog.=) u.k1 AND NOT o.key_given),"
+	"  (SELECT o.id FROM gateway.outbox o"
+	"    WHERE NOT u.pay AND o.account OPERATOR(pg_catalog.=) u.acc"
+	"      AND o.idempotency_key OPERATOR(pg_catalog.=) u.k1 AND o.key_given))"
+	" FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3),"
+	"      pg_catalog.unnest($4), pg_catalog.unnest($5))"
+	"   WITH ORDINALITY AS u(acc, pay, k1, k2, rid, n)"
+	" ORDER BY u.n";
+
+static const char gw_find_correlator_sql[] =
+	"SELECT (SELECT o.id FROM gateway.outbox o"
+	"         WHERE o.provider_ref OPERATOR(pg_catalog.=) u.corr"
+	"           AND o.account OPERATOR(pg_catalog.=) u.acc"
+	"         ORDER BY o.id DESC LIMIT 1)"
+	" FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2))"
+	"   WITH ORDINALITY AS u(acc, corr, n)"
+	" ORDER BY u.n";
+
+/*
+ * The rows of a set of callbacks are locked without waiting (NOWAIT): a row
+ * another session holds fails the set (SQLSTATE 55P03, transient: raised),
+ * which the listener then applies a callback at a time, each waiting for its
+ * own row as long as gateway.callback_lock_timeout allows, so that a row
+ * held elsewhere holds up its own callback only.  A single callback waits.
+ */
+#define GW_LOCK_COLUMNS "SELECT o.id, o.status::text, o.payment, o.params, o.operation, o.match_key" \
+	"  FROM gateway.outbox o WHERE o.id OPERATOR(pg_catalog.=) ANY ($1)"
+static const char *const gw_lock_sql[2] = {
+	GW_LOCK_COLUMNS " FOR UPDATE",
+	GW_LOCK_COLUMNS " FOR UPDATE NOWAIT",
 };
+
+/* Set the rows' status from their callbacks: the one UPDATE. */
+static const char gw_update_sql[] =
+	"UPDATE gateway.outbox o"
+	"   SET status = u.status::gateway.outbox_status,"
+	"       result = pg_catalog.jsonb_set(coalesce(o.result, '{}'), '{callback}', u.details),"
+	"       last_error = u.error,"
+	"       next_attempt_at = CASE WHEN u.status OPERATOR(pg_catalog.=) 'unknown'"
+	"                               AND o.status OPERATOR(pg_catalog.<>) 'sending'"
+	"            THEN (CASE WHEN u.delay OPERATOR(pg_catalog.<) 0 THEN 'infinity'::timestamptz"
+	"                  ELSE pg_catalog.now() END)"
+	"            ELSE o.next_attempt_at END,"
+	"       sent_at = CASE WHEN u.status OPERATOR(pg_catalog.=) 'delivered'"
+	"            THEN coalesce(o.sent_at, pg_catalog.now()) ELSE o.sent_at END,"
+	"       updated_at = pg_catalog.now()"
+	"  FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3),"
+	"                  pg_catalog.unnest($4), pg_catalog.unnest($5)) AS u(id, status, details, error, delay)"
+	" WHERE o.id OPERATOR(pg_catalog.=) u.id";
+
+/* Record callbacks once applied (or refused), and NOTIFY each (at commit). */
+static const char gw_record_sql[] =
+	"WITH i AS ("
+	"  INSERT INTO gateway.inbound (id, account, kind, payload, raw, outbox_id, note)"
+	"  SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3),"
+	"    pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6), pg_catalog.unnest($7))"
+	"  RETURNING id)"
+	" SELECT pg_catalog.pg_notify('gateway_inbound', id::text) FROM i";
 
 /* The row a callback names, locked. */
 typedef struct GwMatched
@@ -100,6 +157,30 @@ typedef struct GwApplied
 	char	   *reply;			/* ussd */
 } GwApplied;
 
+/* A callback on its way through gw_inbound_ingest_many. */
+typedef struct GwItem
+{
+	GwCallback *cb;
+	const GwAccount *acc;
+	Jsonb	   *payload;
+	int64		id;				/* its gateway.inbound id */
+	bool		outcome;		/* a delivery report or payment result */
+	GwApplied	a;
+	/* gw_inbound_outcomes' */
+	GwInbound	in;
+	int64		row;			/* the outbox row its keys name, 0: none */
+	bool		locked;
+	GwMatched	m;
+} GwItem;
+
+/* A C string as a text Datum, *isnull set when it is NULL. */
+static Datum
+gw_text_or_null(const char *s, bool *isnull)
+{
+	*isnull = (s == NULL);
+	return s ? CStringGetTextDatum(s) : (Datum) 0;
+}
+
 static void
 gw_inbound_check_kind(const char *kind)
 {
@@ -112,7 +193,6 @@ gw_inbound_check_kind(const char *kind)
 			 errhint("The kinds are dlr, payment, subscription, mo and ussd.")));
 }
 
-/* Insert the callback into gateway.inbound and NOTIFY (at commit); its id. */
 /*
  * The next id of gateway.inbound, taken before the callback is applied:
  * the outbox row's result names the callback that changed it.  As the
@@ -138,42 +218,48 @@ gw_inbound_next_id(void)
 }
 
 /*
- * Record a callback once it has been applied (or refused): one INSERT with
- * what it updated and what came of it, and its NOTIFY.
+ * Record callbacks once applied (or refused): one INSERT with what each
+ * updated and what came of it, and a NOTIFY each.  A payload that is not
+ * JSON is kept raw.
  */
 static void
-gw_inbound_record(int64 id, const char *account, const char *kind, Jsonb *payload,
-				  const char *raw, int64 outbox_id, const char *note)
+gw_inbound_record(GwItem *items, int n)
 {
-	Datum		values[7];
-	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	Datum		v[7][GW_INGEST_MAX];
+	bool		nl[7][GW_INGEST_MAX];
+	Datum		args[7];
+	static const Oid elems[7] = {INT8OID, TEXTOID, TEXTOID, JSONBOID, TEXTOID, INT8OID, TEXTOID};
 	Oid			save_userid;
 	int			save_sec;
 
-	values[0] = Int64GetDatum(id);
-	values[1] = CStringGetTextDatum(account);
-	values[2] = CStringGetTextDatum(kind);
-	values[3] = payload ? JsonbPGetDatum(payload) : (Datum) 0;
-	nulls[3] = payload ? ' ' : 'n';
-	values[4] = raw ? CStringGetTextDatum(raw) : (Datum) 0;
-	nulls[4] = raw ? ' ' : 'n';
-	values[5] = Int64GetDatum(outbox_id);
-	nulls[5] = outbox_id > 0 ? ' ' : 'n';
-	values[6] = note ? CStringGetTextDatum(note) : (Datum) 0;
-	nulls[6] = note ? ' ' : 'n';
+	Assert(n <= GW_INGEST_MAX);
+	for (int i = 0; i < n; i++)
+	{
+		GwItem	   *it = &items[i];
+
+		v[0][i] = Int64GetDatum(it->id);
+		nl[0][i] = false;
+		v[1][i] = gw_text_or_null(it->acc->name, &nl[1][i]);
+		v[2][i] = gw_text_or_null(it->cb->kind, &nl[2][i]);
+		v[3][i] = it->payload ? JsonbPGetDatum(it->payload) : (Datum) 0;
+		nl[3][i] = (it->payload == NULL);
+		v[4][i] = gw_text_or_null(it->payload ? NULL : it->cb->body, &nl[4][i]);
+		v[5][i] = Int64GetDatum(it->a.outbox_id);
+		nl[5][i] = (it->a.outbox_id <= 0);
+		v[6][i] = gw_text_or_null(it->a.note, &nl[6][i]);
+	}
+	for (int c = 0; c < 7; c++)
+		args[c] = gw_array(v[c], nl[c], n, elems[c]);
 
 	gw_as_owner_begin(&save_userid, &save_sec);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	if (gw_record_plan == NULL)
-		gw_record_plan = gw_saved_plan(
-			"WITH i AS ("
-			"  INSERT INTO gateway.inbound (id, account, kind, payload, raw, outbox_id, note)"
-			"  VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id)"
-			" SELECT pg_catalog.pg_notify('gateway_inbound', id::text) FROM i",
-			7, (Oid[]) {INT8OID, TEXTOID, TEXTOID, JSONBOID, TEXTOID, INT8OID, TEXTOID});
-	if (SPI_execute_plan(gw_record_plan, values, nulls, false, 0) != SPI_OK_SELECT ||
-		SPI_processed != 1)
+		gw_record_plan = gw_saved_plan(gw_record_sql, 7,
+									   (Oid[]) {INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID,
+												TEXTARRAYOID, INT8ARRAYOID, TEXTARRAYOID});
+	if (SPI_execute_plan(gw_record_plan, args, NULL, false, 0) != SPI_OK_SELECT ||
+		SPI_processed != (uint64) n)
 		elog(ERROR, "recording a callback failed");
 	SPI_finish();
 	gw_as_owner_end(save_userid, save_sec);
@@ -204,83 +290,133 @@ gw_inbound_answer(int64 id, const char *kind, int64 outbox_id, const char *statu
 	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
 }
 
-
-/* Run match plan i; true with *m filled when a row was found. */
-static bool
-gw_inbound_match_one(int i, const char *account, Datum keys, int64 id, GwMatched *m,
-					 MemoryContext cxt)
+/* Run a find statement over args; the ids it gives in out (0: none). */
+static void
+gw_inbound_find_run(SPIPlanPtr plan, Datum *args, int n, int64 *out)
 {
-	Datum		values[3];
-	bool		isnull;
-	HeapTuple	t;
-	TupleDesc	d;
-	MemoryContext old;
-
-	values[0] = CStringGetTextDatum(account);
-	values[1] = keys;
-	values[2] = Int64GetDatum(id);
-	if (gw_match_plans[i] == NULL)
-		gw_match_plans[i] = gw_saved_plan(gw_match_sql[i], 3,
-										  (Oid[]) {TEXTOID, TEXTARRAYOID, INT8OID});
-	if (SPI_execute_plan(gw_match_plans[i], values, NULL, false, 1) != SPI_OK_SELECT)
+	if (SPI_execute_plan(plan, args, NULL, false, 0) != SPI_OK_SELECT ||
+		SPI_processed != (uint64) n)
 		elog(ERROR, "matching a callback failed");
-	if (SPI_processed == 0)
-		return false;
-	t = SPI_tuptable->vals[0];
-	d = SPI_tuptable->tupdesc;
-	old = MemoryContextSwitchTo(cxt);
-	m->id = DatumGetInt64(SPI_getbinval(t, d, 1, &isnull));
-	m->status = gw_outbox_status_from_name(SPI_getvalue(t, d, 2));
-	m->payment = DatumGetBool(SPI_getbinval(t, d, 3, &isnull));
-	m->params = DatumGetJsonbPCopy(SPI_getbinval(t, d, 4, &isnull));
-	m->operation = SPI_getvalue(t, d, 5);
-	m->match_key = SPI_getvalue(t, d, 6);
-	MemoryContextSwitchTo(old);
-	return true;
+	for (int i = 0; i < n; i++)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+
+		out[i] = isnull ? 0 : DatumGetInt64(d);
+	}
 }
 
-/* The row the callback names, by the provider's keys; false: none. */
-static bool
-gw_inbound_match(const char *account, const GwInbound *in, GwMatched *m, MemoryContext cxt)
+/*
+ * Find the rows the callbacks name (->row, 0 for none): by their keys, then
+ * those not found by their correlators.
+ */
+static void
+gw_inbound_find(GwItem **items, int n)
 {
-	Datum		k[2];
-	int			n = 0;
+	Datum		v[5][GW_INGEST_MAX];
+	bool		nl[5][GW_INGEST_MAX];
+	Datum		args[5];
+	int64		rows[GW_INGEST_MAX];
+	int			idx[GW_INGEST_MAX];
+	int			k = 0;
+	static const Oid elems[5] = {TEXTOID, BOOLOID, TEXTOID, TEXTOID, INT8OID};
 
-	if (strcmp(in->kind, "payment") == 0)
+	for (int i = 0; i < n; i++)
 	{
-		if (in->key)
-			k[n++] = CStringGetTextDatum(in->key);
-		if (in->key2)
-			k[n++] = CStringGetTextDatum(in->key2);
-		return gw_inbound_match_one(0, account, PointerGetDatum(
-										construct_array(k, n, TEXTOID, -1, false, TYPALIGN_INT)),
-									0, m, cxt);
-	}
-	if (in->key)
-	{
-		Datum		keys;
-		const char *dash = strrchr(in->key, '-');
-		int64		id = 0;
+		const GwInbound *in = &items[i]->in;
+		bool		pay = (strcmp(in->kind, "payment") == 0);
+		const char *dash = in->key ? strrchr(in->key, '-') : NULL;
+		int64		rid = 0;
 
-		k[0] = CStringGetTextDatum(in->key);
-		keys = PointerGetDatum(construct_array(k, 1, TEXTOID, -1, false, TYPALIGN_INT));
 		/* gateway's own key carries the row id */
-		if (strncmp(in->key, "gw", 2) == 0 && dash && dash[1] != '\0' &&
+		if (!pay && in->key && strncmp(in->key, "gw", 2) == 0 && dash && dash[1] != '\0' &&
 			strspn(dash + 1, "0123456789") == strlen(dash + 1) && strlen(dash + 1) <= 18)
-			id = strtoll(dash + 1, NULL, 10);
-		if (id > 0 && gw_inbound_match_one(1, account, keys, id, m, cxt))
-			return true;
-		if (gw_inbound_match_one(2, account, keys, 0, m, cxt))
-			return true;
+			rid = strtoll(dash + 1, NULL, 10);
+		v[0][i] = gw_text_or_null(items[i]->acc->name, &nl[0][i]);
+		v[1][i] = BoolGetDatum(pay);
+		nl[1][i] = false;
+		v[2][i] = gw_text_or_null(in->key, &nl[2][i]);
+		v[3][i] = gw_text_or_null(pay ? in->key2 : NULL, &nl[3][i]);
+		v[4][i] = Int64GetDatum(rid);
+		nl[4][i] = (rid <= 0);
 	}
-	if (in->correlator)
+	for (int c = 0; c < 5; c++)
+		args[c] = gw_array(v[c], nl[c], n, elems[c]);
+	if (gw_find_plan == NULL)
+		gw_find_plan = gw_saved_plan(gw_find_sql, 5,
+									 (Oid[]) {TEXTARRAYOID, BOOLARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
+											  INT8ARRAYOID});
+	gw_inbound_find_run(gw_find_plan, args, n, rows);
+	for (int i = 0; i < n; i++)
 	{
-		k[0] = CStringGetTextDatum(in->correlator);
-		return gw_inbound_match_one(3, account, PointerGetDatum(
-										construct_array(k, 1, TEXTOID, -1, false, TYPALIGN_INT)),
-									0, m, cxt);
+		const GwInbound *in = &items[i]->in;
+
+		items[i]->row = rows[i];
+		if (rows[i] == 0 && in->correlator && strcmp(in->kind, "payment") != 0)
+		{
+			v[0][k] = CStringGetTextDatum(items[i]->acc->name);
+			v[1][k] = CStringGetTextDatum(in->correlator);
+			idx[k++] = i;
+		}
 	}
-	return false;
+	if (k == 0)
+		return;
+	args[0] = gw_array(v[0], NULL, k, TEXTOID);
+	args[1] = gw_array(v[1], NULL, k, TEXTOID);
+	if (gw_find_correlator_plan == NULL)
+		gw_find_correlator_plan = gw_saved_plan(gw_find_correlator_sql, 2,
+												(Oid[]) {TEXTARRAYOID, TEXTARRAYOID});
+	gw_inbound_find_run(gw_find_correlator_plan, args, k, rows);
+	for (int j = 0; j < k; j++)
+		items[idx[j]]->row = rows[j];
+}
+
+/*
+ * Lock the rows found (no two items name one), without waiting when nowait,
+ * and read them into ->m.
+ */
+static void
+gw_inbound_lock(GwItem **items, int n, bool nowait, MemoryContext cxt)
+{
+	Datum		ids[GW_INGEST_MAX];
+	int			k = 0;
+	Datum		arg;
+
+	for (int i = 0; i < n; i++)
+		if (items[i]->row > 0)
+			ids[k++] = Int64GetDatum(items[i]->row);
+	if (k == 0)
+		return;
+	arg = gw_array(ids, NULL, k, INT8OID);
+	if (gw_lock_plans[nowait] == NULL)
+		gw_lock_plans[nowait] = gw_saved_plan(gw_lock_sql[nowait], 1, (Oid[]) {INT8ARRAYOID});
+	if (SPI_execute_plan(gw_lock_plans[nowait], &arg, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "matching a callback failed");
+	for (uint64 t = 0; t < SPI_processed; t++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[t];
+		TupleDesc	d = SPI_tuptable->tupdesc;
+		bool		isnull;
+		int64		id = DatumGetInt64(SPI_getbinval(tup, d, 1, &isnull));
+
+		for (int i = 0; i < n; i++)
+		{
+			GwMatched  *m = &items[i]->m;
+			MemoryContext old;
+
+			if (items[i]->row != id)
+				continue;
+			old = MemoryContextSwitchTo(cxt);
+			m->id = id;
+			m->status = gw_outbox_status_from_name(SPI_getvalue(tup, d, 2));
+			m->payment = DatumGetBool(SPI_getbinval(tup, d, 3, &isnull));
+			m->params = DatumGetJsonbPCopy(SPI_getbinval(tup, d, 4, &isnull));
+			m->operation = SPI_getvalue(tup, d, 5);
+			m->match_key = SPI_getvalue(tup, d, 6);
+			MemoryContextSwitchTo(old);
+			items[i]->locked = true;
+		}
+	}
 }
 
 /* The details kept under result->'callback'. */
@@ -316,115 +452,164 @@ gw_inbound_details(int64 id, const GwInbound *in, const GwOutcome *o)
 												  JsonbPGetDatum(detail))));
 }
 
-/* Set the row's status from the callback: the one UPDATE. */
-static void
-gw_inbound_update(int64 row, const GwOutcome *o, Jsonb *details)
+/* The UPDATEs decided so far, as gw_update_sql's arrays. */
+typedef struct GwUpdates
 {
-	Datum		values[5];
-	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+	int			n;
+	Datum		v[5][GW_INGEST_MAX];
+	bool		nl[5][GW_INGEST_MAX];
+} GwUpdates;
 
-	values[0] = Int64GetDatum(row);
-	values[1] = CStringGetTextDatum(gw_outbox_status_name(o->outbox));
-	values[2] = JsonbPGetDatum(details);
-	values[3] = o->error ? CStringGetTextDatum(o->error) : (Datum) 0;
-	nulls[3] = o->error ? ' ' : 'n';
-	values[4] = Int64GetDatum(o->delay_ms);
+static void
+gw_inbound_update(GwUpdates *u)
+{
+	Datum		args[5];
+	static const Oid elems[5] = {INT8OID, TEXTOID, JSONBOID, TEXTOID, INT8OID};
+
+	if (u->n == 0)
+		return;
+	for (int c = 0; c < 5; c++)
+		args[c] = gw_array(u->v[c], u->nl[c], u->n, elems[c]);
 	if (gw_update_plan == NULL)
-		gw_update_plan = gw_saved_plan(
-			"UPDATE gateway.outbox o"
-			"   SET status = $2::gateway.outbox_status,"
-			"       result = pg_catalog.jsonb_set(coalesce(o.result, '{}'), '{callback}', $3),"
-			"       last_error = $4,"
-			"       next_attempt_at = CASE WHEN $2 OPERATOR(pg_catalog.=) 'unknown'"
-			"                               AND o.status OPERATOR(pg_catalog.<>) 'sending'"
-			"            THEN (CASE WHEN $5 OPERATOR(pg_catalog.<) 0 THEN 'infinity'::timestamptz"
-			"                  ELSE pg_catalog.now() END)"
-			"            ELSE o.next_attempt_at END,"
-			"       sent_at = CASE WHEN $2 OPERATOR(pg_catalog.=) 'delivered'"
-			"            THEN coalesce(o.sent_at, pg_catalog.now()) ELSE o.sent_at END,"
-			"       updated_at = pg_catalog.now()"
-			" WHERE o.id OPERATOR(pg_catalog.=) $1",
-			5, (Oid[]) {INT8OID, TEXTOID, JSONBOID, TEXTOID, INT8OID});
-	if (SPI_execute_plan(gw_update_plan, values, nulls, false, 0) != SPI_OK_UPDATE)
+		gw_update_plan = gw_saved_plan(gw_update_sql, 5,
+									   (Oid[]) {INT8ARRAYOID, TEXTARRAYOID, JSONBARRAYOID,
+												TEXTARRAYOID, INT8ARRAYOID});
+	if (SPI_execute_plan(gw_update_plan, args, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "applying a callback failed");
+	u->n = 0;
 }
 
 /*
- * A delivery report or payment result: the account's provider reads it, the
- * row it names is found and locked, outcome.c decides, one UPDATE applies.
+ * What a delivery report or payment result does to the row it names, now
+ * locked: outcome.c decides; an UPDATE is added to u.
  */
 static void
-gw_inbound_apply_outcome(GwApplied *out, int64 id, const GwAccount *acc, const char *kind,
-						 Jsonb *payload)
+gw_inbound_decide(GwItem *it, GwUpdates *u)
 {
-	const GwProvider *p = acc->provider;
-	GwInbound	in = {0};
-	GwMatched	m = {0};
+	const GwProvider *p = it->acc->provider;
+	const char *kind = it->cb->kind;
+	GwApplied  *out = &it->a;
+	GwMatched  *m = &it->m;
 	GwOutcome	o;
+
+	if (!it->locked)
+		out->note = strcmp(kind, "dlr") == 0
+			? "no outbox row has this uniqueId or correlator"
+			: "no payment has this checkout or transaction request id";
+	else if (strcmp(kind, "dlr") == 0 && m->payment)
+		out->note = "the row is a payment: a delivery report never changes it";
+	else
+	{
+		const GwOperation *op = gw_operation_find(p, m->operation);
+		char	   *amount = gw_jsonb_get_text(m->params, "amount");
+		char	   *phone = gw_jsonb_get_text(m->params, "phone");
+		const char *why;
+		int			i = u->n;
+
+		if (phone)
+			phone = gw_msisdn_normalize(phone, it->acc->country, &why);
+		out->outbox_id = m->id;
+		if (!gw_outcome_callback(&it->in, m->payment, amount, phone, it->acc->country,
+								 op && op->reconcile_op &&
+								 (!op->reconcile_by_match_key || m->match_key),
+								 &o))
+			out->note = strcmp(kind, "dlr") == 0
+				? psprintf("delivery status %s recorded; the row is left %s",
+						   it->in.code ? it->in.code : "missing", gw_outbox_status_name(m->status))
+				: psprintf("payment still pending; the row is left %s",
+						   gw_outbox_status_name(m->status));
+		else if (gw_outbox_status_final(m->status))
+			out->note = psprintf("the row is already %s: unchanged",
+								 gw_outbox_status_name(m->status));
+		else
+		{
+			u->v[0][i] = Int64GetDatum(m->id);
+			u->nl[0][i] = false;
+			u->v[1][i] = CStringGetTextDatum(gw_outbox_status_name(o.outbox));
+			u->nl[1][i] = false;
+			u->v[2][i] = JsonbPGetDatum(gw_inbound_details(it->id, &it->in, &o));
+			u->nl[2][i] = false;
+			u->v[3][i] = gw_text_or_null(o.error, &u->nl[3][i]);
+			u->v[4][i] = Int64GetDatum(o.delay_ms);
+			u->nl[4][i] = false;
+			u->n++;
+			out->status = pstrdup(gw_outbox_status_name(o.outbox));
+			if (o.check)
+				out->note = psprintf("needs checking: %s", o.check);
+		}
+	}
+}
+
+/*
+ * Delivery reports and payment results: the account's provider reads each;
+ * the rows they name are found and locked, outcome.c decides, one UPDATE
+ * applies them all.  Two callbacks for one row go in turn: the second is
+ * decided on what the first left.
+ */
+static void
+gw_inbound_outcomes(GwItem **items, int n)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	GwItem	  **todo = palloc(n * sizeof(GwItem *));
+	GwItem	  **later = palloc(n * sizeof(GwItem *));
+	GwUpdates  *u = palloc(sizeof(GwUpdates));
+	int			ntodo = 0;
 	Oid			save_userid;
 	int			save_sec;
-	bool		found;
-	MemoryContext cxt = CurrentMemoryContext;
 
-	in.kind = kind;
-	in.status = GW_UNKNOWN;
-	if (p->parse_callback == NULL || !p->parse_callback(kind, payload, &in))
+	u->n = 0;
+	for (int i = 0; i < n; i++)
 	{
-		out->error = psprintf("%s sends no %s callbacks", p->name,
-							  strcmp(kind, "dlr") == 0 ? "delivery report" : "payment");
-		out->note = out->error;
-		return;
-	}
-	if (in.error)
-	{
-		out->error = in.error;
-		out->note = in.error;
-		return;
+		GwItem	   *it = items[i];
+		const GwProvider *p = it->acc->provider;
+
+		it->in.kind = it->cb->kind;
+		it->in.status = GW_UNKNOWN;
+		if (p->parse_callback == NULL || !p->parse_callback(it->cb->kind, it->payload, &it->in))
+		{
+			it->a.error = psprintf("%s sends no %s callbacks", p->name,
+								   strcmp(it->cb->kind, "dlr") == 0 ? "delivery report" : "payment");
+			it->a.note = it->a.error;
+		}
+		else if (it->in.error)
+		{
+			it->a.error = it->in.error;
+			it->a.note = it->in.error;
+		}
+		else
+			todo[ntodo++] = it;
 	}
 
 	gw_as_owner_begin(&save_userid, &save_sec);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	/* SPI calls leave SPI's memory current: what this leaves (notes, status)
-	 * is made in cxt, to outlive SPI */
-	found = gw_inbound_match(acc->name, &in, &m, cxt);
-	MemoryContextSwitchTo(cxt);
-	if (!found)
-		out->note = strcmp(kind, "dlr") == 0
-			? "no outbox row has this uniqueId or correlator"
-			: "no payment has this checkout or transaction request id";
-	else if (strcmp(kind, "dlr") == 0 && m.payment)
-		out->note = "the row is a payment: a delivery report never changes it";
-	else
+	while (ntodo > 0)
 	{
-		const GwOperation *op = gw_operation_find(p, m.operation);
-		char	   *amount = gw_jsonb_get_text(m.params, "amount");
-		char	   *phone = gw_jsonb_get_text(m.params, "phone");
-		const char *why;
+		int			nlater = 0;
+		int			nnow = 0;
 
-		if (phone)
-			phone = gw_msisdn_normalize(phone, acc->country, &why);
-		out->outbox_id = m.id;
-		if (!gw_outcome_callback(&in, m.payment, amount, phone, acc->country,
-								 op && op->reconcile_op &&
-								 (!op->reconcile_by_match_key || m.match_key),
-								 &o))
-			out->note = strcmp(kind, "dlr") == 0
-				? psprintf("delivery status %s recorded; the row is left %s",
-						   in.code ? in.code : "missing", gw_outbox_status_name(m.status))
-				: psprintf("payment still pending; the row is left %s",
-						   gw_outbox_status_name(m.status));
-		else if (gw_outbox_status_final(m.status))
-			out->note = psprintf("the row is already %s: unchanged",
-								 gw_outbox_status_name(m.status));
-		else
+		gw_inbound_find(todo, ntodo);
+		/* SPI calls leave SPI's memory current: what is kept is made in cxt */
+		MemoryContextSwitchTo(cxt);
+		for (int i = 0; i < ntodo; i++)
 		{
-			gw_inbound_update(m.id, &o, gw_inbound_details(id, &in, &o));
-			MemoryContextSwitchTo(cxt);
-			out->status = pstrdup(gw_outbox_status_name(o.outbox));
-			if (o.check)
-				out->note = psprintf("needs checking: %s", o.check);
+			bool		again = false;
+
+			for (int j = 0; j < nnow && !again; j++)
+				again = (todo[i]->row > 0 && todo[j]->row == todo[i]->row);
+			if (again)
+				later[nlater++] = todo[i];
+			else
+				todo[nnow++] = todo[i];
 		}
+		gw_inbound_lock(todo, nnow, n > 1, cxt);
+		MemoryContextSwitchTo(cxt);
+		for (int i = 0; i < nnow; i++)
+			gw_inbound_decide(todo[i], u);
+		gw_inbound_update(u);
+		MemoryContextSwitchTo(cxt);
+		memcpy(todo, later, nlater * sizeof(GwItem *));
+		ntodo = nlater;
 	}
 	SPI_finish();
 	gw_as_owner_end(save_userid, save_sec);
@@ -629,87 +814,150 @@ gw_inbound_ussd(GwApplied *out, const GwAccount *acc, Jsonb *payload)
 	out->reply = reply ? reply : "END Sorry, this service is not available right now. Please try again later.";
 }
 
-typedef struct GwApplyArgs
+typedef struct GwOutcomesArgs
 {
-	GwApplied  *out;
-	int64		id;
-	const GwAccount *acc;
-	const char *kind;
-	Jsonb	   *payload;
-} GwApplyArgs;
+	GwItem	  **items;
+	int			n;
+} GwOutcomesArgs;
 
 static void
-gw_inbound_apply_step(void *arg)
+gw_inbound_outcomes_step(void *arg)
 {
-	GwApplyArgs *a = (GwApplyArgs *) arg;
+	GwOutcomesArgs *a = (GwOutcomesArgs *) arg;
 
-	if (strcmp(a->kind, "dlr") == 0 || strcmp(a->kind, "payment") == 0)
-		gw_inbound_apply_outcome(a->out, a->id, a->acc, a->kind, a->payload);
-	else
-		gw_inbound_apply_sql(a->out, a->id, a->acc, a->kind, a->payload);
+	gw_inbound_outcomes(a->items, a->n);
+}
+
+/* The outcome of one item applied in a subtransaction failed: it says why. */
+static void
+gw_inbound_failed(GwItem *it, char *error)
+{
+	memset(&it->a, 0, sizeof(it->a));
+	it->a.error = error;
+	it->a.note = error;
 }
 
 /*
- * Apply a recorded callback; an ERROR while applying becomes out->error
- * (the body can never be applied), but a transient one (a lock or statement
- * timeout, a deadlock, a serialization failure) is raised: nothing is kept
- * and the listener answers 503, so the provider sends it again.
+ * Apply delivery reports and payment results together, in a subtransaction;
+ * an ERROR while applying them is tried again one callback at a time, and
+ * one's ERROR becomes its out->error (the body can never be applied).  A
+ * transient one (a lock or statement timeout, a deadlock, a serialization
+ * failure) is raised: nothing is kept and the listener answers 503, so the
+ * provider sends it again.
  */
 static void
-gw_inbound_apply(GwApplied *out, int64 id, const GwAccount *acc, const char *kind,
-				 Jsonb *payload)
+gw_inbound_apply_outcomes(GwItem **items, int n)
 {
-	GwApplyArgs a = {out, id, acc, kind, payload};
-	char	   *error = gw_try_subxact_ex(gw_inbound_apply_step, &a, CurrentMemoryContext, true);
+	GwOutcomesArgs a = {items, n};
+	char	   *error;
 
-	if (error)
+	if (n == 0)
+		return;
+	error = gw_try_subxact_ex(gw_inbound_outcomes_step, &a, CurrentMemoryContext, true);
+	if (error == NULL)
+		return;
+	if (n == 1)
 	{
-		out->outbox_id = 0;
-		out->status = NULL;
-		out->error = error;
-		out->note = error;
+		gw_inbound_failed(items[0], error);
+		return;
+	}
+	for (int i = 0; i < n; i++)
+	{
+		GwItem	   *it = items[i];
+
+		memset(&it->a, 0, sizeof(it->a));
+		memset(&it->in, 0, sizeof(it->in));
+		memset(&it->m, 0, sizeof(it->m));
+		it->row = 0;
+		it->locked = false;
+		a.items = &items[i];
+		a.n = 1;
+		error = gw_try_subxact_ex(gw_inbound_outcomes_step, &a, CurrentMemoryContext, true);
+		if (error)
+			gw_inbound_failed(it, error);
+	}
+}
+
+/*
+ * gateway.apply_inbound as the owner (subscription, mo), in a subtransaction
+ * as gw_inbound_apply_outcomes.
+ */
+static void
+gw_inbound_apply_sql_step(void *arg)
+{
+	GwItem	   *it = (GwItem *) arg;
+
+	gw_inbound_apply_sql(&it->a, it->id, it->acc, it->cb->kind, it->payload);
+}
+
+void
+gw_inbound_ingest_many(GwCallback *cbs, int n)
+{
+	GwItem	   *items = palloc0(n * sizeof(GwItem));
+	GwItem	  **outcomes = palloc(n * sizeof(GwItem *));
+	int			nout = 0;
+
+	if (n > GW_INGEST_MAX)
+		elog(ERROR, "at most %d callbacks are ingested together", GW_INGEST_MAX);
+	for (int i = 0; i < n; i++)
+	{
+		GwItem	   *it = &items[i];
+		GwCallback *cb = &cbs[i];
+
+		it->cb = cb;
+		/* a copy: the next gw_account_get may reload the cache */
+		it->acc = gw_account_copy(gw_account_get(cb->account));
+		gw_inbound_check_kind(cb->kind);
+		it->payload = cb->payload;
+		if (it->payload == NULL && cb->body != NULL)
+		{
+			char	   *copy = pstrdup(cb->body);
+
+			it->payload = gw_json_parse(copy, strlen(copy));
+		}
+		it->id = gw_inbound_next_id();
+		if (it->payload == NULL)
+			it->a.error = "the body is not JSON";
+		else if (!JB_ROOT_IS_OBJECT(it->payload))
+			it->a.error = "the body is not a JSON object";
+		if (it->a.error)
+			it->a.note = it->a.error;
+		else if (strcmp(cb->kind, "ussd") == 0)
+			gw_inbound_ussd(&it->a, it->acc, it->payload);
+		else if (strcmp(cb->kind, "dlr") == 0 || strcmp(cb->kind, "payment") == 0)
+			outcomes[nout++] = it;
+		else
+		{
+			char	   *error = gw_try_subxact_ex(gw_inbound_apply_sql_step, it,
+												  CurrentMemoryContext, true);
+
+			if (error)
+				gw_inbound_failed(it, error);
+		}
+	}
+	gw_inbound_apply_outcomes(outcomes, nout);
+	gw_inbound_record(items, n);
+	for (int i = 0; i < n; i++)
+	{
+		GwItem	   *it = &items[i];
+		GwApplied  *a = &it->a;
+
+		gw_stat_callback(it->acc->name, it->cb->kind,
+						 a->error ? GW_CB_REFUSED :
+						 (a->status || a->reply) ? GW_CB_APPLIED :
+						 a->outbox_id > 0 ? GW_CB_IGNORED : GW_CB_UNMATCHED);
+		it->cb->answer = gw_inbound_answer(it->id, it->cb->kind, a->outbox_id, a->status,
+										   a->note, a->error, a->reply);
 	}
 }
 
 Jsonb *
 gw_inbound_ingest(const char *account, const char *kind, const char *body, Jsonb *payload)
 {
-	const GwAccount *acc = gw_account_get(account);
-	int64		id;
-	const char *error = NULL;
+	GwCallback	cb = {account, kind, body, payload, NULL};
 
-	gw_inbound_check_kind(kind);
-	if (payload == NULL && body != NULL)
-	{
-		char	   *copy = pstrdup(body);
-
-		payload = gw_json_parse(copy, strlen(copy));
-	}
-	id = gw_inbound_next_id();
-	if (payload == NULL)
-		error = "the body is not JSON";
-	else if (!JB_ROOT_IS_OBJECT(payload))
-		error = "the body is not a JSON object";
-	if (error)
-	{
-		gw_inbound_record(id, acc->name, kind, payload, payload ? NULL : body, 0, error);
-		gw_stat_callback(acc->name, kind, GW_CB_REFUSED);
-		return gw_inbound_answer(id, kind, 0, NULL, error, error, NULL);
-	}
-	{
-		GwApplied	a = {0};
-
-		if (strcmp(kind, "ussd") == 0)
-			gw_inbound_ussd(&a, acc, payload);
-		else
-			gw_inbound_apply(&a, id, acc, kind, payload);
-		gw_inbound_record(id, acc->name, kind, payload, NULL, a.outbox_id, a.note);
-		gw_stat_callback(acc->name, kind,
-						 a.error ? GW_CB_REFUSED :
-						 (a.status || a.reply) ? GW_CB_APPLIED :
-						 a.outbox_id > 0 ? GW_CB_IGNORED : GW_CB_UNMATCHED);
-		return gw_inbound_answer(id, kind, a.outbox_id, a.status, a.note, a.error, a.reply);
-	}
+	gw_inbound_ingest_many(&cb, 1);
+	return cb.answer;
 }
 
 /* gw_ingest(account, kind, payload) */

@@ -33,6 +33,27 @@
 #include "postgres.h"
 #include "utils/jsonb.h"
 
+/* Callbacks ingested together (gw_inbound_ingest_many): at most this many. */
+#define GW_INGEST_MAX 64
+
+typedef struct GwCallback
+{
+	const char *account;
+	const char *kind;
+	const char *body;			/* as received, or NULL */
+	Jsonb	   *payload;		/* parsed, or NULL */
+	Jsonb	   *answer;			/* out: the answer object */
+} GwCallback;
+
+/*
+ * Record and apply callbacks in one go, each as gw_inbound_ingest would:
+ * the delivery reports and payment results are applied together (one
+ * statement finds their rows, one UPDATE applies them); when that fails it
+ * is done again one callback at a time, so that one callback's ERROR is its
+ * own.  Raises as gw_inbound_ingest does, for any one of them.
+ */
+extern void gw_inbound_ingest_many(GwCallback *cbs, int n);
+
 /* Record and apply one callback; body is the raw text as received (payload
  * NULL), or payload the parsed JSON (body NULL).  Raises 42704 for an
  * unknown account or kind.  Runs in the caller's transaction. */

@@ -47,9 +47,11 @@
 #include "catalog/pg_database.h"
 #include "catalog/namespace.h"
 #include "executor/spi.h"
+#include "inbound.h"
 #include "lib/ilist.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "parser/parse_func.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
@@ -127,10 +129,11 @@ typedef struct GwListenReq
 
 /*
  * Callbacks applied in one transaction: one commit (one WAL flush) carries
- * many of them; each runs in a subtransaction of its own, so one callback's
- * ERROR is its answer alone.
+ * many of them.  They are ingested together (gw_listen_together); when that
+ * fails, each in a subtransaction of its own, so one callback's ERROR is its
+ * answer alone.
  */
-#define GW_LISTEN_BATCH_MAX 64
+#define GW_LISTEN_BATCH_MAX GW_INGEST_MAX
 
 /*
  * One open connection: who it is from, and since when it has been waiting
@@ -456,6 +459,97 @@ gw_listen_item(GwListenReq *r, Oid role, TimestampTz deadline, bool *drop_plan)
 }
 
 /*
+ * The batch's callbacks but USSD (each of which has a deadline of its own)
+ * ingested together, in one subtransaction, as gateway.listen_role, when it
+ * may run gateway.ingest_text: one statement finds their rows, one UPDATE
+ * and one INSERT apply and record them (gw_inbound_ingest_many).  An ERROR
+ * rolls back only this and leaves them unanswered: gw_listen_item takes
+ * them one by one.
+ */
+static void
+gw_listen_together(GwListenReq *list, Oid role, TimestampTz deadline)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	GwCallback	cbs[GW_INGEST_MAX];
+	GwListenReq *reqs[GW_INGEST_MAX];
+	GwAnswer	answers[GW_INGEST_MAX];
+	volatile int n = 0;
+	volatile bool done = false;
+	Oid			fn;
+	Oid			save_userid;
+	int			save_sec;
+
+	for (GwListenReq *r = list; r && n < GW_INGEST_MAX; r = r->next)
+		if (strcmp(r->kind, "ussd") != 0)
+		{
+			reqs[n] = r;
+			cbs[n] = (GwCallback) {r->account, r->kind, r->body.data, NULL, NULL};
+			n++;
+		}
+	if (n < 2)
+		return;
+	fn = LookupFuncName(gw_qualified_name_list("gateway.ingest_text"), 3,
+						(Oid[]) {TEXTOID, TEXTOID, TEXTOID}, true);
+	if (!OidIsValid(fn) || gw_proc_aclcheck(fn, role, ACL_EXECUTE) != ACLCHECK_OK)
+		return;
+
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		SetUserIdAndSecContext(role, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+		if (deadline)
+		{
+			if (GetCurrentTimestamp() >= deadline)
+				ereport(ERROR,
+						(errcode(ERRCODE_QUERY_CANCELED),
+						 errmsg("canceling statement due to statement timeout")));
+			enable_timeout_at(STATEMENT_TIMEOUT, deadline);
+		}
+		gw_inbound_ingest_many(cbs, n);
+		if (deadline)
+			disable_timeout(STATEMENT_TIMEOUT, true);
+		SetUserIdAndSecContext(save_userid, save_sec);
+		CHECK_FOR_INTERRUPTS();
+		/* the answers, before the release: nothing may fail after it */
+		for (int i = 0; i < n; i++)
+		{
+			MemoryContextSwitchTo(reqs[i]->cxt);
+			gw_answer_from_result(&answers[i], reqs[i]->kind, cbs[i].answer);
+		}
+		MemoryContextSwitchTo(cxt);
+		ReleaseCurrentSubTransaction();
+		done = true;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *e;
+
+		if (deadline)
+			disable_timeout(STATEMENT_TIMEOUT, false);
+		SetUserIdAndSecContext(save_userid, save_sec);
+		MemoryContextSwitchTo(cxt);
+		e = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		/* a row locked elsewhere, an ERROR of one callback: each on its own */
+		elog(DEBUG1, "gateway listener: %d callbacks applied one at a time: %s", n, e->message);
+		FreeErrorData(e);
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+	if (done)
+		for (int i = 0; i < n; i++)
+		{
+			reqs[i]->answer = answers[i];
+			reqs[i]->answered = true;
+		}
+}
+
+/*
  * Ingest a list of requests in one transaction.  Every request is answered:
  * with what its own ingest gave when the transaction commits, with 500 (the
  * provider sends it again) when the commit or the batch itself fails.
@@ -514,8 +608,10 @@ gw_listen_batch(GwListenReq *list)
 		if (gw_ingest_plan == NULL)
 			gw_ingest_plan = gw_saved_plan("SELECT gateway.ingest_text($1, $2, $3)",
 										   3, (Oid[]) {TEXTOID, TEXTOID, TEXTOID});
+		gw_listen_together(list, role, deadline);
 		for (GwListenReq *r = list; r; r = r->next)
-			gw_listen_item(r, role, deadline, &drop_plan);
+			if (!r->answered)
+				gw_listen_item(r, role, deadline, &drop_plan);
 		SPI_finish();
 		PopActiveSnapshot();
 		CommitTransactionCommand();

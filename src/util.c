@@ -12,11 +12,13 @@
 #include "catalog/pg_extension.h"
 #include "commands/extension.h"
 #include "storage/lmgr.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/rel.h"
 #include "utils/inval.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 
@@ -239,4 +241,18 @@ gw_html_escape(StringInfo buf, const char *s)
 				appendStringInfoChar(buf, *s);
 		}
 	}
+}
+
+/* n values as a one-dimensional array of type elem; nulls where nulls[i] (NULL: none). */
+Datum
+gw_array(Datum *values, bool *nulls, int n, Oid elem)
+{
+	int16		len;
+	bool		byval;
+	char		align;
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+
+	get_typlenbyvalalign(elem, &len, &byval, &align);
+	return PointerGetDatum(construct_md_array(values, nulls, 1, dims, lbs, elem, len, byval, align));
 }

@@ -36,6 +36,7 @@ extern bool gw_extension_current(void);
 
 /* Prepare and keep an SPI plan for the life of the backend. */
 extern SPIPlanPtr gw_saved_plan(const char *sql, int nargs, Oid *types);
+extern Datum gw_array(Datum *values, bool *nulls, int n, Oid elem);
 
 /*
  * Between begin and end, statements are planned as ordered index scans:

@@ -350,19 +350,6 @@ gw_result_unbuilt(GwItem *it, const char *error)
 				  NULL, NULL);
 }
 
-static Datum
-gw_array(Datum *v, bool *nulls, int n, Oid type)
-{
-	int16		len;
-	bool		byval;
-	char		align;
-	int			dims[1] = {n};
-	int			lbs[1] = {1};
-
-	get_typlenbyvalalign(type, &len, &byval, &align);
-	return PointerGetDatum(construct_md_array(v, nulls, 1, dims, lbs, type, len, byval, align));
-}
-
 /*
  * Record the queued outcomes in one UPDATE; only rows we still lease.  A
  * delivery report or payment callback that came while the row was being
