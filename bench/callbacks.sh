@@ -8,7 +8,7 @@
 #      through the listener front; exits 1 when one was not answered 200.
 # Aims: >= 12,000 callbacks/s; USSD p99 < 50 ms beside the load.
 # BENCH_NO_SETUP=1 uses the build already installed (an A/B of two builds);
-# BENCH_CONF adds settings, one a line (BENCH_CONF="gateway.listeners = 2").
+# BENCH_CONF adds settings, one a line (BENCH_CONF="gateway.callback_lock_timeout = 200ms").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-50000}
