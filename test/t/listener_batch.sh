@@ -29,6 +29,9 @@ q "DO \$\$ BEGIN
    SELECT gw_account_create('lsb', 'vaspro', '{\"api_key\": \"lsb-key-0001\"}',
        'http://127.0.0.1:$GW_MOCK_PORT/vaspro', '{\"ussd_handler\": \"public.lsb_slow\"}')
     WHERE NOT EXISTS (SELECT FROM gateway.accounts WHERE name = 'lsb');
+   SELECT gw_account_create('lsb2', 'vaspro', '{\"api_key\": \"lsb-key-0002\"}',
+       'http://127.0.0.1:$GW_MOCK_PORT/vaspro')
+    WHERE NOT EXISTS (SELECT FROM gateway.accounts WHERE name = 'lsb2');
    CREATE OR REPLACE FUNCTION public.lsb_refuse() RETURNS trigger LANGUAGE plpgsql AS \$f\$
    BEGIN
        IF NEW.idempotency_key = 'lsb-4' THEN
@@ -44,12 +47,21 @@ cleanup() { q "DROP TRIGGER IF EXISTS lsb_refuse ON gateway.outbox; DROP FUNCTIO
 trap cleanup EXIT
 
 # seven SMS sent (the mock answers each), keyed lsb-1 .. lsb-7
-q "DELETE FROM gateway.outbox WHERE account = 'lsb'; DELETE FROM gateway.inbound WHERE account = 'lsb'" >/dev/null
+q "DELETE FROM gateway.outbox WHERE account IN ('lsb', 'lsb2'); DELETE FROM gateway.inbound WHERE account IN ('lsb', 'lsb2')" >/dev/null
 for i in 1 2 3 4 5 6 7; do
     id=$(q "SELECT gw_queue_sms('lsb', '071200000$i', 'Habari', idempotency_key => 'lsb-$i')")
     q "SELECT gw_wait($id)" >/dev/null
 done
-check "seven rows sent" 7 "$(q "SELECT count(*) FROM gateway.outbox WHERE account = 'lsb' AND status = 'sent'")"
+sent() { q "SELECT gw_wait(id) FROM (SELECT $1 AS id) s" >/dev/null; echo "$1"; }
+# one keyed by gateway (gw<hex>-<id>), one to be found by its correlator,
+# one of another account with the key lsb-1 too
+gwrow=$(sent "$(q "SELECT gw_queue_sms('lsb', '0712000010', 'Habari')")")
+gwkey=$(q "SELECT idempotency_key FROM gateway.outbox WHERE id = $gwrow")
+row8=$(sent "$(q "SELECT gw_queue_sms('lsb', '0712000008', 'Habari', idempotency_key => 'lsb-8')")")
+ref8=$(q "SELECT provider_ref FROM gateway.outbox WHERE id = $row8")
+other=$(sent "$(q "SELECT gw_queue_sms('lsb2', '0712000011', 'Habari', idempotency_key => 'lsb-1')")")
+dlr2=$(q "SELECT gw_callback_url('lsb2', 'dlr')")
+check "ten rows sent" 10 "$(q "SELECT count(*) FROM gateway.outbox WHERE account IN ('lsb', 'lsb2') AND status = 'sent'")"
 
 dlr=$(q "SELECT gw_callback_url('lsb', 'dlr')")
 ussd=$(q "SELECT gw_callback_url('lsb', 'ussd')")
@@ -59,9 +71,9 @@ for _ in $(seq 1 100); do
     sleep 0.1
 done
 
-post() {   # post <name> <body>: the answer's status and body in $GW_WORK/lsb.<name>
+post() {   # post <name> <body> [url]: the answer's status and body in $GW_WORK/lsb.<name>
     curl -s -o "$GW_WORK/lsb.$1.body" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
-        --data "$2" "$dlr" >"$GW_WORK/lsb.$1.code"
+        --data "$2" "${3:-$dlr}" >"$GW_WORK/lsb.$1.code"
 }
 report() { printf '{"uniqueId": "%s", "deliveryStatus": "%s", "description": "x", "msisdn": "254712000001"}' "$1" "$2"; }
 
@@ -77,7 +89,8 @@ batches() {   # the transactions that recorded the reports with these keys (and 
 }
 
 # 1. Two reports for one row, two for others, one for nothing, a body that is
-# not JSON: applied together.
+# not JSON, one by gateway's own key, one by correlator, one for another
+# account's row of the same key: applied together.
 hold one
 post a "$(report lsb-1 DeliveredToTerminal)" &
 post b "$(report lsb-1 DeliveryImpossible)" &
@@ -85,26 +98,33 @@ post c "$(report lsb-2 DeliveredToTerminal)" &
 post d "$(report lsb-3 DeliveredToTerminal)" &
 post f "$(report lsb-none DeliveredToTerminal)" &
 post g 'not json' &
+post k "$(report "$gwkey" DeliveredToTerminal)" &
+post l "{\"correlator\": \"$ref8\", \"deliveryStatus\": \"DeliveredToTerminal\", \"description\": \"x\"}" &
+post m "$(report lsb-1 DeliveredToTerminal)" "$dlr2" &
 wait
 check "1: the answers: 200 for the reports, 400 for the body that is not JSON" \
-    "200 200 200 200 200 400 " "$(codes a b c d f g)"
-check "1: the six arrived together: recorded by one transaction" 1 "$(batches lsb-1,lsb-2,lsb-3,lsb-none raw)"
+    "200 200 200 200 200 400 200 200 200 " "$(codes a b c d f g k l m)"
+batch1="(SELECT received_at FROM gateway.inbound WHERE account = 'lsb' AND payload->>'uniqueId' = 'lsb-2')"
+check "1: the nine arrived together: recorded by one transaction" 9 \
+    "$(q "SELECT count(*) FROM gateway.inbound WHERE received_at = $batch1")"
+check "1: gateway's own key, the correlator, the other account's row: each its own row, delivered" \
+    "$gwrow delivered|$row8 delivered|$other delivered" \
+    "$(q "SELECT string_agg(i.outbox_id || ' ' || o.status, '|' ORDER BY i.outbox_id) FROM gateway.inbound i
+            JOIN gateway.outbox o ON o.id = i.outbox_id AND o.account = i.account
+           WHERE i.received_at = $batch1 AND i.outbox_id IN ($gwrow, $row8, $other)")"
 # applied as a set: one UPDATE wrote the three rows and one INSERT the six
 # records (one at a time, each in a subtransaction of its own, they would
 # bear as many transaction ids); the ids were taken once, right after the
 # session's (a set that failed and was done again would have taken more)
 check "1: applied as one set: one transaction id on the rows, one on the records" "1 1" \
     "$(q "SELECT (SELECT count(DISTINCT xmin::text) FROM gateway.outbox
-                   WHERE account = 'lsb' AND idempotency_key IN ('lsb-1', 'lsb-2', 'lsb-3')) || ' ' ||
-                 (SELECT count(DISTINCT xmin::text) FROM gateway.inbound
-                   WHERE account = 'lsb' AND kind = 'dlr'
-                     AND (payload->>'uniqueId' IN ('lsb-1', 'lsb-2', 'lsb-3', 'lsb-none') OR raw IS NOT NULL))")"
-check "1: applied as one set: their ids follow the USSD session's" "1|6" \
-    "$(q "SELECT min(i.id) - u.id || '|' || count(*) FROM gateway.inbound i,
+                   WHERE id IN ($gwrow, $row8, $other)
+                      OR account = 'lsb' AND idempotency_key IN ('lsb-1', 'lsb-2', 'lsb-3')) || ' ' ||
+                 (SELECT count(DISTINCT xmin::text) FROM gateway.inbound WHERE received_at = $batch1)")"
+check "1: applied as one set: their ids follow the USSD session's, one after another" "1|9" \
+    "$(q "SELECT min(i.id) - u.id || '|' || max(i.id) - min(i.id) + 1 FROM gateway.inbound i,
                  (SELECT id FROM gateway.inbound WHERE account = 'lsb' AND payload->>'sessionID' = 'one') u
-           WHERE i.account = 'lsb' AND i.kind = 'dlr'
-             AND (i.payload->>'uniqueId' IN ('lsb-1', 'lsb-2', 'lsb-3', 'lsb-none') OR i.raw IS NOT NULL)
-           GROUP BY u.id")"
+           WHERE i.received_at = $batch1 GROUP BY u.id")"
 check "1: each of them recorded once" 6 \
     "$(q "SELECT count(*) FROM gateway.inbound WHERE account = 'lsb' AND kind = 'dlr'
             AND (payload->>'uniqueId' IN ('lsb-1', 'lsb-2', 'lsb-3', 'lsb-none') OR raw IS NOT NULL)")"
