@@ -550,10 +550,10 @@ static void
 gw_inbound_outcomes(GwItem **items, int n)
 {
 	MemoryContext cxt = CurrentMemoryContext;
-	GwItem	  **todo = palloc(n * sizeof(GwItem *));
+	GwItem	  **this_round = palloc(n * sizeof(GwItem *));
 	GwItem	  **later = palloc(n * sizeof(GwItem *));
 	GwUpdates  *u = palloc(sizeof(GwUpdates));
-	int			ntodo = 0;
+	int			nthis = 0;
 	Oid			save_userid;
 	int			save_sec;
 
@@ -577,39 +577,39 @@ gw_inbound_outcomes(GwItem **items, int n)
 			it->a.note = it->in.error;
 		}
 		else
-			todo[ntodo++] = it;
+			this_round[nthis++] = it;
 	}
 
 	gw_as_owner_begin(&save_userid, &save_sec);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	while (ntodo > 0)
+	while (nthis > 0)
 	{
 		int			nlater = 0;
 		int			nnow = 0;
 
-		gw_inbound_find(todo, ntodo);
+		gw_inbound_find(this_round, nthis);
 		/* SPI calls leave SPI's memory current: what is kept is made in cxt */
 		MemoryContextSwitchTo(cxt);
-		for (int i = 0; i < ntodo; i++)
+		for (int i = 0; i < nthis; i++)
 		{
 			bool		again = false;
 
 			for (int j = 0; j < nnow && !again; j++)
-				again = (todo[i]->row > 0 && todo[j]->row == todo[i]->row);
+				again = (this_round[i]->row > 0 && this_round[j]->row == this_round[i]->row);
 			if (again)
-				later[nlater++] = todo[i];
+				later[nlater++] = this_round[i];
 			else
-				todo[nnow++] = todo[i];
+				this_round[nnow++] = this_round[i];
 		}
-		gw_inbound_lock(todo, nnow, n > 1, cxt);
+		gw_inbound_lock(this_round, nnow, n > 1, cxt);
 		MemoryContextSwitchTo(cxt);
 		for (int i = 0; i < nnow; i++)
-			gw_inbound_decide(todo[i], u);
+			gw_inbound_decide(this_round[i], u);
 		gw_inbound_update(u);
 		MemoryContextSwitchTo(cxt);
-		memcpy(todo, later, nlater * sizeof(GwItem *));
-		ntodo = nlater;
+		memcpy(this_round, later, nlater * sizeof(GwItem *));
+		nthis = nlater;
 	}
 	SPI_finish();
 	gw_as_owner_end(save_userid, save_sec);
