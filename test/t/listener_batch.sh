@@ -5,7 +5,8 @@
 # (the second is decided on what the first left), a report whose UPDATE a
 # trigger refuses (its ERROR is its own: the others of the batch are kept),
 # a report for nothing we sent, a body that is not JSON, a row another
-# session holds (only its report waits, and is answered 503).  A USSD
+# session holds (only its report waits, and is answered 503), a listen role
+# without EXECUTE on gateway.ingest_text (nothing applied).  A USSD
 # handler that sleeps holds the listener while the reports arrive, so that
 # they make one batch.  Run by scripts/test.sh against its cluster, after
 # listener.sh.
@@ -188,6 +189,19 @@ check "3: lsb-6 left sent, nothing of its report kept; lsb-7 delivered" "sent 0 
                  (SELECT count(*) FROM gateway.inbound WHERE account = 'lsb' AND payload->>'uniqueId' = 'lsb-6') || ' ' ||
                  (SELECT status FROM gateway.outbox WHERE account = 'lsb' AND idempotency_key = 'lsb-7')")"
 wait "$locker"
+
+# 4. The listen role without EXECUTE on gateway.ingest_text: neither the set
+# nor one at a time applies anything for it.
+q "REVOKE EXECUTE ON FUNCTION gateway.ingest_text(text, text, text) FROM gw_listener" >/dev/null
+hold four
+post n "$(report lsb-6 DeliveredToTerminal)" &
+pn=$!
+post o "$(report lsb-8 DeliveredToTerminal)" &
+po=$!
+wait "$held" "$pn" "$po"
+q "GRANT EXECUTE ON FUNCTION gateway.ingest_text(text, text, text) TO gw_listener" >/dev/null
+check "4: without EXECUTE: 500 for both, nothing recorded, lsb-6 still sent" "500 500 |0|sent" \
+    "$(codes n o)|$(q "SELECT count(*) FROM gateway.inbound WHERE account = 'lsb' AND payload->>'uniqueId' = 'lsb-6'")|$(q "SELECT status FROM gateway.outbox WHERE account = 'lsb' AND idempotency_key = 'lsb-6'")"
 
 echo "listener batch test: $fails failed"
 [ "$fails" -eq 0 ]
