@@ -23,6 +23,7 @@ export GW_DB=postgres
 export GW_EXTRA_CONF="gateway.max_in_flight = 64
 gateway.batch_size = 500
 max_wal_size = '4GB'
+min_wal_size = '2GB'
 checkpoint_timeout = '30min'
 $(bench_listener_conf)
 ${BENCH_CONF:-}"

@@ -41,7 +41,10 @@ started=$(date -u '+%Y-%m-%d %H:%M UTC')
 
 export GW_DB=postgres
 GW_LISTEN_PORT=$(gw_free_port "$GW_LISTEN_PORT")
+# min_wal_size: WAL segments made ahead and recycled before the run
+# (bench_wal_ready), as a server that has run a while has them
 export GW_EXTRA_CONF="fsync = $FSYNC
+min_wal_size = '1GB'
 $(bench_listener_conf)
 ${BENCH_CONF:-}"
 GW_MOCK_ARGS=--no-record gw_start >/dev/null
@@ -57,6 +60,7 @@ bench_callbacks_setup
 bench_account ngx "$ngx/vaspro"
 bench_account mock "$mock/vaspro"
 bench_account cb "$ngx/vaspro"
+bench_wal_ready
 echo "== $started: $machine; load average $load0"
 
 declare -A fig

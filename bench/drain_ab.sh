@@ -71,6 +71,7 @@ for round in $(seq 1 "$ROUNDS"); do
             export GW_EXTRA_CONF="gateway.max_in_flight = 64
 gateway.batch_size = 500
 max_wal_size = '4GB'
+min_wal_size = '2GB'
 checkpoint_timeout = '30min'
 fsync = ${FSYNC:-off}
 $([ "$WHAT" = drain ] || bench_listener_conf)"
@@ -89,6 +90,7 @@ $([ "$WHAT" = drain ] || bench_listener_conf)"
             curl -s -X POST "http://127.0.0.1:$GW_MOCK_PORT/_mock/config" -d '{"record": false}' >/dev/null
             if [ "$WHAT" = drain ]; then
                 pid=$(bench_sql -c "SELECT pid FROM pg_stat_activity WHERE backend_type LIKE 'gateway%worker%' LIMIT 1")
+                bench_wal_ready
                 t0=$(awk '{ print $14 + $15 }' "/proc/$pid/stat")
                 bench_drain bench "$N" >/dev/null
                 t1=$(awk '{ print $14 + $15 }' "/proc/$pid/stat")
@@ -97,6 +99,7 @@ $([ "$WHAT" = drain ] || bench_listener_conf)"
             else
                 bench_queue bench "$N" cb- >/dev/null
                 bench_wait_drained bench
+                bench_wal_ready
                 pid=$(bench_sql -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'gateway listener' LIMIT 1")
                 t0=$(awk '{ print $14 + $15 }' "/proc/$pid/stat")
                 read -r updated _ BENCH_DRAIN_RATE _ _ < <(bench_post_dlrs bench "$N" cb-)

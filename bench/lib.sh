@@ -254,6 +254,7 @@ bench_path_of() { printf '/%s' "${1#http://*/}"; }
 bench_callbacks() {
     bench_queue "$1" "$2" "$3" >/dev/null
     bench_wait_drained "$1"
+    bench_wal_ready
     bench_post_dlrs "$@"
 }
 
@@ -316,6 +317,27 @@ bench_cpu() {
 
 bench_worker_pid() {
     bench_sql -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'gateway worker' LIMIT 1"
+}
+
+# WAL segments made ahead and recycled, up to min_wal_size, as a server that
+# has run a while has them: in a cluster just made, each 16 MB segment is
+# created when the WAL reaches it, zero-filled by the process that commits
+# (10% of the listener's time in bench/callbacks.sh).  Ends with a
+# CHECKPOINT, which recycles them (and writes what the phase before dirtied).
+bench_wal_ready() {
+    bench_sql -c "
+DO \$\$
+DECLARE
+    want int := (SELECT setting::bigint * 1024 * 1024 / pg_size_bytes(current_setting('wal_segment_size'))
+                   FROM pg_settings WHERE name = 'min_wal_size');
+    have int := (SELECT count(*) FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{24}\$');
+BEGIN
+    FOR i IN 1 .. want - have LOOP
+        PERFORM pg_logical_emit_message(false, 'bench', 'segment');
+        PERFORM pg_switch_wal();
+    END LOOP;
+END
+\$\$" -c "CHECKPOINT" >/dev/null
 }
 
 # Empty the outbox and the inbound table and checkpoint, so that a phase

@@ -4,8 +4,9 @@
  *
  * Input: byte 0 even: the rest, up to a NUL, is percent-encoded; the result
  * holds only unreserved characters and %XX, and decodes back to the input.
- * Odd: the rest is parsed as JSON; never an ERROR, and what it accepts
- * prints and parses back to the same jsonb.
+ * Odd: the rest is parsed as JSON; never an ERROR, what it accepts is
+ * jsonb_in's jsonb byte for byte (gw_json_parse builds its own, in one
+ * pass), and it prints and parses back to the same jsonb.
  */
 #include "postgres.h"
 
@@ -63,8 +64,13 @@ encoding_json(const uint8 *data, size_t size)
 
 	if (jb != NULL)
 	{
+		Jsonb	   *ref = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(s)));
 		char	   *text = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
-		Jsonb	   *again = gw_json_parse(text, strlen(text));
+		Jsonb	   *again;
+
+		if (VARSIZE(ref) != VARSIZE(jb) || memcmp(ref, jb, VARSIZE(jb)) != 0)
+			gw_fuzz_fail("accepted JSON is not the jsonb jsonb_in makes of it: %s", text);
+		again = gw_json_parse(text, strlen(text));
 
 		if (again == NULL ||
 			DatumGetInt32(DirectFunctionCall2(jsonb_cmp, JsonbPGetDatum(jb),

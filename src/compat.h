@@ -61,6 +61,18 @@ gw_json_lexer(char *text, int len, bool need_escapes)
 }
 
 /*
+ * A JSON parser's semantic action returns what went wrong from 16 on, and
+ * nothing before: declare one GW_JSON_ACTION, end it with GW_JSON_ACTION_DONE.
+ */
+#if PG_VERSION_NUM >= 160000
+#define GW_JSON_ACTION JsonParseErrorType
+#define GW_JSON_ACTION_DONE return JSON_SUCCESS
+#else
+#define GW_JSON_ACTION void
+#define GW_JSON_ACTION_DONE return
+#endif
+
+/*
  * "schema.name" as a list of String nodes; a malformed name is an ERROR (16
  * added a soft-error context, NULL for an ERROR).
  */

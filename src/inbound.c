@@ -31,6 +31,7 @@
 #include "utils/regproc.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
+#include "utils/numeric.h"
 #include "utils/resowner.h"
 
 #include "account.h"
@@ -196,12 +197,14 @@ gw_inbound_check_kind(const char *kind)
 /*
  * The next id of gateway.inbound, taken before the callback is applied:
  * the outbox row's result names the callback that changed it.  As the
- * extension owner, as the INSERT is.
+ * extension owner, as the INSERT is.  *seqp: the sequence, once looked up
+ * (InvalidOid before), for the next callback of the batch.
  */
 static int64
-gw_inbound_next_id(void)
+gw_inbound_next_id(Oid *seqp)
 {
-	Oid			seq = get_relname_relid("inbound_id_seq", get_namespace_oid("gateway", false));
+	Oid			seq = OidIsValid(*seqp) ? *seqp
+		: get_relname_relid("inbound_id_seq", get_namespace_oid("gateway", false));
 	Oid			save_userid;
 	int			save_sec;
 	int64		id;
@@ -211,6 +214,7 @@ gw_inbound_next_id(void)
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("sequence gateway.inbound_id_seq does not exist"),
 				 errhint("Run ALTER EXTENSION gateway UPDATE, or create the extension again.")));
+	*seqp = seq;
 	gw_as_owner_begin(&save_userid, &save_sec);
 	id = DatumGetInt64(DirectFunctionCall1(nextval_oid, ObjectIdGetDatum(seq)));
 	gw_as_owner_end(save_userid, save_sec);
@@ -265,29 +269,61 @@ gw_inbound_record(GwItem *items, int n)
 	gw_as_owner_end(save_userid, save_sec);
 }
 
-/* The answer object (see inbound.h). */
+/* A key of the answer object and its value, pushed onto st. */
+static void
+gw_answer_push(JsonbParseState **st, const char *key, JsonbValue *v)
+{
+	JsonbValue	k;
+
+	k.type = jbvString;
+	k.val.string.val = (char *) key;
+	k.val.string.len = strlen(key);
+	pushJsonbValue(st, WJB_KEY, &k);
+	pushJsonbValue(st, WJB_VALUE, v);
+}
+
+static void
+gw_answer_push_text(JsonbParseState **st, const char *key, const char *val)
+{
+	JsonbValue	v;
+
+	v.type = val ? jbvString : jbvNull;
+	if (val)
+	{
+		v.val.string.val = (char *) val;
+		v.val.string.len = strlen(val);
+	}
+	gw_answer_push(st, key, &v);
+}
+
+static void
+gw_answer_push_int(JsonbParseState **st, const char *key, int64 val, bool isnull)
+{
+	JsonbValue	v;
+
+	v.type = isnull ? jbvNull : jbvNumeric;
+	if (!isnull)
+		v.val.numeric = int64_to_numeric(val);
+	gw_answer_push(st, key, &v);
+}
+
+/* The answer object (see inbound.h), built as jsonb: no text to parse. */
 static Jsonb *
 gw_inbound_answer(int64 id, const char *kind, int64 outbox_id, const char *status,
 				  const char *note, const char *error, const char *reply)
 {
-	StringInfoData buf;
-	GwJsonWriter w;
+	JsonbParseState *st = NULL;
 
-	initStringInfo(&buf);
-	gw_jw_begin(&w, &buf);
-	gw_jw_int(&w, "recorded", id);
-	gw_jw_str(&w, "kind", kind);
-	if (outbox_id > 0)
-		gw_jw_int(&w, "outbox_id", outbox_id);
-	else
-		gw_jw_raw(&w, "outbox_id", "null");
-	gw_jw_str(&w, "status", status);
-	gw_jw_str(&w, "note", note);
-	gw_jw_str(&w, "error", error);
+	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	gw_answer_push_int(&st, "recorded", id, false);
+	gw_answer_push_text(&st, "kind", kind);
+	gw_answer_push_int(&st, "outbox_id", outbox_id, outbox_id <= 0);
+	gw_answer_push_text(&st, "status", status);
+	gw_answer_push_text(&st, "note", note);
+	gw_answer_push_text(&st, "error", error);
 	if (reply)
-		gw_jw_str(&w, "reply", reply);
-	gw_jw_end(&w);
-	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
+		gw_answer_push_text(&st, "reply", reply);
+	return JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL));
 }
 
 /* Run a find statement over args; the ids it gives in out (0: none). */
@@ -425,8 +461,7 @@ gw_inbound_details(int64 id, const GwInbound *in, const GwOutcome *o)
 {
 	StringInfoData buf;
 	GwJsonWriter w;
-	Jsonb	   *common;
-	Jsonb	   *detail;
+	Jsonb	   *details;
 
 	initStringInfo(&buf);
 	gw_jw_begin(&w, &buf);
@@ -443,13 +478,30 @@ gw_inbound_details(int64 id, const GwInbound *in, const GwOutcome *o)
 		gw_jw_str(&w, "check", o->check);
 	}
 	gw_jw_end(&w);
-	common = gw_json_parse(buf.data, buf.len);
-	if (in->detail == NULL)
-		return common;
-	detail = gw_json_parse(in->detail, strlen(in->detail));
-	return DatumGetJsonbP(DirectFunctionCall1(jsonb_strip_nulls, DirectFunctionCall2(
-												  jsonb_concat, JsonbPGetDatum(common),
-												  JsonbPGetDatum(detail))));
+	/*
+	 * The provider's detail object's members after ours, in one text parsed
+	 * once: a key in both is the detail's, as jsonb_concat would have it.
+	 */
+	if (in->detail != NULL)
+	{
+		const char *open = strchr(in->detail, '{');
+		const char *close = strrchr(in->detail, '}');
+
+		if (open == NULL || close == NULL || close < open)
+			elog(ERROR, "a callback's detail is not a JSON object: %s", in->detail);
+		buf.len--;				/* our closing brace */
+		buf.data[buf.len] = '\0';
+		if (strspn(open + 1, " \t\r\n") < (size_t) (close - open - 1))
+			appendStringInfoChar(&buf, ',');
+		appendBinaryStringInfo(&buf, open + 1, close - open);
+	}
+	details = gw_json_parse(buf.data, buf.len);
+	if (details == NULL || !JB_ROOT_IS_OBJECT(details))
+		elog(ERROR, "a callback's details are not a JSON object: %s", buf.data);
+	/* a field with nothing in it is left out */
+	if (strstr(buf.data, "null") == NULL)
+		return details;
+	return DatumGetJsonbP(DirectFunctionCall1(jsonb_strip_nulls, JsonbPGetDatum(details)));
 }
 
 /* The UPDATEs decided so far, as gw_update_sql's arrays. */
@@ -896,6 +948,7 @@ gw_inbound_ingest_many(GwCallback *cbs, int n)
 	GwItem	   *items = palloc0(n * sizeof(GwItem));
 	GwItem	  **outcomes = palloc(n * sizeof(GwItem *));
 	int			nout = 0;
+	Oid			seq = InvalidOid;
 
 	if (n > GW_INGEST_MAX)
 		elog(ERROR, "at most %d callbacks are ingested together", GW_INGEST_MAX);
@@ -915,7 +968,7 @@ gw_inbound_ingest_many(GwCallback *cbs, int n)
 
 			it->payload = gw_json_parse(copy, strlen(copy));
 		}
-		it->id = gw_inbound_next_id();
+		it->id = gw_inbound_next_id(&seq);
 		if (it->payload == NULL)
 			it->a.error = "the body is not JSON";
 		else if (!JB_ROOT_IS_OBJECT(it->payload))

@@ -143,18 +143,111 @@ gw_json_within_limits(const char *s, int len)
 	return true;
 }
 
+/*
+ * gw_json_parse builds its jsonb as it parses, in one pass, as jsonb_in
+ * does; jsonb_in itself would raise an ERROR for text that is not JSON, and
+ * checking the text first would parse it twice.
+ */
+typedef struct GwJsonBuild
+{
+	JsonbParseState *st;
+	JsonbValue *res;
+} GwJsonBuild;
+
+/* An object's or array's start or end: a token without a value. */
+#define GW_JB_STRUCT_ACTION(name, token) \
+static GW_JSON_ACTION \
+name(void *state) \
+{ \
+	GwJsonBuild *b = state; \
+	b->res = pushJsonbValue(&b->st, (token), NULL); \
+	GW_JSON_ACTION_DONE; \
+}
+GW_JB_STRUCT_ACTION(gw_jb_object_start, WJB_BEGIN_OBJECT)
+GW_JB_STRUCT_ACTION(gw_jb_object_end, WJB_END_OBJECT)
+GW_JB_STRUCT_ACTION(gw_jb_array_start, WJB_BEGIN_ARRAY)
+GW_JB_STRUCT_ACTION(gw_jb_array_end, WJB_END_ARRAY)
+
+static GW_JSON_ACTION
+gw_jb_field(void *state, char *fname, bool isnull)
+{
+	GwJsonBuild *b = state;
+	JsonbValue	k;
+
+	k.type = jbvString;
+	k.val.string.val = fname;
+	k.val.string.len = strlen(fname);
+	b->res = pushJsonbValue(&b->st, WJB_KEY, &k);
+	GW_JSON_ACTION_DONE;
+}
+
+static GW_JSON_ACTION
+gw_jb_scalar(void *state, char *token, JsonTokenType type)
+{
+	GwJsonBuild *b = state;
+	JsonbValue	v;
+
+	switch (type)
+	{
+		case JSON_TOKEN_STRING:
+			v.type = jbvString;
+			v.val.string.val = token;
+			v.val.string.len = strlen(token);
+			break;
+		case JSON_TOKEN_NUMBER:
+			/* the grammar and gw_json_within_limits passed it: numeric takes it */
+			v.type = jbvNumeric;
+			v.val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(token),
+																ObjectIdGetDatum(InvalidOid),
+																Int32GetDatum(-1)));
+			break;
+		case JSON_TOKEN_TRUE:
+		case JSON_TOKEN_FALSE:
+			v.type = jbvBool;
+			v.val.boolean = (type == JSON_TOKEN_TRUE);
+			break;
+		default:
+			v.type = jbvNull;
+			break;
+	}
+	if (b->st == NULL)
+	{
+		/* a document that is one scalar: jsonb keeps it as a raw scalar */
+		JsonbValue	a;
+
+		a.type = jbvArray;
+		a.val.array.rawScalar = true;
+		a.val.array.nElems = 1;
+		pushJsonbValue(&b->st, WJB_BEGIN_ARRAY, &a);
+		pushJsonbValue(&b->st, WJB_ELEM, &v);
+		b->res = pushJsonbValue(&b->st, WJB_END_ARRAY, NULL);
+	}
+	else
+		b->res = pushJsonbValue(&b->st, b->st->contVal.type == jbvArray ? WJB_ELEM : WJB_VALUE, &v);
+	GW_JSON_ACTION_DONE;
+}
+
 Jsonb *
 gw_json_parse(char *text, int len)
 {
+	GwJsonBuild b = {NULL, NULL};
+	JsonSemAction sem = {0};
 	JsonLexContext *lex;
 
-	/* Check encoding, limits and grammar first: jsonb_in would raise an ERROR. */
+	/* numbers numeric cannot take, nesting that would exhaust the stack */
 	if (!pg_verifymbstr(text, len, true) || !gw_json_within_limits(text, len))
 		return NULL;
+	sem.semstate = &b;
+	sem.object_start = gw_jb_object_start;
+	sem.object_end = gw_jb_object_end;
+	sem.array_start = gw_jb_array_start;
+	sem.array_end = gw_jb_array_end;
+	sem.object_field_start = gw_jb_field;
+	sem.scalar = gw_jb_scalar;
 	lex = gw_json_lexer(text, len, true);
-	if (pg_parse_json(lex, &nullSemAction) != JSON_SUCCESS)
+	if (pg_parse_json(lex, &sem) != JSON_SUCCESS || b.res == NULL)
 		return NULL;
-	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(text)));
+	return JsonbValueToJsonb(b.res);
 }
 
 void
