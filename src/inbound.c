@@ -498,10 +498,12 @@ gw_inbound_details(int64 id, const GwInbound *in, const GwOutcome *o)
 	details = gw_json_parse(buf.data, buf.len);
 	if (details == NULL || !JB_ROOT_IS_OBJECT(details))
 		elog(ERROR, "a callback's details are not a JSON object: %s", buf.data);
-	/* a field with nothing in it is left out */
-	if (strstr(buf.data, "null") == NULL)
+	/* with the provider's detail, a field with nothing in it is left out */
+	if (in->detail == NULL || strstr(buf.data, "null") == NULL)
 		return details;
-	return DatumGetJsonbP(DirectFunctionCall1(jsonb_strip_nulls, JsonbPGetDatum(details)));
+	/* strip_in_arrays false: 18 added it, the ones before ignore it */
+	return DatumGetJsonbP(DirectFunctionCall2(jsonb_strip_nulls, JsonbPGetDatum(details),
+											  BoolGetDatum(false)));
 }
 
 /* The UPDATEs decided so far, as gw_update_sql's arrays. */

@@ -152,7 +152,29 @@ typedef struct GwJsonBuild
 {
 	JsonbParseState *st;
 	JsonbValue *res;
+	bool		too_long;		/* a string longer than jsonb holds */
 } GwJsonBuild;
+
+/*
+ * A string jsonb can hold (jsonb_in raises an ERROR for a longer one): else
+ * the document is refused, as text that is not JSON is.  Only an answer
+ * allowed to be larger than 256 MB can have one.
+ */
+static bool
+gw_jb_string(GwJsonBuild *b, JsonbValue *v, char *s)
+{
+	size_t		len = strlen(s);
+
+	if (len > JENTRY_OFFLENMASK)
+	{
+		b->too_long = true;
+		return false;
+	}
+	v->type = jbvString;
+	v->val.string.val = s;
+	v->val.string.len = len;
+	return true;
+}
 
 /* An object's or array's start or end: a token without a value. */
 #define GW_JB_STRUCT_ACTION(name, token) \
@@ -160,7 +182,8 @@ static GW_JSON_ACTION \
 name(void *state) \
 { \
 	GwJsonBuild *b = state; \
-	b->res = pushJsonbValue(&b->st, (token), NULL); \
+	if (!b->too_long) \
+		b->res = pushJsonbValue(&b->st, (token), NULL); \
 	GW_JSON_ACTION_DONE; \
 }
 GW_JB_STRUCT_ACTION(gw_jb_object_start, WJB_BEGIN_OBJECT)
@@ -174,9 +197,8 @@ gw_jb_field(void *state, char *fname, bool isnull)
 	GwJsonBuild *b = state;
 	JsonbValue	k;
 
-	k.type = jbvString;
-	k.val.string.val = fname;
-	k.val.string.len = strlen(fname);
+	if (b->too_long || !gw_jb_string(b, &k, fname))
+		GW_JSON_ACTION_DONE;
 	b->res = pushJsonbValue(&b->st, WJB_KEY, &k);
 	GW_JSON_ACTION_DONE;
 }
@@ -187,12 +209,13 @@ gw_jb_scalar(void *state, char *token, JsonTokenType type)
 	GwJsonBuild *b = state;
 	JsonbValue	v;
 
+	if (b->too_long)
+		GW_JSON_ACTION_DONE;
 	switch (type)
 	{
 		case JSON_TOKEN_STRING:
-			v.type = jbvString;
-			v.val.string.val = token;
-			v.val.string.len = strlen(token);
+			if (!gw_jb_string(b, &v, token))
+				GW_JSON_ACTION_DONE;
 			break;
 		case JSON_TOKEN_NUMBER:
 			/* the grammar and gw_json_within_limits passed it: numeric takes it */
@@ -230,7 +253,7 @@ gw_jb_scalar(void *state, char *token, JsonTokenType type)
 Jsonb *
 gw_json_parse(char *text, int len)
 {
-	GwJsonBuild b = {NULL, NULL};
+	GwJsonBuild b = {NULL, NULL, false};
 	JsonSemAction sem = {0};
 	JsonLexContext *lex;
 
@@ -245,7 +268,7 @@ gw_json_parse(char *text, int len)
 	sem.object_field_start = gw_jb_field;
 	sem.scalar = gw_jb_scalar;
 	lex = gw_json_lexer(text, len, true);
-	if (pg_parse_json(lex, &sem) != JSON_SUCCESS || b.res == NULL)
+	if (pg_parse_json(lex, &sem) != JSON_SUCCESS || b.too_long || b.res == NULL)
 		return NULL;
 	return JsonbValueToJsonb(b.res);
 }
