@@ -1,16 +1,9 @@
-# Helpers of test/t/credfiles.sh and test/t/secrets_log.sh: source it.
-# Needs db (the database) set by the caller; counts failures in fails.
+# Helpers of test/t/credfiles.sh, test/t/hosts.sh and test/t/secrets_log.sh
+# (and check.sh's): source it.  Needs db (the database) set by the caller.
 
-fails=0
-q() { psql -X -q -t -A -v ON_ERROR_STOP=1 -d "$db" -c "$1"; }
+. "$(dirname "${BASH_SOURCE[0]}")/check.sh"
 # the error message of a statement that must fail (empty when it did not)
 qerr() { psql -X -q -t -A -v ON_ERROR_STOP=1 -d "$db" -c "$1" 2>&1 >/dev/null | sed -n 's/^.*ERROR:  //p'; }
-check() {   # check <what> <expected> <actual>
-    if [ "$2" = "$3" ]; then echo "ok: $1"; else echo "FAIL: $1: expected [$2], got [$3]"; fails=$((fails + 1)); fi
-}
-contains() {   # contains <what> <needle> <haystack>
-    case "$3" in *"$2"*) echo "ok: $1";; *) echo "FAIL: $1: [$2] not in [$3]"; fails=$((fails + 1));; esac
-}
 # Run a command as the server's user (the one that owns credential files).
 srv=""; [ "$(id -u)" = 0 ] && srv="runuser -u postgres --"
 as_server() { $srv "$@"; }

@@ -7,11 +7,8 @@
 set -uo pipefail
 src=gw_dump_src
 dst=gw_dump_dst
-fails=0
-q() { psql -X -q -t -A -v ON_ERROR_STOP=1 -d "$1" -c "$2"; }
-check() {   # check <what> <expected> <actual>
-    if [ "$2" = "$3" ]; then echo "ok: $1"; else echo "FAIL: $1: expected [$2], got [$3]"; fails=$((fails + 1)); fi
-}
+. "$(dirname "$0")/../lib/check.sh"
+q() { psql -X -q -t -A -v ON_ERROR_STOP=1 -d "$1" -c "$2"; }   # here: q <database> <sql>
 cleanup() { for d in $src $dst; do psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $d" >/dev/null 2>&1; done; }
 trap cleanup EXIT
 cleanup

@@ -11,11 +11,7 @@
 set -uo pipefail
 db=contrib_regression
 mock="http://127.0.0.1:$GW_MOCK_PORT"
-q() { psql -X -q -t -A -v ON_ERROR_STOP=1 -d "$db" -c "$1"; }
-fails=0
-check() {   # check <what> <expected> <actual>
-    if [ "$2" = "$3" ]; then echo "ok: $1"; else echo "FAIL: $1: expected [$2], got [$3]"; fails=$((fails + 1)); fi
-}
+. "$(dirname "$0")/../lib/check.sh"
 fault() { curl -s -X POST "$mock/_mock/fault" -d "$1" >/dev/null; }
 here=$(cd "$(dirname "$0")" && pwd)
 # outage <mode> <column words>: that cell of the "Provider outages" table

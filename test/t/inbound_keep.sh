@@ -5,11 +5,7 @@
 # against its cluster (the worker serves contrib_regression).
 set -uo pipefail
 db=contrib_regression
-q() { psql -X -q -t -A -v ON_ERROR_STOP=1 -d "$db" -c "$1"; }
-fails=0
-check() {   # check <what> <expected> <actual>
-    if [ "$2" = "$3" ]; then echo "ok: $1"; else echo "FAIL: $1: expected [$2], got [$3]"; fails=$((fails + 1)); fi
-}
+. "$(dirname "$0")/../lib/check.sh"
 setting() {   # setting <name> <value>: ALTER SYSTEM (RESET when empty) and reload
     if [ -n "$2" ]; then q "ALTER SYSTEM SET $1 = '$2'" >/dev/null; else q "ALTER SYSTEM RESET $1" >/dev/null; fi
     q "SELECT pg_reload_conf()" >/dev/null

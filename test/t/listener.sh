@@ -9,19 +9,10 @@ set -uo pipefail
 port=${GW_LISTEN_PORT:-18787}
 base="http://127.0.0.1:$port"
 db=contrib_regression
-q() { psql -X -q -t -A -v ON_ERROR_STOP=1 -d "$db" -c "$1"; }
-fails=0
-check() {   # check <what> <expected> <actual>
-    if [ "$2" = "$3" ]; then echo "ok: $1"; else echo "FAIL: $1: expected [$2], got [$3]"; fails=$((fails + 1)); fi
-}
-code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
+. "$(dirname "$0")/../lib/check.sh"
 inbound() { q "SELECT count(*) FROM gateway.inbound WHERE account = 'lst'"; }
 
-q "DO \$\$ BEGIN
-     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'gw_listener') THEN
-         CREATE ROLE gw_listener NOLOGIN;
-     END IF;
-   END \$\$;
+q "$listen_role_sql
    GRANT USAGE ON SCHEMA gateway TO gw_listener;
    GRANT EXECUTE ON FUNCTION gateway.ingest_text(text, text, text) TO gw_listener;
    CREATE OR REPLACE FUNCTION public.lst_menu(msisdn text, session_id text, input text, service_code text)

@@ -11,12 +11,7 @@ set -uo pipefail
 port=${GW_LISTEN_PORT:-18787}
 base="http://127.0.0.1:$port"
 db=contrib_regression
-q() { psql -X -q -t -A -v ON_ERROR_STOP=1 -d "$db" -c "$1"; }
-fails=0
-check() {   # check <what> <expected> <actual>
-    if [ "$2" = "$3" ]; then echo "ok: $1"; else echo "FAIL: $1: expected [$2], got [$3]"; fails=$((fails + 1)); fi
-}
-code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
+. "$(dirname "$0")/../lib/check.sh"
 reload() { q "SELECT pg_reload_conf()" >/dev/null; sleep 1.5; }
 
 q "DO \$\$ BEGIN

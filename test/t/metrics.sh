@@ -13,13 +13,8 @@ db=gw_metrics
 port=${GW_LISTEN_PORT:-18787}
 base="http://127.0.0.1:$port"
 mock="http://127.0.0.1:$GW_MOCK_PORT"
-fails=0
-q() { psql -X -q -t -A -v ON_ERROR_STOP=1 -d "$db" -c "$1"; }
+. "$(dirname "$0")/../lib/check.sh"
 qp() { psql -X -q -t -A -v ON_ERROR_STOP=1 -d postgres -c "$1"; }
-check() {   # check <what> <expected> <actual>
-    if [ "$2" = "$3" ]; then echo "ok: $1"; else echo "FAIL: $1: expected [$2], got [$3]"; fails=$((fails + 1)); fi
-}
-code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 settings() {   # settings <token> <hosts>: set both and wait for the listener to see them
     qp "ALTER SYSTEM SET gateway.monitor_token = '$1'" >/dev/null
     qp "ALTER SYSTEM SET gateway.monitor_hosts = '$2'" >/dev/null

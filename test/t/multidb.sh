@@ -21,11 +21,8 @@ mock="http://127.0.0.1:$GW_MOCK_PORT"
 base="http://127.0.0.1:$GW_LISTEN_PORT"
 conf="$GW_WORK/data/postgresql.conf"
 dbs="gw_md1 gw_md2 gw_md3 gw_md4 gw_mdt"
-fails=0
-check() {   # check <what> <expected> <actual>
-    if [ "$2" = "$3" ]; then echo "ok: $1"; else echo "FAIL: $1: expected [$2], got [$3]"; fails=$((fails + 1)); fi
-}
-q() { psql -X -q -t -A -v ON_ERROR_STOP=1 -d "$1" -c "$2"; }
+. "$(dirname "$0")/../lib/check.sh"
+q() { psql -X -q -t -A -v ON_ERROR_STOP=1 -d "$1" -c "$2"; }   # here: q <database> <sql>
 qv() { psql -X -q -t -A -v VERBOSITY=verbose -d "$1" -c "$2" 2>&1; }
 # the pids of a database's gateway workers, sorted, on one line
 workers() {
@@ -55,7 +52,6 @@ setup_db() {  # db rate_limit
                 '$mock/vaspro', '{\"sender_id\": \"MDT\", \"rate_limit\": $2}');
             SELECT gw_grant_listener('gw_listener');" >/dev/null
 }
-code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 inbound() { q "$1" "SELECT string_agg(payload->>'uniqueId', ',' ORDER BY id) FROM gateway.inbound WHERE account = '$2'"; }
 dlr() {  # url unique_id: the HTTP status of a delivery report
     code -X POST -H 'Content-Type: application/json' \
@@ -81,11 +77,7 @@ cleanup() {
 }
 trap cleanup EXIT
 cleanup
-q postgres "DO \$\$ BEGIN
-     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'gw_listener') THEN
-         CREATE ROLE gw_listener NOLOGIN;
-     END IF;
-   END \$\$;" >/dev/null
+q postgres "$listen_role_sql" >/dev/null
 
 # Three databases, each served by a worker set of its own.
 setup_db gw_md1 100000 && setup_db gw_md2 100000 && setup_db gw_md3 100 ||

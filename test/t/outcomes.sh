@@ -13,24 +13,15 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 db=contrib_regression
 mock="http://127.0.0.1:$GW_MOCK_PORT"
-q() { psql -X -q -t -A -v ON_ERROR_STOP=1 -d "$db" -c "$1"; }
+. "$(dirname "$0")/../lib/check.sh"
 # The rows made here are removed at the end: payments left to be checked
 # would keep the worker asking the mock, and take faults meant for others.
 cleanup() {
     psql -X -q -d "$db" -c "DELETE FROM gateway.outbox WHERE account IN ('oc_vp', 'oc_um')" >/dev/null 2>&1
 }
 trap cleanup EXIT
-fails=0
-check() {   # check <what> <expected> <actual>
-    if [ "$2" = "$3" ]; then echo "ok: $1"; else echo "FAIL: $1: expected [$2], got [$3]"; fails=$((fails + 1)); fi
-}
-code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 
-q "DO \$\$ BEGIN
-     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'gw_listener') THEN
-         CREATE ROLE gw_listener NOLOGIN;
-     END IF;
-   END \$\$;
+q "$listen_role_sql
    GRANT USAGE ON SCHEMA gateway TO gw_listener;
    GRANT EXECUTE ON FUNCTION gateway.ingest_text(text, text, text) TO gw_listener;
    CREATE OR REPLACE FUNCTION public.oc_menu(msisdn text, session_id text, input text, service_code text)

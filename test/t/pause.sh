@@ -14,11 +14,7 @@
 set -uo pipefail
 db=gw_pause
 mock="http://127.0.0.1:$GW_MOCK_PORT"
-fails=0
-check() {   # check <what> <expected> <actual>
-    if [ "$2" = "$3" ]; then echo "ok: $1"; else echo "FAIL: $1: expected [$2], got [$3]"; fails=$((fails + 1)); fi
-}
-q() { psql -X -q -t -A -v ON_ERROR_STOP=1 -d "$db" -c "$1"; }
+. "$(dirname "$0")/../lib/check.sh"
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 sys_paused() {   # on|off: gateway.paused for the whole cluster
     if [ "$1" = on ]; then

@@ -6,11 +6,7 @@
 # scripts/test.sh against its cluster and mock.
 set -uo pipefail
 db=contrib_regression
-q() { psql -X -q -t -A -v ON_ERROR_STOP=1 -d "$db" -c "$1"; }
-fails=0
-check() {   # check <what> <expected> <actual>
-    if [ "$2" = "$3" ]; then echo "ok: $1"; else echo "FAIL: $1: expected [$2], got [$3]"; fails=$((fails + 1)); fi
-}
+. "$(dirname "$0")/../lib/check.sh"
 mock="http://127.0.0.1:$GW_MOCK_PORT"
 
 # --- an answer too large for palloc: the next call in the session works

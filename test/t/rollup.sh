@@ -12,11 +12,7 @@
 set -uo pipefail
 db=gw_rollup
 mock="http://127.0.0.1:$GW_MOCK_PORT/vaspro"
-q() { psql -X -q -t -A -v ON_ERROR_STOP=1 -d "$db" -c "$1"; }
-fails=0
-check() {   # check <what> <expected> <actual>
-    if [ "$2" = "$3" ]; then echo "ok: $1"; else echo "FAIL: $1: expected [$2], got [$3]"; fails=$((fails + 1)); fi
-}
+. "$(dirname "$0")/../lib/check.sh"
 setting() {   # setting <name> <value>: ALTER SYSTEM (RESET when empty) and reload
     local p="psql -X -q -v ON_ERROR_STOP=1 -d postgres -c"
     if [ -n "$2" ]; then $p "ALTER SYSTEM SET $1 = '$2'" >/dev/null; else $p "ALTER SYSTEM RESET $1" >/dev/null; fi

@@ -23,13 +23,9 @@ mock="http://127.0.0.1:$GW_MOCK_PORT"
 sdir="$GW_WORK/standby"
 sport=$(gw_free_port $((PGPORT + 1)))
 slport=$(gw_free_port $((GW_LISTEN_PORT + 1)))
-fails=0
-check() {   # check <what> <expected> <actual>
-    if [ "$2" = "$3" ]; then echo "ok: $1"; else echo "FAIL: $1: expected [$2], got [$3]"; fails=$((fails + 1)); fi
-}
+. "$(dirname "$0")/../lib/check.sh"
 p() { psql -X -q -t -A -v ON_ERROR_STOP=1 -d "$db" -c "$1"; }
 s() { psql -X -q -t -A -v ON_ERROR_STOP=1 -v VERBOSITY=verbose -p "$sport" -d "$db" -c "$1" 2>&1; }
-code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 since=$(curl -s "$mock/_mock/stats" | sed -n 's/.*"requests":\([0-9]*\).*/\1/p')
 # requests the mock received for this test's account, its API key in the body
 stb_requests() { curl -s "$mock/_mock/requests?since=$since&limit=10000000" | grep -c 'stb-key-0001'; }
@@ -52,11 +48,7 @@ psql -X -q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE 
     -c "CREATE DATABASE $db" >/dev/null ||
     { echo "set-up failed"; exit 1; }
 p "CREATE EXTENSION gateway;
-   DO \$\$ BEGIN
-     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'gw_listener') THEN
-         CREATE ROLE gw_listener NOLOGIN;
-     END IF;
-   END \$\$;
+   $listen_role_sql
    SELECT gw_grant_listener('gw_listener');
    SELECT gw_account_create('stb', 'vaspro', '{\"api_key\": \"stb-key-0001\"}',
        '$mock/vaspro', '{\"sender_id\": \"STB\", \"paybill\": \"789789\",

@@ -20,12 +20,7 @@ db=contrib_regression
 hdb='gw_sp<i>&"x'          # a database name with HTML in it
 work="${GW_WORK:-/tmp}/statuspage"
 rm -rf "$work"; mkdir -p "$work"
-q() { psql -X -q -t -A -v ON_ERROR_STOP=1 -d "$db" -c "$1"; }
-fails=0
-check() {   # check <what> <expected> <actual>
-    if [ "$2" = "$3" ]; then echo "ok: $1"; else echo "FAIL: $1: expected [$2], got [$3]"; fails=$((fails + 1)); fi
-}
-code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
+. "$(dirname "$0")/../lib/check.sh"
 token=sp-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
 cleanup() {
     psql -X -q -d "$db" -c "ALTER SYSTEM RESET gateway.monitor_token" >/dev/null 2>&1 &&
@@ -155,11 +150,7 @@ if [ "${GW_STATUSPAGE_FROM:-listener}" = psql ]; then
 else
     # the listener serves the database once its role (gateway.listen_role) is there
     q "SET client_min_messages = warning;
-       DO \$\$ BEGIN
-         IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'gw_listener') THEN
-             CREATE ROLE gw_listener NOLOGIN;
-         END IF;
-       END \$\$;
+       $listen_role_sql
        GRANT USAGE ON SCHEMA gateway TO gw_listener;
        GRANT EXECUTE ON FUNCTION gateway.ingest_text(text, text, text) TO gw_listener;" >/dev/null
     q "ALTER SYSTEM SET gateway.monitor_token = '$token'" >/dev/null && q "SELECT pg_reload_conf()" >/dev/null

@@ -12,12 +12,7 @@ port=${GW_LISTEN_PORT:-18787}
 base="http://127.0.0.1:$port"
 db=contrib_regression
 copy=gw_token_copy
-q() { psql -X -q -t -A -v ON_ERROR_STOP=1 -d "${2:-$db}" -c "$1"; }
-fails=0
-check() {   # check <what> <expected> <actual>
-    if [ "$2" = "$3" ]; then echo "ok: $1"; else echo "FAIL: $1: expected [$2], got [$3]"; fails=$((fails + 1)); fi
-}
-code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
+. "$(dirname "$0")/../lib/check.sh"
 inbound() { q "SELECT count(*) FROM gateway.inbound WHERE account = 'tokdump'"; }
 cleanup() {
     q "SELECT gw_account_drop('tokdump')" >/dev/null 2>&1
@@ -26,11 +21,7 @@ cleanup() {
 trap cleanup EXIT
 cleanup
 
-q "DO \$\$ BEGIN
-     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'gw_listener') THEN
-         CREATE ROLE gw_listener NOLOGIN;
-     END IF;
-   END \$\$;
+q "$listen_role_sql
    SELECT gw_account_create('tokdump', 'vaspro', '{\"api_key\": \"tokdump-key-01\"}',
        'http://127.0.0.1:$GW_MOCK_PORT/vaspro');" >/dev/null || { echo "set-up failed"; exit 1; }
 for _ in $(seq 1 100); do

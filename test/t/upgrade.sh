@@ -17,11 +17,8 @@ root=$(cd "$here/../.." && pwd)
 mock="http://127.0.0.1:$GW_MOCK_PORT"
 out="$GW_WORK/upgrade"
 mkdir -p "$out"
-fails=0
-check() {   # check <what> <expected> <actual>
-    if [ "$2" = "$3" ]; then echo "ok: $1"; else echo "FAIL: $1: expected [$2], got [$3]"; fails=$((fails + 1)); fi
-}
-q() { psql -X -q -t -A -v ON_ERROR_STOP=1 -d "$1" -c "$2"; }
+. "$(dirname "$0")/../lib/check.sh"
+q() { psql -X -q -t -A -v ON_ERROR_STOP=1 -d "$1" -c "$2"; }   # here: q <database> <sql>
 dbs=()
 cleanup() {
     for d in "${dbs[@]}"; do

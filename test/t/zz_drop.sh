@@ -13,20 +13,12 @@ N=${GW_DROP_N:-20000}
 DELAY_MS=8000
 db=contrib_regression
 mock="http://127.0.0.1:$GW_MOCK_PORT"
-fails=0
-check() {   # check <what> <expected> <actual>
-    if [ "$2" = "$3" ]; then echo "ok: $1"; else echo "FAIL: $1: expected [$2], got [$3]"; fails=$((fails + 1)); fi
-}
-q() { psql -X -q -t -A -v ON_ERROR_STOP=1 -d "$db" -c "$1"; }
+. "$(dirname "$0")/../lib/check.sh"
 log() { cat "$GW_WORK"/data/log/*.log 2>/dev/null; }
 account() {
     q "SELECT gw_account_create('drp', 'vaspro', '{\"api_key\": \"drp-key-0001\"}', '$mock/vaspro',
                                 '{\"sender_id\": \"DRP\", \"rate_limit\": 100000}');
-       DO \$\$ BEGIN
-         IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'gw_listener') THEN
-             CREATE ROLE gw_listener NOLOGIN;
-         END IF;
-       END \$\$;
+       $listen_role_sql
        SELECT gw_grant_listener('gw_listener');" >/dev/null
 }
 sent() { q "SELECT count(*) FROM gateway.outbox WHERE account = 'drp' AND status = 'sent'" 2>/dev/null; }
