@@ -138,9 +138,11 @@ SELECT count(*) AS evil_accounts FROM gateway.accounts WHERE name = 'evil' OR ba
 SET gateway.allow_http = off;
 SELECT expect_error(format('SELECT gw_account_create(%L, %L, %L, %L)', 'plain', 'vaspro', '{"api_key": "plain-key-001"}', :'vaspro_url'));
 -- ... and at request time: an account stored while it was on sends nothing
+-- (rb's requests only: the worker may still be draining rows of other
+-- accounts, queued by this test or an earlier one)
 SELECT mock.reset();
 SELECT expect_error($$SELECT gw_send_sms('rb', '0712000005', 'over plain http')$$);
-SELECT count(*) AS requests_at_mock FROM mock.requests();
+SELECT count(*) AS requests_at_mock FROM mock.requests() r WHERE r->>'body' LIKE '%rb-key-000001%';
 RESET gateway.allow_http;
 
 -- a host taken off the list later: the request fails, nothing reaches it
@@ -148,10 +150,10 @@ SET gateway.allowed_hosts = 'api.vaspro.co.ke';
 SELECT expect_error($$SELECT gw_send_sms('rb', '0712000005', 'to a host off the list')$$);
 SELECT expect_error($$SELECT gw_call('rb', 'sms.send', '{"recipient": "0712000005", "message": "off the list"}')$$);
 RESET gateway.allowed_hosts;
-SELECT count(*) AS requests_at_mock FROM mock.requests();
+SELECT count(*) AS requests_at_mock FROM mock.requests() r WHERE r->>'body' LIKE '%rb-key-000001%';
 -- back on the list, the same call goes through
 SELECT (gw_send_sms('rb', '0712000005', 'allowed again'))->>'status' AS status;
-SELECT count(*) AS requests_at_mock FROM mock.requests();
+SELECT count(*) AS requests_at_mock FROM mock.requests() r WHERE r->>'body' LIKE '%rb-key-000001%';
 
 -- a new base_url needs the credentials again, even with the same host
 SELECT expect_error(format('SELECT gw_account_update(%L, NULL, %L)', 'rb', :'vaspro_url' || '/v2'));
