@@ -8,11 +8,14 @@ key, sent twice, notes, verdict) and exits 1 when a requirement fails.
   pay  LABEL SNAPSHOT FINAL REQUESTS
   sync-sms LABEL KEY T_CRASH REQUESTS RETRY_STATUS PHONE_COPIES
   sync-pay LABEL REQUESTS OUTBOX_STATUSES (comma-separated)
+  dlr  LABEL ANSWERS FINAL
   table TSV          prints the rows as an aligned table
 
 SNAPSHOT and FINAL are "key<TAB>status[<TAB>attempts]" lines from
 gateway.outbox (SNAPSHOT: committed at the moment of the crash); REQUESTS is
 the mock's /_mock/requests NDJSON; T_CRASH the crash time (epoch seconds).
+For dlr, ANSWERS is bench/crash_post.py's "key<TAB>HTTP status" lines and
+FINAL "key<TAB>status<TAB>reports recorded" lines after the restart.
 """
 import collections
 import json
@@ -145,6 +148,24 @@ def sync_pay(label, reqs, records):
         n == 1 and len(records) == 1)
 
 
+def dlr(label, answers, final):
+    """Delivery reports posted while the server stopped: every report
+    answered 200 is applied (its row delivered) and recorded after the
+    restart; the others may or may not be, and the provider sends them again."""
+    got = rows(answers)
+    end = rows(final)
+    ok = [k for k, v in got.items() if v[0] == "200"]
+    lost = [k for k in ok if end.get(k, ["?", "0"])[0] != "delivered" or end[k][1] == "0"]
+    others = collections.Counter(v[0] for v in got.values() if v[0] != "200")
+    applied = sum(1 for v in end.values() if v[0] == "delivered")
+    notes = "%d answered 200; after the restart %d rows delivered" % (len(ok), applied)
+    if others:
+        notes += "; other answers: " + ", ".join("%s %d" % kv for kv in sorted(others.items()))
+    if lost:
+        notes += "; answered 200 but not kept: " + ", ".join(lost[:5])
+    row(label, len(end), len(got), len(lost), "-", "-", "-", notes, not lost and len(ok) > 0)
+
+
 def table(path):
     head = ["scenario", "rows", "requests", "lost", "duplicated",
             "of them in flight, same key", "payments sent twice", "notes", "result"]
@@ -156,4 +177,5 @@ def table(path):
 
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
-    {"sms": sms, "pay": pay, "sync-sms": sync_sms, "sync-pay": sync_pay, "table": table}[cmd](*args)
+    {"sms": sms, "pay": pay, "sync-sms": sync_sms, "sync-pay": sync_pay, "dlr": dlr,
+     "table": table}[cmd](*args)

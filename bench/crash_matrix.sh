@@ -8,7 +8,11 @@
 #   c. pg_ctl stop -m immediate while it drains SMS_N queued SMS, then start;
 #   d. the same while it drains PAY_N queued payments (VTpass purchases,
 #      which the worker reconciles with VTpass's status query);
-#   e. (no crash) a transaction that rolls back after its STK push went out.
+#   e. (no crash) a transaction that rolls back after its STK push went out;
+#   f. pg_ctl stop -m immediate while DLR_N delivery reports for sent SMS
+#      are posted to the callback listener (bench/crash_post.py, 16
+#      connections): every report answered 200 is applied and recorded
+#      after the restart.
 # Prints a table: lost / duplicated (how many of them were in flight at the
 # crash and carried the row's idempotency key) / payments sent twice; exits
 # 1 when a requirement fails: nothing lost, no payment sent twice, an SMS sent
@@ -29,6 +33,7 @@ MODE=${1:-long}
 if [ "$MODE" = short ]; then
     SMS_N=${SMS_N:-10000}
     PAY_N=${PAY_N:-200}
+    DLR_N=${DLR_N:-4000}
     keep=$GW_WORK                       # the test suite's cluster
     . scripts/lib.sh
     GW_WORK=$keep
@@ -37,12 +42,16 @@ if [ "$MODE" = short ]; then
 else
     SMS_N=${SMS_N:-100000}
     PAY_N=${PAY_N:-1000}
+    DLR_N=${DLR_N:-40000}
     bash scripts/setup.sh >/dev/null
     . scripts/lib.sh
     export GW_DB=postgres
+    GW_LISTEN_PORT=$(gw_free_port "${GW_LISTEN_PORT:-18787}")
     export GW_EXTRA_CONF="gateway.max_in_flight = 64
 gateway.batch_size = 500
-max_wal_size = '4GB'"
+max_wal_size = '4GB'
+gateway.listen_address = '127.0.0.1:$GW_LISTEN_PORT'
+gateway.listen_role = 'gw_listener'"
     gw_start >/dev/null || exit 1
     db=postgres
     psql -X -q -d "$db" -c "CREATE EXTENSION gateway" || exit 1
@@ -99,12 +108,13 @@ freeze() {
 restart() {
     if [ "$1" = immediate ]; then
         as_pg pg_ctl -D "$GW_WORK/data" -m immediate -W stop >/dev/null
-        # let the frozen worker take its SIGQUIT, and nothing before it
+        # let the frozen worker (if any) take its SIGQUIT, and nothing before it
         for _ in $(seq 1 500); do
+            [ -n "$2" ] || break
             grep -qE '^(SigPnd|ShdPnd):.*[4567cdef]$' "/proc/$2/status" 2>/dev/null && break
             sleep 0.01
         done
-        kill -CONT "$2" 2>/dev/null
+        [ -z "$2" ] || kill -CONT "$2" 2>/dev/null
         for _ in $(seq 1 600); do
             as_pg pg_ctl -D "$GW_WORK/data" status >/dev/null 2>&1 || break
             sleep 0.1
@@ -172,6 +182,42 @@ pay_scenario() {  # label prefix
     q "SELECT idempotency_key, status FROM gateway.outbox WHERE account = '$p'" >"$out/$p.final"
     curl -s "$mock/_mock/requests?prefix=/vtpass/api/&limit=100000000" >"$out/$p.req"
     add_row python3 bench/crash_count.py pay "$label" "$out/$p.snap" "$out/$p.final" "$out/$p.req"
+}
+
+# f: DLR_N SMS sent, then a delivery report for each posted to the listener
+# until a quarter are answered 200 and the server stops under the rest.
+dlr_scenario() {  # label prefix
+    local label=$1 p=$2 url poster t
+    curl -s -X POST "$mock/_mock/reset" >/dev/null
+    q "DO \$\$ BEGIN
+           IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'gw_listener') THEN
+               CREATE ROLE gw_listener NOLOGIN;
+           END IF;
+       END \$\$;
+       GRANT USAGE ON SCHEMA gateway TO gw_listener;
+       GRANT EXECUTE ON FUNCTION gateway.ingest_text(text, text, text) TO gw_listener" >/dev/null
+    q "SELECT gw_account_create('$p', 'vaspro', '{\"api_key\": \"crash-key-$p\"}',
+           '$mock/vaspro', '{\"sender_id\": \"CRASH\", \"rate_limit\": 1000000}')" >/dev/null
+    q "SELECT count(gw_queue_sms('$p', '0712345678', '$p ' || i, idempotency_key => '$p-' || i))
+         FROM generate_series(1, $DLR_N) i" >/dev/null || { echo "$label: enqueue failed"; failed=1; return; }
+    wait_count "$p" "'sent'" "$DLR_N" 120 || { echo "$label: the worker did not send them"; failed=1; return; }
+    url=$(q "SELECT gw_callback_url('$p', 'dlr')")
+    : >"$out/$p.answers"
+    python3 bench/crash_post.py 127.0.0.1 "$GW_LISTEN_PORT" "/${url#http://*/}" "$p" "$DLR_N" 16 \
+        "$out/$p.answers" &
+    poster=$!
+    for _ in $(seq 1 1200); do
+        [ "$(grep -c $'\t200$' "$out/$p.answers")" -ge $((DLR_N / 4)) ] && break
+        sleep 0.05
+    done
+    t=$(now)
+    echo "$label: crash (immediate) at $(grep -c $'\t200$' "$out/$p.answers") of $DLR_N answered 200"
+    restart immediate "" || { echo "$label: the server did not come back"; failed=1; wait "$poster"; return; }
+    wait "$poster"
+    q "SELECT o.idempotency_key, o.status,
+              (SELECT count(*) FROM gateway.inbound i WHERE i.account = '$p' AND i.outbox_id = o.id)
+         FROM gateway.outbox o WHERE o.account = '$p'" >"$out/$p.final"
+    add_row python3 bench/crash_count.py dlr "$label" "$out/$p.answers" "$out/$p.final"
 }
 
 # b: a synchronous call whose backend is killed while the mock holds the
@@ -252,8 +298,9 @@ sms_scenario "a. kill -9 worker mid-drain, SMS" cm_a worker
 sync_scenarios
 sms_scenario "c. stop -m immediate mid-drain, SMS" cm_c immediate
 pay_scenario "d. stop -m immediate mid-drain, payments" cm_d
+dlr_scenario "f. stop -m immediate under delivery reports" cm_f
 
 echo
 python3 bench/crash_count.py table "$table"
 echo "crash matrix ($MODE): $(awk -v a="$t_start" -v b="$(now)" 'BEGIN { printf "%.0f", b - a }') s"
-[ "$failed" = 0 ] && [ "$(grep -c $'\tok$' "$table")" = 7 ]
+[ "$failed" = 0 ] && [ "$(grep -c $'\tok$' "$table")" = 8 ]

@@ -9,11 +9,14 @@
 # WHAT=callbacks compares the listener instead: the N SMS, drained, then a
 # delivery report for each posted by wrk (64 connections) until every row
 # is delivered (bench_callbacks); callbacks/s and the listener's CPU.
+# WHAT=sync compares synchronous calls: N gw_send_sms in one backend
+# (after 2,000 to warm up), calls/s and that backend's CPU.
 #
 #   bash bench/drain_ab.sh [REV]
 #   N=50000 ROUNDS=5 bash bench/drain_ab.sh a77e065
 #   TARGET=nginx FSYNC=on bash bench/drain_ab.sh a77e065
 #   WHAT=callbacks ROUNDS=3 bash bench/drain_ab.sh 368370e
+#   WHAT=sync TARGET=nginx N=20000 bash bench/drain_ab.sh 6f40727
 #
 # N (50,000) messages a drain, ROUNDS (5) drains of each build, against
 # the mock or (TARGET=nginx) a throwaway nginx answering every POST as
@@ -26,8 +29,8 @@ N=${N:-50000}
 ROUNDS=${ROUNDS:-5}
 TARGET=${TARGET:-mock}
 WHAT=${WHAT:-drain}
-case $WHAT in drain|callbacks) ;; *) echo "WHAT is drain or callbacks" >&2; exit 2 ;; esac
-[ "$WHAT" = drain ] || export GW_LISTEN_PORT=${GW_LISTEN_PORT:-18787}
+case $WHAT in drain|callbacks|sync) ;; *) echo "WHAT is drain, callbacks or sync" >&2; exit 2 ;; esac
+[ "$WHAT" != callbacks ] || export GW_LISTEN_PORT=${GW_LISTEN_PORT:-18787}
 bash scripts/setup.sh >/dev/null
 . scripts/lib.sh
 . bench/lib.sh
@@ -61,7 +64,11 @@ install_build tree "$PWD"
 make -s -C test/mock >/dev/null
 
 echo "machine: $(bench_machine); load $(bench_load); $(date -u '+%Y-%m-%d %H:%M UTC')"
-if [ "$WHAT" = drain ]; then rate=msg/s cpu='worker CPU ms/1000'; else rate=callbacks/s cpu='listener CPU ms/1000'; fi
+case $WHAT in
+    drain) rate=msg/s cpu='worker CPU ms/1000' ;;
+    callbacks) rate=callbacks/s cpu='listener CPU ms/1000' ;;
+    sync) rate=calls/s cpu='backend CPU ms/1000' ;;
+esac
 printf '%-6s %-5s %-8s %12s %22s %8s\n' round build version "$rate" "$cpu" load
 for round in $(seq 1 "$ROUNDS"); do
     for build in base tree; do
@@ -74,10 +81,10 @@ max_wal_size = '4GB'
 min_wal_size = '2GB'
 checkpoint_timeout = '30min'
 fsync = ${FSYNC:-off}
-$([ "$WHAT" = drain ] || bench_listener_conf)"
+$([ "$WHAT" != callbacks ] || bench_listener_conf)"
             gw_start >/dev/null
             bench_sql -c "CREATE EXTENSION gateway" >/dev/null
-            [ "$WHAT" = drain ] || bench_callbacks_setup
+            [ "$WHAT" != callbacks ] || bench_callbacks_setup
             case $(bench_sql -c "SELECT setting FROM pg_config WHERE name = 'SHAREDIR'") in
                 "$ab/$build/"*) ;;
                 *) echo "the cluster does not run the $build build" >&2; exit 1 ;;
@@ -96,6 +103,10 @@ $([ "$WHAT" = drain ] || bench_listener_conf)"
                 t1=$(awk '{ print $14 + $15 }' "/proc/$pid/stat")
                 sent=$(bench_sql -c "SELECT count(*) FROM gateway.outbox WHERE status = 'sent'")
                 [ "$sent" = "$N" ] || { echo "only $sent of $N sent" >&2; exit 1; }
+            elif [ "$WHAT" = sync ]; then
+                # the backend reads its own CPU ticks before and after
+                read -r ok BENCH_DRAIN_RATE t0 t1 < <(bench_sync_cpu bench "$N")
+                [ "$ok" = "$N" ] || { echo "only $ok of $N calls ok" >&2; exit 1; }
             else
                 bench_queue bench "$N" cb- >/dev/null
                 bench_wait_drained bench

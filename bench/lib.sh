@@ -187,13 +187,23 @@ bench_account() {
 
 # bench_sync ACCOUNT N: prints "ok calls/s" (after 2,000 warm-up calls).
 bench_sync() {
+    local out
+    out=$(bench_sync_cpu "$@")
+    echo "${out% * *}"
+}
+
+# bench_sync_cpu ACCOUNT N: as bench_sync, then the backend's CPU ticks
+# (user + system, from its /proc/self/stat) before and after the N calls.
+bench_sync_cpu() {
     bench_sql <<SQL
 SELECT count(*) FILTER (WHERE (gw_send_sms('$1', '0712345678', 'Benchmark ' || i))->>'ok' = 'true')
   FROM generate_series(1, 2000) i \\g /dev/null
-SELECT clock_timestamp() AS t0 \\gset
+CREATE TEMP VIEW cpu AS SELECT f[12]::bigint + f[13]::bigint AS ticks
+  FROM (SELECT string_to_array(split_part(pg_read_file('/proc/self/stat'), ') ', 2), ' ') f) s;
+SELECT ticks AS c0, clock_timestamp() AS t0 FROM cpu \\gset
 SELECT count(*) FILTER (WHERE (gw_send_sms('$1', '0712345678', 'Benchmark ' || i))->>'ok' = 'true') AS ok
   FROM generate_series(1, $2) i \\gset
-SELECT :ok || ' ' || round($2 / extract(epoch FROM clock_timestamp() - :'t0'::timestamptz));
+SELECT :ok || ' ' || round($2 / extract(epoch FROM clock_timestamp() - :'t0'::timestamptz)) || ' ' || :c0 || ' ' || ticks FROM cpu;
 SQL
 }
 
