@@ -72,6 +72,7 @@ step() { printf '%-54s' "== $1" >&2; }
 mark() { fig[$1.load]=$(cut -d' ' -f1 /proc/loadavg); }
 said() { echo "$1" >&2; }
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+range() { printf '%s\n' "$@" | sort -g | awk 'NR == 1 { lo = $1 } END { print lo "–" $1 }'; }
 
 for t in ngx mock; do
     url=$ngx; [ $t = mock ] && url=$mock
@@ -94,7 +95,7 @@ for t in ngx mock; do
         said "${ss[-1]} calls/s (${out%% *} ok), ${rs[-1]}% of the client"
     done
     fig[$t.ka]=$(median "${ks[@]}"); fig[$t.sync]=$(median "${ss[@]}")
-    fig[$t.sync_ratio]="$(median "${rs[@]}")% of client (rounds $(printf '%s\n' "${rs[@]}" | sort -g | sed -n '1p;$p' | paste -sd- | sed 's/-/–/')%)"
+    fig[$t.sync_ratio]="$(median "${rs[@]}")% of client (rounds $(range "${rs[@]}")%)"
     bench_fresh
     step "$t: drain of $N queued in one transaction"
     mark $t.drain; fig[$t.drain]=$(bench_drain "$t" "$N")

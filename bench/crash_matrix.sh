@@ -58,6 +58,7 @@ gateway.listen_role = 'gw_listener'"
     drain_s=600
 fi
 mock="http://127.0.0.1:$GW_MOCK_PORT"
+. test/lib/check.sh        # for $listen_role_sql; its q is replaced below
 out="$GW_WORK/crash"
 mkdir -p "$out"
 q() { psql -X -q -t -A -F $'\t' -d "$db" -c "$1" 2>/dev/null; }
@@ -189,11 +190,7 @@ pay_scenario() {  # label prefix
 dlr_scenario() {  # label prefix
     local label=$1 p=$2 url poster t
     curl -s -X POST "$mock/_mock/reset" >/dev/null
-    q "DO \$\$ BEGIN
-           IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'gw_listener') THEN
-               CREATE ROLE gw_listener NOLOGIN;
-           END IF;
-       END \$\$;
+    q "$listen_role_sql
        GRANT USAGE ON SCHEMA gateway TO gw_listener;
        GRANT EXECUTE ON FUNCTION gateway.ingest_text(text, text, text) TO gw_listener" >/dev/null
     q "SELECT gw_account_create('$p', 'vaspro', '{\"api_key\": \"crash-key-$p\"}',
