@@ -35,6 +35,7 @@ OBJS = \
 	src/cancel.o \
 	src/callback.o \
 	src/listener.o \
+	src/clients.o \
 	src/front.o \
 	src/msisdn.o \
 	src/smsinfo.o \

@@ -3,7 +3,8 @@
  *
  * It accepts connections on gateway.listen_address, reads (without taking
  * it off the socket) the first line of each connection's first request,
- * and hands the connection to the listener of the database its URL names:
+ * and hands the connection to a listener of the database its URL names (to
+ * each of its gateway.listeners in turn):
  * /<database>/<account>/<kind>, or /<account>/<kind> for gateway.database
  * (URLs made before 0.3.0).  The descriptor goes over a Unix datagram
  * socket (SCM_RIGHTS, see listener.c); that listener reads the request from
@@ -62,13 +63,16 @@ typedef struct GwFrontConn
 	struct sockaddr_storage addr;
 	socklen_t	addrlen;
 	TimestampTz since;
-	Oid			waiting_db;		/* its listener's queue was full: retry */
+	bool		waiting;		/* its listeners' queues were full: retry */
+	bool		metrics;		/* (then: for /metrics, */
+	char		name[NAMEDATALEN];	/* else for this database) */
 } GwFrontConn;
 
 static dlist_head gw_front_conns = DLIST_STATIC_INIT(gw_front_conns);
 static int	gw_front_nconns = 0;
 static int	gw_front_handoff = -1;	/* the datagram socket we send from */
-static int	gw_front_nwaiting = 0;	/* connections with waiting_db set */
+static int	gw_front_nwaiting = 0;	/* connections with waiting set */
+static uint32 gw_front_turns[GW_MAX_DATABASES];	/* go round each database's listeners */
 
 void
 gw_front_register(void)
@@ -249,11 +253,11 @@ gw_front_route(const char *line, char *name, bool *metrics)
 	return true;
 }
 
-/* The listener that serves /metrics: gateway.database's, else any. */
+/* The listener that serves /metrics: one of gateway.database's, else any. */
 static Oid
-gw_front_metrics_listener(void)
+gw_front_metrics_listener(int *idx)
 {
-	Oid			dboid = gw_db_listener_for(gw_worker_database);
+	Oid			dboid = gw_db_listener_for(gw_worker_database, gw_front_turns, idx);
 	GwDbInfo   *dbs;
 
 	if (OidIsValid(dboid))
@@ -261,15 +265,19 @@ gw_front_metrics_listener(void)
 	dbs = palloc(sizeof(GwDbInfo) * GW_MAX_DATABASES);
 	gw_db_snapshot(dbs);
 	for (int i = 0; i < GW_MAX_DATABASES && !OidIsValid(dboid); i++)
-		if (dbs[i].listener_live && OidIsValid(dbs[i].dboid))
-			dboid = dbs[i].dboid;
+		for (int k = 0; k < GW_MAX_LISTENERS && !OidIsValid(dboid); k++)
+			if (dbs[i].listener_live[k] && OidIsValid(dbs[i].dboid))
+			{
+				dboid = dbs[i].dboid;
+				*idx = k;
+			}
 	pfree(dbs);
 	return dboid;
 }
 
-/* Hand a connection to the listener of dboid; false when it is not there. */
+/* Hand a connection to listener idx of dboid; false when it is not there. */
 static bool
-gw_front_handoff_to(Oid dboid, GwFrontConn *c)
+gw_front_handoff_to(Oid dboid, int idx, GwFrontConn *c)
 {
 	struct sockaddr_un sa;
 	socklen_t	salen;
@@ -282,7 +290,7 @@ gw_front_handoff_to(Oid dboid, GwFrontConn *c)
 	}			ctl;
 	struct cmsghdr *cm;
 
-	gw_listen_socket_addr(dboid, &sa, &salen);
+	gw_listen_socket_addr(dboid, idx, &sa, &salen);
 	memset(&msg, 0, sizeof(msg));
 	memset(&ctl, 0, sizeof(ctl));
 	iov.iov_base = &c->addr;
@@ -304,12 +312,47 @@ gw_front_handoff_to(Oid dboid, GwFrontConn *c)
 static void
 gw_front_forget(GwFrontConn *c, int ep)
 {
-	if (OidIsValid(c->waiting_db))
+	if (c->waiting)
 		gw_front_nwaiting--;
 	(void) epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
 	dlist_delete(&c->node);
 	gw_front_nconns--;
 	pfree(c);
+}
+
+/* What came of handing a connection over. */
+typedef enum GwHand
+{
+	GW_HAND_DONE,				/* a listener has it */
+	GW_HAND_BUSY,				/* every listener's queue is full: soon */
+	GW_HAND_NONE				/* no listener is there */
+} GwHand;
+
+/*
+ * Hand c to a listener of the database named name (metrics: to one that
+ * serves /metrics), trying the database's listeners in turn: one that went
+ * away meanwhile, or whose queue is full, leaves it to the next.
+ */
+static GwHand
+gw_front_hand(GwFrontConn *c, const char *name, bool metrics)
+{
+	bool		busy = false;
+
+	for (int tries = 0; tries < GW_MAX_LISTENERS; tries++)
+	{
+		int			idx = 0;
+		Oid			dboid;
+
+		dboid = metrics ? gw_front_metrics_listener(&idx)
+			: gw_db_listener_for(name, gw_front_turns, &idx);
+		if (!OidIsValid(dboid))
+			break;
+		if (gw_front_handoff_to(dboid, idx, c))
+			return GW_HAND_DONE;
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)
+			busy = true;
+	}
+	return busy ? GW_HAND_BUSY : GW_HAND_NONE;
 }
 
 /* A pending connection is readable: route it once its first line is in. */
@@ -320,7 +363,6 @@ gw_front_readable(GwFrontConn *c, int ep)
 	char		name[NAMEDATALEN];
 	ssize_t		n = recv(c->fd, line, GW_FRONT_LINE_MAX, MSG_PEEK | MSG_DONTWAIT);
 	int			fd = c->fd;
-	Oid			dboid;
 	bool		metrics;
 
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
@@ -347,23 +389,22 @@ gw_front_readable(GwFrontConn *c, int ep)
 		gw_front_answer(fd, 404, "Not Found", "not found");
 		return;
 	}
-	dboid = metrics ? gw_front_metrics_listener() : gw_db_listener_for(name);
-	if (OidIsValid(dboid))
+	switch (gw_front_hand(c, name, metrics))
 	{
-		if (gw_front_handoff_to(dboid, c))
-		{
+		case GW_HAND_DONE:
 			gw_front_forget(c, ep);
 			close(fd);			/* the listener has its own copy */
 			return;
-		}
-		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)
-		{
-			/* the listener is busy and its queue full: hand it over soon */
+		case GW_HAND_BUSY:
+			/* the listeners are busy and their queues full: hand it over soon */
 			(void) epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
-			c->waiting_db = dboid;
+			c->waiting = true;
+			c->metrics = metrics;
+			strlcpy(c->name, name, NAMEDATALEN);
 			gw_front_nwaiting++;
 			return;
-		}
+		case GW_HAND_NONE:
+			break;
 	}
 	gw_front_forget(c, ep);
 	if (metrics || gw_front_database_exists(name))
@@ -372,7 +413,7 @@ gw_front_readable(GwFrontConn *c, int ep)
 		gw_front_answer(fd, 404, "Not Found", "not found");
 }
 
-/* Hand over again the connections whose listener's queue was full. */
+/* Hand over again the connections whose listeners' queues were full. */
 static void
 gw_front_retry(int ep)
 {
@@ -385,18 +426,21 @@ gw_front_retry(int ep)
 		GwFrontConn *c = dlist_container(GwFrontConn, node, it.cur);
 		int			fd = c->fd;
 
-		if (!OidIsValid(c->waiting_db))
+		if (!c->waiting)
 			continue;
-		if (gw_front_handoff_to(c->waiting_db, c))
+		switch (gw_front_hand(c, c->name, c->metrics))
 		{
-			gw_front_forget(c, ep);
-			close(fd);
-		}
-		else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS)
-		{
-			/* the listener went away meanwhile */
-			gw_front_forget(c, ep);
-			gw_front_answer(fd, 503, "Service Unavailable", "unavailable");
+			case GW_HAND_DONE:
+				gw_front_forget(c, ep);
+				close(fd);
+				break;
+			case GW_HAND_BUSY:
+				break;
+			case GW_HAND_NONE:
+				/* the listeners went away meanwhile */
+				gw_front_forget(c, ep);
+				gw_front_answer(fd, 503, "Service Unavailable", "unavailable");
+				break;
 		}
 	}
 }
@@ -440,8 +484,8 @@ gw_front_same_host(const struct sockaddr_storage *a, const struct sockaddr_stora
 }
 
 /* Whether the client has gateway.listen_max_per_client connections here,
- * waiting for their first line, already (each database's listener counts
- * the ones it was handed). */
+ * waiting for their first line, already (a database's listeners count the
+ * ones they were handed, together: clients.c). */
 static bool
 gw_front_client_full(const struct sockaddr_storage *addr)
 {

@@ -210,6 +210,13 @@ _PG_init(void)
 							1000, 1, 100000,
 							PGC_POSTMASTER, 0,
 							NULL, NULL, NULL);
+	DefineCustomIntVariable("gateway.listeners",
+							gettext_noop("Callback listener processes of each database with the extension."),
+							gettext_noop("The front hands connections to them in turn; each takes a background worker slot."),
+							&gw_listen_processes,
+							1, 1, GW_MAX_LISTENERS,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
 	DefineCustomIntVariable("gateway.listen_timeout",
 							gettext_noop("Idle time after which the listener closes a connection."),
 							NULL,

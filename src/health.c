@@ -5,7 +5,8 @@
  *
  *   {"ok": true,
  *    "workers": {"configured": 2, "live": 2, "last_activity": "..." | null},
- *    "listener": {"configured": true, "up": true, "last_activity": ... | null},
+ *    "listener": {"configured": true, "up": true, "processes": 2, "live": 2,
+ *                 "last_activity": ... | null},
  *    "accounts": [{"account": "a", "queued": 10, "due": 4,
  *                  "oldest_queued_s": 12.5 | null, "paused": ... | null}],
  *    "stats_dropped": 0}
@@ -23,6 +24,7 @@
 #include "account.h"
 #include "callback.h"
 #include "launcher.h"
+#include "listener.h"
 #include "rights.h"
 #include "shmem.h"
 #include "stats.h"
@@ -101,7 +103,7 @@ gw_health(PG_FUNCTION_ARGS)
 	int			configured = gw_workers_for(dbname);
 	bool		listen = (gw_listen_address != NULL && gw_listen_address[0] != '\0');
 	int			live = 0;
-	bool		listener_up = false;
+	int			listeners = 0;
 	bool		ok;
 	uint64		dropped = 0;
 
@@ -114,20 +116,23 @@ gw_health(PG_FUNCTION_ARGS)
 				continue;
 			for (int s = 0; s < GW_MAX_WORKERS; s++)
 				live += dbs[i].live[s];
-			listener_up = dbs[i].listener_live;
+			for (int k = 0; k < GW_MAX_LISTENERS; k++)
+				listeners += dbs[i].listener_live[k];
 		}
 		dropped = gw_stat_dropped();
 	}
 	else
 		configured = 0;			/* not in shared_preload_libraries: none */
-	ok = gw_shmem_ready() && live >= configured && (!listen || listener_up);
+	ok = gw_shmem_ready() && live >= configured &&
+		(!listen || listeners >= gw_listen_processes);
 
 	initStringInfo(&buf);
 	appendStringInfo(&buf, "{\"ok\": %s, \"workers\": {\"configured\": %d, \"live\": %d, \"last_activity\": ",
 					 ok ? "true" : "false", configured, live);
 	gw_health_ts(&buf, gw_stat_last(MyDatabaseId, GW_SA_WORKER));
-	appendStringInfo(&buf, "}, \"listener\": {\"configured\": %s, \"up\": %s, \"last_activity\": ",
-					 listen ? "true" : "false", listener_up ? "true" : "false");
+	appendStringInfo(&buf, "}, \"listener\": {\"configured\": %s, \"up\": %s, \"processes\": %d, \"live\": %d, \"last_activity\": ",
+					 listen ? "true" : "false", listeners > 0 ? "true" : "false",
+					 listen ? gw_listen_processes : 0, listeners);
 	gw_health_ts(&buf, gw_stat_last(MyDatabaseId, GW_SA_LISTENER));
 	appendStringInfoString(&buf, "}, \"accounts\": ");
 	gw_health_accounts(&buf);

@@ -55,6 +55,7 @@
 
 #include "callback.h"
 #include "launcher.h"
+#include "listener.h"
 #include "shmem.h"
 
 int			gw_worker_count = 1;
@@ -75,8 +76,9 @@ typedef struct GwDbLocal
 	Oid			dboid;
 	BackgroundWorkerHandle *h[GW_MAX_WORKERS];
 	TimestampTz started[GW_MAX_WORKERS];
-	BackgroundWorkerHandle *lh;	/* its callback listener */
-	TimestampTz lstarted;
+	BackgroundWorkerHandle *lh[GW_MAX_LISTENERS];	/* its callback listeners */
+	TimestampTz lstarted[GW_MAX_LISTENERS];
+	bool		lnoslot[GW_MAX_LISTENERS];	/* said that no slot was free */
 } GwDbLocal;
 
 /* A database as pg_database lists it. */
@@ -514,13 +516,17 @@ gw_stop_set(GwDbLocal *l)
 		l->h[s] = NULL;
 		l->started[s] = 0;
 	}
-	if (l->lh)
+	for (int k = 0; k < GW_MAX_LISTENERS; k++)
 	{
-		TerminateBackgroundWorker(l->lh);
-		pfree(l->lh);
+		if (l->lh[k])
+		{
+			TerminateBackgroundWorker(l->lh[k]);
+			pfree(l->lh[k]);
+		}
+		l->lh[k] = NULL;
+		l->lstarted[k] = 0;
+		l->lnoslot[k] = false;
 	}
-	l->lh = NULL;
-	l->lstarted = 0;
 }
 
 /* Start worker slot of the set in entry db; false when no slot was free. */
@@ -539,21 +545,75 @@ gw_start_worker(int db, int slot, const GwDatabase *d)
 	return RegisterDynamicBackgroundWorker(&bgw, &l->h[slot]);
 }
 
-/* Start the callback listener of the database in entry db. */
+/* Start callback listener k of the database in entry db. */
 static bool
-gw_start_listener(int db, const GwDatabase *d)
+gw_start_listener(int db, int k, const GwDatabase *d)
 {
 	BackgroundWorker bgw;
 	GwDbLocal  *l = &gw_local[db];
 
+	StaticAssertStmt(sizeof(Oid) + NAMEDATALEN + sizeof(int) <= BGW_EXTRALEN,
+					 "a listener's bgw_extra does not fit");
 	gw_bgw_init(&bgw, "gw_listener_main", "gateway listener");
-	snprintf(bgw.bgw_name, BGW_MAXLEN, "gateway listener for database %s", d->name);
+	if (k == 0)
+		snprintf(bgw.bgw_name, BGW_MAXLEN, "gateway listener for database %s", d->name);
+	else
+		snprintf(bgw.bgw_name, BGW_MAXLEN, "gateway listener %d for database %s", k + 1, d->name);
 	bgw.bgw_main_arg = Int32GetDatum(db);
 	memcpy(bgw.bgw_extra, &d->oid, sizeof(Oid));
 	strlcpy(bgw.bgw_extra + sizeof(Oid), d->name, NAMEDATALEN);
+	memcpy(bgw.bgw_extra + sizeof(Oid) + NAMEDATALEN, &k, sizeof(int));
 	bgw.bgw_notify_pid = MyProcPid;
-	l->lstarted = GetCurrentTimestamp();
-	return RegisterDynamicBackgroundWorker(&bgw, &l->lh);
+	l->lstarted[k] = GetCurrentTimestamp();
+	return RegisterDynamicBackgroundWorker(&bgw, &l->lh[k]);
+}
+
+/*
+ * Start and stop listeners from .. to - 1 of the database in entry db (d) to
+ * match gateway.listeners; listening: the database is to have listeners.
+ */
+static void
+gw_pass_listeners(int db, const GwDatabase *d, const GwDbInfo *info, bool listening,
+				  int from, int to, TimestampTz now, long *next)
+{
+	GwDbLocal  *l = &gw_local[db];
+
+	for (int k = from; k < to; k++)
+	{
+		bool		wanted = listening && k < gw_listen_processes;
+		long		since;
+
+		if (gw_handle_running(l->lh[k]))
+		{
+			/* one past gateway.listeners leaves by itself on the reload,
+			 * answering what it was handed first */
+			if (!listening)
+				TerminateBackgroundWorker(l->lh[k]);
+			continue;
+		}
+		if (l->lh[k])
+			pfree(l->lh[k]);
+		l->lh[k] = NULL;
+		if (!wanted || info->listener_live[k])
+			continue;
+		since = (long) ((now - l->lstarted[k]) / 1000);
+		if (l->lstarted[k] != 0 && since < GW_RESTART_MS)
+			*next = Min(*next, GW_RESTART_MS - since);
+		else if (!gw_start_listener(db, k, d))
+		{
+			/* the first listener's absence is said each time; more are a gain */
+			if (k == 0 || !l->lnoslot[k])
+				ereport(LOG,
+						(errmsg("gateway launcher could not start callback listener %d of database \"%s\"",
+								k + 1, d->name),
+						 errhint("Raise max_worker_processes, or lower gateway.listeners.")));
+			l->lnoslot[k] = true;
+			*next = Min(*next, 5000);
+			return;
+		}
+		else
+			l->lnoslot[k] = false;
+	}
 }
 
 /*
@@ -570,6 +630,8 @@ gw_launcher_pass(void)
 	long		next = 10000;
 	int			probing = 0;
 	ListCell   *lc;
+	const GwDatabase *served[GW_MAX_DATABASES] = {0};	/* looked at in this pass */
+	bool		listening[GW_MAX_DATABASES] = {0};	/* to have listeners */
 
 	/* databases not looked at yet get an entry, to be probed */
 	if (gw_db_take_probe_lost())
@@ -622,7 +684,10 @@ gw_launcher_pass(void)
 		if (d != NULL && info[i].state == GW_DB_ABSENT)
 		{
 			/* without the extension: the set exits by itself (quietly) */
-			bool		live = info[i].listener_live || gw_handle_running(l->lh);
+			bool		live = false;
+
+			for (int k = 0; k < GW_MAX_LISTENERS; k++)
+				live |= info[i].listener_live[k] || gw_handle_running(l->lh[k]);
 
 			for (int s = 0; s < GW_MAX_WORKERS; s++)
 				live |= info[i].live[s] || gw_handle_running(l->h[s]);
@@ -695,34 +760,15 @@ gw_launcher_pass(void)
 		if (noslot != info[i].noslot)
 			gw_db_set_noslot(i, l->dboid, noslot);
 
-		/* a served database has a callback listener (when there is one) */
-		if (gw_handle_running(l->lh))
-		{
-			if (want == 0 || info[i].state != GW_DB_SERVED || gw_listen_address[0] == '\0')
-				TerminateBackgroundWorker(l->lh);
-		}
-		else
-		{
-			long		since = (long) ((now - l->lstarted) / 1000);
-
-			if (l->lh)
-				pfree(l->lh);
-			l->lh = NULL;
-			if (want == 0 || info[i].state != GW_DB_SERVED || gw_listen_address[0] == '\0' ||
-				info[i].listener_live)
-				continue;
-			if (l->lstarted != 0 && since < GW_RESTART_MS)
-				next = Min(next, GW_RESTART_MS - since);
-			else if (!gw_start_listener(i, d))
-			{
-				ereport(LOG,
-						(errmsg("gateway launcher could not start the callback listener for database \"%s\"",
-								d->name),
-						 errhint("Raise max_worker_processes.")));
-				next = Min(next, 5000);
-			}
-		}
+		/* a served database has its first callback listener (when there is
+		 * a listen address) before any database has a further one */
+		listening[i] = (want > 0 && info[i].state == GW_DB_SERVED && gw_listen_address[0] != '\0');
+		served[i] = d;
+		gw_pass_listeners(i, d, &info[i], listening[i], 0, 1, now, &next);
 	}
+	for (int i = 0; i < GW_MAX_DATABASES; i++)
+		if (served[i] != NULL)
+			gw_pass_listeners(i, served[i], &info[i], listening[i], 1, GW_MAX_LISTENERS, now, &next);
 	list_free_deep(dbs);
 	return next;
 }

@@ -6,7 +6,8 @@
  * listener checks the token with the request's headers, before reading its
  * body (an unknown account is refused as a wrong token is), then hands the
  * body to gateway.ingest_text as gateway.listen_role.  A client address
- * keeps at most gateway.listen_max_per_client connections, and a request
+ * keeps at most gateway.listen_max_per_client connections to a database's
+ * listeners, and a request
  * must arrive whole within gateway.listen_request_timeout, or its
  * connection is shut down.  The requests one MHD_run() completes are applied
  * together, in one transaction with a subtransaction each, and answered
@@ -19,15 +20,19 @@
  * callback it makes runs inside our MHD_run().  An ERROR in a request is
  * caught there, before it could unwind through libmicrohttpd's frames.
  *
- * One listener per database that has the extension, started by the
- * launcher (launcher.c) with the database's workers.  It listens on no
- * port: the front (front.c), the one process that accepts connections on
- * gateway.listen_address, reads a request's first line, and passes the
- * connection to the listener of the database its URL names
- * (/<database>/<account>/<kind>), over a Unix datagram socket (SCM_RIGHTS).
- * libmicrohttpd takes it from there as if it had accepted it.  A URL
- * without a database (/<account>/<kind>, as before 0.3.0) goes to the
- * listener of gateway.database.
+ * gateway.listeners listeners per database that has the extension, started
+ * by the launcher (launcher.c) with the database's workers.  They listen
+ * on no port: the front (front.c), the one process that accepts
+ * connections on gateway.listen_address, reads a request's first line, and
+ * passes the connection to a listener of the database its URL names
+ * (/<database>/<account>/<kind>), to each in turn, over a Unix datagram
+ * socket of that listener's (SCM_RIGHTS).  libmicrohttpd takes it from
+ * there as if it had accepted it.  A URL without a database
+ * (/<account>/<kind>, as before 0.3.0) goes to the listeners of
+ * gateway.database.  While one listener waits for its batch's commit to
+ * reach the disk, another applies the next batch; PostgreSQL's group
+ * commit flushes their commits together.  The per-client limit counts a
+ * client's connections to all of the database's listeners (clients.c).
  */
 #include "postgres.h"
 
@@ -71,6 +76,7 @@
 
 #include "account.h"
 #include "callback.h"
+#include "clients.h"
 #include "compat.h"
 #include "jsonutil.h"
 #include "listener.h"
@@ -88,6 +94,7 @@ int			gw_callback_lock_timeout_ms = 100;
 int			gw_callback_statement_timeout_ms = 500;
 int			gw_listen_max_per_client = 100;
 int			gw_listen_request_timeout_s = 30;
+int			gw_listen_processes = 1;
 
 /* A USSD session must be answered within the provider's second. */
 #define GW_USSD_TIMEOUT_MS 900
@@ -140,11 +147,6 @@ typedef struct GwListenReq
  * for its current request to be complete (its start, or the end of the
  * request before it).  The list is in that order, oldest first.
  */
-typedef struct GwClientAddr
-{
-	uint8		addr[16];		/* IPv6, or IPv4 mapped into it */
-} GwClientAddr;
-
 typedef struct GwConn
 {
 	dlist_node	node;
@@ -152,11 +154,13 @@ typedef struct GwConn
 	GwClientAddr client;
 	TimestampTz since;
 	bool		cut;			/* past its deadline, shut down */
+	bool		counted;		/* in the client's count (clients.c) */
 } GwConn;
 
 static MemoryContext gw_listen_cxt;
 static dlist_head gw_conns = DLIST_STATIC_INIT(gw_conns);
 static int	gw_listen_db = -1;	/* this database's entry in shared memory */
+static int	gw_listen_idx = 0;	/* which of the database's listeners */
 static char gw_listen_dbname[NAMEDATALEN];
 static bool gw_listen_legacy;	/* gateway.database: URLs without a database */
 static SPIPlanPtr gw_ingest_plan = NULL;
@@ -1016,26 +1020,19 @@ gw_client_addr(const struct sockaddr *sa, GwClientAddr *k)
 		memcpy(k->addr, &((const struct sockaddr_in6 *) sa)->sin6_addr, 16);
 }
 
-/* How many connections the client has open here, those cut aside. */
-static int
-gw_client_conns(const GwClientAddr *k)
+/* A connection cut or closed no longer counts for its client. */
+static void
+gw_conn_uncount(GwConn *c)
 {
-	int			n = 0;
-	dlist_iter	it;
-
-	dlist_foreach(it, &gw_conns)
-	{
-		GwConn	   *c = dlist_container(GwConn, node, it.cur);
-
-		if (!c->cut && memcmp(&c->client, k, sizeof(*k)) == 0)
-			n++;
-	}
-	return n;
+	if (c->counted)
+		gw_clients_release(MyDatabaseId, gw_listen_idx, &c->client);
+	c->counted = false;
 }
 
 /*
  * Keep the list of open connections.  A connection from a client that has
- * gateway.listen_max_per_client open already is shut down at once.
+ * gateway.listen_max_per_client open to this database's listeners already
+ * is shut down at once.
  */
 static void
 gw_listen_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
@@ -1061,8 +1058,8 @@ gw_listen_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
 		ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 		gw_client_addr(ci ? ci->client_addr : NULL, &c->client);
 		c->since = GetCurrentTimestamp();
-		if (gw_listen_max_per_client > 0 &&
-			gw_client_conns(&c->client) >= gw_listen_max_per_client)
+		if (!gw_clients_take(MyDatabaseId, gw_listen_idx, &c->client,
+							 gw_listen_max_per_client, &c->counted))
 		{
 			if (c->fd >= 0)
 				(void) shutdown(c->fd, SHUT_RDWR);
@@ -1073,6 +1070,7 @@ gw_listen_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
 	}
 	else if (c != NULL)
 	{
+		gw_conn_uncount(c);
 		dlist_delete(&c->node);
 		pfree(c);
 		*socket_context = NULL;
@@ -1102,25 +1100,26 @@ gw_listen_deadlines(void)
 			return (long) ((deadline - now) / 1000) + 1;	/* the rest are younger */
 		if (c->fd >= 0)
 			(void) shutdown(c->fd, SHUT_RDWR);
+		gw_conn_uncount(c);
 		c->cut = true;
 	}
 	return -1;
 }
 
 /*
- * The address a database's listener takes connections on from the front: a
- * Unix datagram socket in the abstract namespace, named after the
- * postmaster and the database.
+ * The address listener idx of a database takes connections on from the
+ * front: a Unix datagram socket in the abstract namespace, named after the
+ * postmaster, the database and the listener.
  */
 void
-gw_listen_socket_addr(Oid dboid, struct sockaddr_un *sa, socklen_t *len)
+gw_listen_socket_addr(Oid dboid, int idx, struct sockaddr_un *sa, socklen_t *len)
 {
 	int			n;
 
 	memset(sa, 0, sizeof(*sa));
 	sa->sun_family = AF_UNIX;
-	n = snprintf(sa->sun_path + 1, sizeof(sa->sun_path) - 1, "gateway-listener-%d-%u",
-				 (int) PostmasterPid, dboid);
+	n = snprintf(sa->sun_path + 1, sizeof(sa->sun_path) - 1, "gateway-listener-%d-%u-%d",
+				 (int) PostmasterPid, dboid, idx);
 	*len = offsetof(struct sockaddr_un, sun_path) + 1 + n;
 }
 
@@ -1133,7 +1132,7 @@ gw_listen_socket(void)
 	int			fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	int			on = 1;
 
-	gw_listen_socket_addr(MyDatabaseId, &sa, &len);
+	gw_listen_socket_addr(MyDatabaseId, gw_listen_idx, &sa, &len);
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)) != 0 ||
 		bind(fd, (struct sockaddr *) &sa, len) != 0)
 		ereport(ERROR,
@@ -1219,17 +1218,17 @@ gw_listen_start(void)
 }
 
 /*
- * The extension is gone: leave, quietly, without dropping a connection the
- * front handed over.  The front hands no more once we are unregistered;
- * what it handed before is taken and answered (503 while the extension is
- * gone), for a second at most.
+ * The extension is gone, or gateway.listeners was lowered below us: leave,
+ * quietly, without dropping a connection the front handed over.  The front
+ * hands no more once we are unregistered; what it handed before is taken
+ * and answered (503 while the extension is gone), for a second at most.
  */
 static void
-gw_listen_leave(struct MHD_Daemon *d, int sock)
+gw_listen_leave(struct MHD_Daemon *d, int sock, const char *why)
 {
 	TimestampTz start;
 
-	(void) gw_db_set_listener(gw_listen_db, NULL);
+	(void) gw_db_set_listener(gw_listen_db, gw_listen_idx, NULL);
 	pg_usleep(50 * 1000L);
 	start = GetCurrentTimestamp();
 	for (;;)
@@ -1251,14 +1250,17 @@ gw_listen_leave(struct MHD_Daemon *d, int sock)
 						 10L, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 	}
-	elog(DEBUG1, "gateway listener: the extension is gone; exiting");
+	elog(DEBUG1, "gateway listener %d: %s; exiting", gw_listen_idx + 1, why);
 	proc_exit(0);
 }
 
+/* (what we counted first: a listener in our place may start once we are
+ * unregistered) */
 static void
 gw_listener_exit(int code, Datum arg)
 {
-	(void) gw_db_set_listener(gw_listen_db, NULL);
+	gw_clients_forget(MyDatabaseId, gw_listen_idx);
+	(void) gw_db_set_listener(gw_listen_db, gw_listen_idx, NULL);
 }
 
 /* A database's listener. */
@@ -1275,14 +1277,18 @@ gw_listener_main(Datum arg)
 	gw_listen_db = DatumGetInt32(arg);
 	memcpy(&dboid, MyBgworkerEntry->bgw_extra, sizeof(Oid));
 	strlcpy(gw_listen_dbname, MyBgworkerEntry->bgw_extra + sizeof(Oid), NAMEDATALEN);
+	memcpy(&gw_listen_idx, MyBgworkerEntry->bgw_extra + sizeof(Oid) + NAMEDATALEN, sizeof(int));
+	if (gw_listen_idx < 0 || gw_listen_idx >= GW_MAX_LISTENERS)
+		elog(ERROR, "gateway listener: no place %d", gw_listen_idx);
 	gw_listen_legacy = (strcmp(gw_listen_dbname, gw_worker_database) == 0);
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
-	if (!gw_db_set_listener(gw_listen_db, NULL))
+	if (!gw_db_set_listener(gw_listen_db, gw_listen_idx, NULL))
 	{
-		elog(LOG, "gateway listener: database \"%s\" has a listener; exiting", gw_listen_dbname);
+		elog(LOG, "gateway listener: database \"%s\" has a listener %d; exiting",
+			 gw_listen_dbname, gw_listen_idx);
 		proc_exit(0);
 	}
 
@@ -1301,10 +1307,12 @@ gw_listener_main(Datum arg)
 	AddWaitEventToSet(wes, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
 	AddWaitEventToSet(wes, WL_SOCKET_READABLE, info->epoll_fd, NULL, NULL);
 	AddWaitEventToSet(wes, WL_SOCKET_READABLE, sock, NULL, NULL);
-	/* the front hands us connections from now on */
-	before_shmem_exit(gw_listener_exit, (Datum) 0);
-	if (!gw_db_set_listener(gw_listen_db, gw_listen_dbname))
+	/* the front hands us connections from now on; what a listener in our
+	 * place counted before is gone with its connections */
+	gw_clients_forget(MyDatabaseId, gw_listen_idx);
+	if (!gw_db_set_listener(gw_listen_db, gw_listen_idx, gw_listen_dbname))
 		proc_exit(0);
+	before_shmem_exit(gw_listener_exit, (Datum) 0);
 	ereport(LOG,
 			(errmsg("gateway listener for database \"%s\" on %s, handlers run as \"%s\"",
 					gw_listen_dbname, gw_listen_address, gw_listen_role)));
@@ -1332,11 +1340,13 @@ gw_listener_main(Datum arg)
 		QueryCancelPending = false;
 		CHECK_FOR_INTERRUPTS();
 		if (!gw_db_served(gw_listen_db))
-			gw_listen_leave(d, sock);
+			gw_listen_leave(d, sock, "the extension is gone");
 		if (ConfigReloadPending)
 		{
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
+			if (gw_listen_idx >= gw_listen_processes)
+				gw_listen_leave(d, sock, "gateway.listeners was lowered");
 		}
 		MemoryContextSwitchTo(loop_cxt);
 		gw_listen_take(sock, d);

@@ -19,6 +19,7 @@ extern int	gw_callback_lock_timeout_ms;
 extern int	gw_callback_statement_timeout_ms;
 extern int	gw_listen_max_per_client;
 extern int	gw_listen_request_timeout_s;
+extern int	gw_listen_processes;
 
 /*
  * The role callback handlers (and USSD handlers, wherever they are called
@@ -30,7 +31,7 @@ extern Oid	gw_handler_role(char **why, bool *refused);
 /* Register the front (gateway.listen_address is set). */
 extern void gw_front_register(void);
 
-/* The address a database's listener takes connections on from the front. */
-extern void gw_listen_socket_addr(Oid dboid, struct sockaddr_un *sa, socklen_t *len);
+/* The address listener idx of a database takes connections on from the front. */
+extern void gw_listen_socket_addr(Oid dboid, int idx, struct sockaddr_un *sa, socklen_t *len);
 
 #endif

@@ -20,6 +20,7 @@
 #include "circuit.h"
 #include "journal.h"
 #include "pause.h"
+#include "clients.h"
 #include "shmem.h"
 #include "stats.h"
 
@@ -43,8 +44,8 @@ typedef struct GwDbEntry
 	bool		noslot;			/* the launcher found no free worker slot */
 	TimestampTz paused_until;	/* a DROP/ALTER DATABASE wants it to itself */
 	GwWorkerSlot workers[GW_MAX_WORKERS];
-	pid_t		listener_pid;	/* its callback listener, 0: none */
-	char		listener_db[NAMEDATALEN];	/* the name it serves, "": not ready */
+	pid_t		listener_pid[GW_MAX_LISTENERS];	/* its callback listeners, 0: none */
+	char		listener_db[NAMEDATALEN];	/* the name they serve */
 	pid_t		rollup_pid;		/* its rollup process, 0: none */
 	int64		rollup_gen;		/* the pass asked for last */
 	int64		rollup_done;	/* the last pass that committed */
@@ -84,6 +85,7 @@ gw_shmem_request(void)
 	RequestNamedLWLockTranche("gateway", 1);
 	RequestAddinShmemSpace(gw_stats_shmem_size());
 	gw_circuit_shmem_request();
+	gw_clients_shmem_request();
 }
 
 static void
@@ -102,6 +104,7 @@ gw_shmem_startup(void)
 	}
 	gw_pause_shmem_init();
 	gw_stats_shmem_init();
+	gw_clients_shmem_startup();
 	LWLockRelease(AddinShmemInitLock);
 	gw_circuit_shmem_startup();
 	/* the postmaster, at start and after a crash: no session is left */
@@ -322,7 +325,8 @@ gw_db_live_workers(Oid dboid)
 	{
 		for (int i = 0; i < GW_MAX_WORKERS; i++)
 			n += (e->workers[i].pid != 0);
-		n += (e->listener_pid != 0);
+		for (int i = 0; i < GW_MAX_LISTENERS; i++)
+			n += (e->listener_pid[i] != 0);
 		n += (e->rollup_pid != 0);
 	}
 	LWLockRelease(gw_shared->lock);
@@ -400,23 +404,22 @@ gw_db_rollup_succeeded(int db, int64 gen)
 }
 
 bool
-gw_db_set_listener(int db, const char *name)
+gw_db_set_listener(int db, int idx, const char *name)
 {
 	GwDbEntry  *e = &gw_shared->dbs[db];
 	bool		ok;
 
+	Assert(idx >= 0 && idx < GW_MAX_LISTENERS);
 	LWLockAcquire(gw_shared->lock, LW_EXCLUSIVE);
-	ok = (e->dboid == MyDatabaseId && (e->listener_pid == 0 || e->listener_pid == MyProcPid));
+	ok = (e->dboid == MyDatabaseId &&
+		  (e->listener_pid[idx] == 0 || e->listener_pid[idx] == MyProcPid));
 	if (ok && name != NULL)
 	{
-		e->listener_pid = MyProcPid;
+		e->listener_pid[idx] = MyProcPid;
 		strlcpy(e->listener_db, name, NAMEDATALEN);
 	}
 	else if (ok)
-	{
-		e->listener_pid = 0;
-		e->listener_db[0] = '\0';
-	}
+		e->listener_pid[idx] = 0;
 	LWLockRelease(gw_shared->lock);
 	return ok;
 }
@@ -434,15 +437,26 @@ gw_db_served(int db)
 }
 
 Oid
-gw_db_listener_for(const char *name)
+gw_db_listener_for(const char *name, uint32 *turns, int *idx)
 {
 	Oid			dboid = InvalidOid;
 
 	LWLockAcquire(gw_shared->lock, LW_SHARED);
-	for (int i = 0; i < GW_MAX_DATABASES; i++)
-		if (gw_shared->dbs[i].listener_pid != 0 &&
-			strcmp(gw_shared->dbs[i].listener_db, name) == 0)
-			dboid = gw_shared->dbs[i].dboid;
+	for (int i = 0; i < GW_MAX_DATABASES && !OidIsValid(dboid); i++)
+	{
+		GwDbEntry  *e = &gw_shared->dbs[i];
+		int			live[GW_MAX_LISTENERS];
+		int			n = 0;
+
+		for (int l = 0; l < GW_MAX_LISTENERS; l++)
+			if (e->listener_pid[l] != 0)
+				live[n++] = l;
+		if (n > 0 && strcmp(e->listener_db, name) == 0)
+		{
+			dboid = e->dboid;
+			*idx = live[turns[i]++ % n];
+		}
+	}
 	LWLockRelease(gw_shared->lock);
 	return dboid;
 }
@@ -461,7 +475,8 @@ gw_db_snapshot(GwDbInfo *out)
 		out[i].paused_until = e->paused_until;
 		for (int s = 0; s < GW_MAX_WORKERS; s++)
 			out[i].live[s] = (e->workers[s].pid != 0);
-		out[i].listener_live = (e->listener_pid != 0);
+		for (int l = 0; l < GW_MAX_LISTENERS; l++)
+			out[i].listener_live[l] = (e->listener_pid[l] != 0);
 	}
 	LWLockRelease(gw_shared->lock);
 }

@@ -12,6 +12,7 @@
 
 #define GW_MAX_WORKERS 16		/* per database */
 #define GW_MAX_DATABASES 64
+#define GW_MAX_LISTENERS 8		/* callback listener processes per database */
 
 /* A database's place in the launcher's table. */
 typedef enum GwDbState
@@ -29,7 +30,7 @@ typedef struct GwDbInfo
 	bool		noslot;
 	TimestampTz paused_until;
 	bool		live[GW_MAX_WORKERS];	/* the slot's worker is registered */
-	bool		listener_live;
+	bool		listener_live[GW_MAX_LISTENERS];	/* listener i is registered */
 } GwDbInfo;
 
 extern void gw_shmem_init(void);
@@ -61,11 +62,17 @@ extern bool gw_db_take_probe_lost(void);
 extern uint32 gw_db_gen(int db);
 /* (true: the entry is in that state now) */
 extern bool gw_db_mark(int db, GwDbState state, uint32 gen);
-/* A database's callback listener: registering (name: the database's name,
- * once it takes connections) or leaving (NULL); false when another has the
- * place.  And the database whose listener serves a name (InvalidOid: none). */
-extern bool gw_db_set_listener(int db, const char *name);
-extern Oid	gw_db_listener_for(const char *name);
+/*
+ * A database's callback listener idx (0 .. gateway.listeners - 1):
+ * registering (name: the database's name, once it takes connections) or
+ * leaving (NULL); false when another process has the place.  And the
+ * database whose listeners serve a name (InvalidOid: none), with the one
+ * to hand a connection to in *idx: turns[entry] (the caller's count for
+ * each entry, advanced here) picks among those registered, so that
+ * successive connections go round them.
+ */
+extern bool gw_db_set_listener(int db, int idx, const char *name);
+extern Oid	gw_db_listener_for(const char *name, uint32 *turns, int *idx);
 /* Whether this database's entry says served (its workers found the
  * extension, and have not found it gone since). */
 extern bool gw_db_served(int db);
