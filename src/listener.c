@@ -167,6 +167,8 @@ static SPIPlanPtr gw_ingest_plan = NULL;
 static GwListenReq *gw_pending = NULL;
 static GwListenReq **gw_pending_tail = &gw_pending;
 
+static void gw_listen_auth_end(void);
+
 /* Exit, quietly, once the workers found the extension gone. */
 static void
 gw_listen_check_served(void)
@@ -561,10 +563,13 @@ gw_listen_together(GwListenReq *list, Oid role, TimestampTz deadline)
 static void
 gw_listen_batch(GwListenReq *list)
 {
-	MemoryContext cxt = CurrentMemoryContext;
+	MemoryContext cxt;
 	bool		drop_plan = false;
 	volatile bool transient = false;
 	volatile TimestampTz deadline = 0;
+
+	gw_listen_auth_end();
+	cxt = CurrentMemoryContext;
 
 	for (GwListenReq *r = list; r; r = r->next)
 		r->answered = false;
@@ -711,8 +716,39 @@ gw_listen_reply(struct MHD_Connection *conn, GwAnswer *a)
 }
 
 /*
- * Whether token opens account, in a short transaction of its own: 0 when it
- * does, else the HTTP status to answer.  An account that does not exist is
+ * The token checks of one MHD_run() share one short transaction, started by
+ * the first and committed by gw_listen_auth_end() once the run is over, or
+ * before anything else in it needs a transaction (a USSD session, a status
+ * page): each check still sees every change committed before that run
+ * began, token rotations included, and a run that completes many requests'
+ * headers pays for one transaction instead of one each.
+ */
+static bool gw_auth_open = false;
+
+static void
+gw_listen_auth_end(void)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+
+	if (!gw_auth_open)
+		return;
+	gw_auth_open = false;
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	MemoryContextSwitchTo(cxt);
+}
+
+/* MHD_run(), and the token checks it made committed */
+static void
+gw_listen_run(struct MHD_Daemon *d)
+{
+	MHD_run(d);
+	gw_listen_auth_end();
+}
+
+/*
+ * Whether token opens account, in the run's transaction: 0 when it does,
+ * else the HTTP status to answer.  An account that does not exist is
  * refused exactly as a wrong token is, so that names cannot be probed.
  */
 static int
@@ -725,9 +761,13 @@ gw_listen_authorize(const char *account, const char *token)
 	{
 		const GwAccount *acc;
 
-		SetCurrentStatementStartTimestamp();
-		StartTransactionCommand();
-		PushActiveSnapshot(GetTransactionSnapshot());
+		if (!gw_auth_open)
+		{
+			SetCurrentStatementStartTimestamp();
+			StartTransactionCommand();
+			PushActiveSnapshot(GetTransactionSnapshot());
+			gw_auth_open = true;
+		}
 		if (!gw_lock_extension(InvalidOid, true))
 			status = MHD_HTTP_SERVICE_UNAVAILABLE;
 		else
@@ -737,8 +777,6 @@ gw_listen_authorize(const char *account, const char *token)
 				gw_token_equal(token, acc->callback_token))
 				status = 0;
 		}
-		PopActiveSnapshot();
-		CommitTransactionCommand();
 	}
 	PG_CATCH();
 	{
@@ -748,6 +786,7 @@ gw_listen_authorize(const char *account, const char *token)
 		e = CopyErrorData();
 		FlushErrorState();
 		AbortCurrentTransaction();
+		gw_auth_open = false;
 		if (e->sqlerrcode == ERRCODE_UNDEFINED_OBJECT)
 			status = MHD_HTTP_FORBIDDEN;
 		else
@@ -878,6 +917,7 @@ gw_listen_monitor(struct MHD_Connection *conn, const char *url, const char *meth
 	GwAnswer	a;
 	int			status;
 
+	gw_listen_auth_end();		/* the monitor runs between transactions */
 	if (auth && pg_strncasecmp(auth, "Bearer ", 7) == 0)
 		token = auth + 7;
 	status = gw_monitor_access(token, ci ? ci->client_addr : NULL);
@@ -1236,11 +1276,11 @@ gw_listen_leave(struct MHD_Daemon *d, int sock, const char *why)
 		const union MHD_DaemonInfo *info;
 
 		gw_listen_take(sock, d);
-		MHD_run(d);
+		gw_listen_run(d);
 		while (gw_pending)
 		{
 			gw_listen_flush();
-			MHD_run(d);
+			gw_listen_run(d);
 		}
 		info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
 		if (info == NULL || info->num_connections == 0 ||
@@ -1350,7 +1390,7 @@ gw_listener_main(Datum arg)
 		}
 		MemoryContextSwitchTo(loop_cxt);
 		gw_listen_take(sock, d);
-		MHD_run(d);
+		gw_listen_run(d);
 		/*
 		 * What that run completed is applied, then answered by the next.
 		 * Connections the front handed over meanwhile are taken between
@@ -1361,7 +1401,7 @@ gw_listener_main(Datum arg)
 		{
 			gw_listen_flush();
 			gw_listen_take(sock, d);
-			MHD_run(d);
+			gw_listen_run(d);
 		}
 		MemoryContextSwitchTo(TopMemoryContext);
 		MemoryContextReset(loop_cxt);
