@@ -26,6 +26,7 @@
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
 #include "account.h"
@@ -303,7 +304,17 @@ gw_account_load(GwAccount *acc, const char *name)
 									   " WHERE a.name OPERATOR(pg_catalog.=) $1",
 									   1, (Oid[]) {TEXTOID});
 	values[0] = CStringGetTextDatum(name);
-	rc = SPI_execute_plan(gw_lookup_plan, values, NULL, true, 1);
+
+	/*
+	 * Read with a snapshot taken now, after the invalidations that sent us
+	 * here were taken: a commit is visible before its invalidation is sent,
+	 * so this sees every change whose invalidation we consumed.  The
+	 * transaction's snapshot may be older (a listener's run of token
+	 * checks, a repeatable read transaction), and a cache filled from it
+	 * would keep what changed since, a rotated token, until the next change.
+	 */
+	rc = SPI_execute_snapshot(gw_lookup_plan, values, NULL, GetLatestSnapshot(), InvalidSnapshot,
+							  true, false, 1);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "account lookup failed: %s", SPI_result_code_string(rc));
 	if (SPI_processed == 0)

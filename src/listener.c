@@ -719,9 +719,12 @@ gw_listen_reply(struct MHD_Connection *conn, GwAnswer *a)
  * The token checks of one MHD_run() share one short transaction, started by
  * the first and committed by gw_listen_auth_end() once the run is over, or
  * before anything else in it needs a transaction (a USSD session, a status
- * page): each check still sees every change committed before that run
- * began, token rotations included, and a run that completes many requests'
- * headers pays for one transaction instead of one each.
+ * page): a run that completes many requests' headers pays for one
+ * transaction instead of one each.  Each check still takes the
+ * invalidations that arrived since the one before (gw_account_get), and an
+ * account read again after one is read with a snapshot of its own
+ * (account.c), so a token rotated or an account dropped meanwhile is seen
+ * by the next check.
  */
 static bool gw_auth_open = false;
 
@@ -733,8 +736,26 @@ gw_listen_auth_end(void)
 	if (!gw_auth_open)
 		return;
 	gw_auth_open = false;
-	PopActiveSnapshot();
-	CommitTransactionCommand();
+	PG_TRY();
+	{
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *e;
+
+		MemoryContextSwitchTo(cxt);
+		e = CopyErrorData();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		/* the checks it made were answered already: nothing else hangs on it */
+		ereport(LOG,
+				(errmsg("gateway listener: the token checks' transaction failed to commit: %s",
+						e->message)));
+		FreeErrorData(e);
+	}
+	PG_END_TRY();
 	MemoryContextSwitchTo(cxt);
 }
 

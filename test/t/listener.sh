@@ -124,6 +124,24 @@ q "SELECT gw_account_update('lst', rotate_callback_token => true)" >/dev/null
 check "403 after gw_account_update rotated the token" 403 "$(code -X POST --data '{}' "$url2")"
 url2=$(q "SELECT gw_callback_url('lst', 'dlr')")
 check "200 with the token gw_account_update made" 200 "$(code -X POST --data '{"uniqueId": "lst-r2"}' "$url2")"
+# A session whose snapshot is older than a rotation (repeatable read) reads
+# the account again when the rotation's invalidation comes: as it is now,
+# so that its cache (the listener's is the same code) never keeps the token
+# rotated away once that invalidation is taken.
+out=$(psql -X -q -t -A -v ON_ERROR_STOP=1 -d "$db" <<SQL
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT count(*) > 0 FROM gateway.accounts;
+\! psql -X -q -d $db -c "SELECT gw_callback_token_rotate('lst')" >/dev/null
+SELECT gw_callback_url('lst', 'dlr');
+COMMIT;
+SELECT gw_callback_url('lst', 'dlr');
+SQL
+)
+url3=$(q "SELECT gw_callback_url('lst', 'dlr')")
+check "a rotation behind an older snapshot: the session's URL has the new token" \
+    "t|$url3|$url3" "$(echo "$out" | paste -sd'|')"
+check "and the new token opens the account" 200 "$(code -X POST --data '{"uniqueId": "lst-r3"}' "$url3")"
+url2=$url3
 
 # A superuser as listen_role: the listener refuses to start, and starts once
 # the setting is right again.
