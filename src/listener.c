@@ -728,6 +728,20 @@ gw_listen_reply(struct MHD_Connection *conn, GwAnswer *a)
  */
 static bool gw_auth_open = false;
 
+/* In a PG_CATCH: the run's transaction rolled back; the ERROR, in cxt. */
+static ErrorData *
+gw_listen_auth_abort(MemoryContext cxt)
+{
+	ErrorData  *e;
+
+	MemoryContextSwitchTo(cxt);
+	e = CopyErrorData();
+	FlushErrorState();
+	AbortCurrentTransaction();
+	gw_auth_open = false;
+	return e;
+}
+
 static void
 gw_listen_auth_end(void)
 {
@@ -743,12 +757,8 @@ gw_listen_auth_end(void)
 	}
 	PG_CATCH();
 	{
-		ErrorData  *e;
+		ErrorData  *e = gw_listen_auth_abort(cxt);
 
-		MemoryContextSwitchTo(cxt);
-		e = CopyErrorData();
-		FlushErrorState();
-		AbortCurrentTransaction();
 		/* the checks it made were answered already: nothing else hangs on it */
 		ereport(LOG,
 				(errmsg("gateway listener: the token checks' transaction failed to commit: %s",
@@ -801,13 +811,8 @@ gw_listen_authorize(const char *account, const char *token)
 	}
 	PG_CATCH();
 	{
-		ErrorData  *e;
+		ErrorData  *e = gw_listen_auth_abort(cxt);
 
-		MemoryContextSwitchTo(cxt);
-		e = CopyErrorData();
-		FlushErrorState();
-		AbortCurrentTransaction();
-		gw_auth_open = false;
 		if (e->sqlerrcode == ERRCODE_UNDEFINED_OBJECT)
 			status = MHD_HTTP_FORBIDDEN;
 		else
