@@ -10,7 +10,7 @@
  * socket (SCM_RIGHTS, see listener.c); that listener reads the request from
  * its start.  The front answers by itself only when no listener can: 404
  * for a database that does not exist or a path that names none, 503 for a
- * database whose listener is not running (no extension, being dropped,
+ * database none of whose listeners runs (no extension, being dropped,
  * starting), 400 for a first line that is not HTTP.
  *
  * It is a background worker connected to no database; it reads pg_database

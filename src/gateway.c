@@ -204,7 +204,7 @@ _PG_init(void)
 							PGC_SIGHUP, GUC_UNIT_BYTE,
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("gateway.listen_max_connections",
-							gettext_noop("Connections the listener keeps open at once."),
+							gettext_noop("Connections each callback listener process keeps open at once."),
 							NULL,
 							&gw_listen_max_connections,
 							1000, 1, 100000,
@@ -239,7 +239,7 @@ _PG_init(void)
 							PGC_SIGHUP, GUC_UNIT_MS,
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("gateway.listen_max_per_client",
-							gettext_noop("Connections one client address may keep open to the listener at once; 0: no limit."),
+							gettext_noop("Connections one client address may keep open to a database's callback listeners at once; 0: no limit."),
 							NULL,
 							&gw_listen_max_per_client,
 							100, 0, 100000,

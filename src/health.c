@@ -104,6 +104,7 @@ gw_health(PG_FUNCTION_ARGS)
 	bool		listen = (gw_listen_address != NULL && gw_listen_address[0] != '\0');
 	int			live = 0;
 	int			listeners = 0;
+	bool		any_listener = false;
 	bool		ok;
 	uint64		dropped = 0;
 
@@ -116,8 +117,11 @@ gw_health(PG_FUNCTION_ARGS)
 				continue;
 			for (int s = 0; s < GW_MAX_WORKERS; s++)
 				live += dbs[i].live[s];
-			for (int k = 0; k < GW_MAX_LISTENERS; k++)
+			/* (one past a lowered gateway.listeners, leaving, not counted) */
+			for (int k = 0; k < gw_listen_processes; k++)
 				listeners += dbs[i].listener_live[k];
+			for (int k = 0; k < GW_MAX_LISTENERS; k++)
+				any_listener |= dbs[i].listener_live[k];
 		}
 		dropped = gw_stat_dropped();
 	}
@@ -131,7 +135,7 @@ gw_health(PG_FUNCTION_ARGS)
 					 ok ? "true" : "false", configured, live);
 	gw_health_ts(&buf, gw_stat_last(MyDatabaseId, GW_SA_WORKER));
 	appendStringInfo(&buf, "}, \"listener\": {\"configured\": %s, \"up\": %s, \"processes\": %d, \"live\": %d, \"last_activity\": ",
-					 listen ? "true" : "false", listeners > 0 ? "true" : "false",
+					 listen ? "true" : "false", any_listener ? "true" : "false",
 					 listen ? gw_listen_processes : 0, listeners);
 	gw_health_ts(&buf, gw_stat_last(MyDatabaseId, GW_SA_LISTENER));
 	appendStringInfoString(&buf, "}, \"accounts\": ");

@@ -569,8 +569,9 @@ gw_start_listener(int db, int k, const GwDatabase *d)
 }
 
 /*
- * Start and stop listeners from .. to - 1 of the database in entry db (d) to
- * match gateway.listeners; listening: the database is to have listeners.
+ * Start and stop the listeners numbered from to to - 1 (0-based) of the
+ * database in entry db (d) to match gateway.listeners; listening: the
+ * database is to have listeners.
  */
 static void
 gw_pass_listeners(int db, const GwDatabase *d, const GwDbInfo *info, bool listening,

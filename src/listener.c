@@ -194,6 +194,9 @@ gw_listen_sleep(long ms)
 		ConfigReloadPending = false;
 		ProcessConfigFile(PGC_SIGHUP);
 	}
+	/* not taking connections yet: past a lowered gateway.listeners, leave */
+	if (gw_listen_idx >= gw_listen_processes)
+		proc_exit(0);
 }
 
 /*
@@ -1354,7 +1357,7 @@ gw_listener_main(Datum arg)
 	if (!gw_db_set_listener(gw_listen_db, gw_listen_idx, NULL))
 	{
 		elog(LOG, "gateway listener: database \"%s\" has a listener %d; exiting",
-			 gw_listen_dbname, gw_listen_idx);
+			 gw_listen_dbname, gw_listen_idx + 1);
 		proc_exit(0);
 	}
 
@@ -1379,9 +1382,14 @@ gw_listener_main(Datum arg)
 	if (!gw_db_set_listener(gw_listen_db, gw_listen_idx, gw_listen_dbname))
 		proc_exit(0);
 	before_shmem_exit(gw_listener_exit, (Datum) 0);
-	ereport(LOG,
-			(errmsg("gateway listener for database \"%s\" on %s, handlers run as \"%s\"",
-					gw_listen_dbname, gw_listen_address, gw_listen_role)));
+	if (gw_listen_idx == 0)
+		ereport(LOG,
+				(errmsg("gateway listener for database \"%s\" on %s, handlers run as \"%s\"",
+						gw_listen_dbname, gw_listen_address, gw_listen_role)));
+	else
+		ereport(LOG,
+				(errmsg("gateway listener %d for database \"%s\" on %s, handlers run as \"%s\"",
+						gw_listen_idx + 1, gw_listen_dbname, gw_listen_address, gw_listen_role)));
 	pgstat_report_activity(STATE_IDLE, NULL);
 	/* for the answers made before a request has a context of its own */
 	loop_cxt = AllocSetContextCreate(gw_listen_cxt, "gateway listener loop",
@@ -1411,9 +1419,11 @@ gw_listener_main(Datum arg)
 		{
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
-			if (gw_listen_idx >= gw_listen_processes)
-				gw_listen_leave(d, sock, "gateway.listeners was lowered");
 		}
+		/* (checked each time: a reload may have come while we waited for
+		 * the extension, or before we were started) */
+		if (gw_listen_idx >= gw_listen_processes)
+			gw_listen_leave(d, sock, "gateway.listeners was lowered");
 		MemoryContextSwitchTo(loop_cxt);
 		gw_listen_take(sock, d);
 		gw_listen_run(d);

@@ -1,7 +1,7 @@
 /*
  * listener.h: the callback listener: the front (front.c), which accepts
- * connections on gateway.listen_address, and a listener per database
- * (listener.c), a background worker serving HTTP.
+ * connections on gateway.listen_address, and gateway.listeners listeners
+ * per database (listener.c), background workers serving HTTP.
  */
 #ifndef GW_LISTENER_H
 #define GW_LISTENER_H

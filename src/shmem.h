@@ -77,7 +77,7 @@ extern Oid	gw_db_listener_for(const char *name, uint32 *turns, int *idx);
  * extension, and have not found it gone since). */
 extern bool gw_db_served(int db);
 /* A DROP/ALTER DATABASE: no workers for dboid until then; how many live
- * (its listener included). */
+ * (its listeners included). */
 extern void gw_db_pause(Oid dboid, TimestampTz until);
 extern int	gw_db_live_workers(Oid dboid);
 

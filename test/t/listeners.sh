@@ -24,7 +24,9 @@ wait_live() {   # wait_live <processes live>: until gw_health and pg_stat_activi
 }
 # held <source address> <n>: n connections from that address that send an
 # unfinished request (its first line and one header) and keep it so; prints
-# how many are still open after 1.5 s, then keeps them until stdin closes
+# how many are still open after 1.5 s, then keeps them until stdin closes,
+# a header line every 2 s (so that gateway.listen_timeout, 10 s idle, does
+# not close them; gateway.listen_request_timeout is 30 s)
 held_py='
 import socket, sys, time, select
 src, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
@@ -46,7 +48,12 @@ def open_(s):
     except OSError:
         return False
 print(sum(open_(s) for s in socks), flush=True)
-sys.stdin.read()
+while not select.select([sys.stdin], [], [], 2)[0]:
+    for s in socks:
+        try:
+            s.sendall(b"X-Held: 1\r\n")
+        except OSError:
+            pass
 '
 # how many TCP connections from address $1 each listener holds (by pid order)
 per_listener() {
@@ -132,11 +139,9 @@ exec 4> >(python3 -c "$held_py" 127.0.0.3 "$port" 4 >"$GW_WORK/lm.held3b")
 for _ in $(seq 1 50); do [ -s "$GW_WORK/lm.held3b" ] && break; sleep 0.1; done
 check "the client may open 2 more: its 2 that closed no longer count" 2 "$(cat "$GW_WORK/lm.held3b")"
 exec 4>&- 3>&-
-# (the copies below come from one address at once)
-q "ALTER SYSTEM RESET gateway.listen_max_per_client" >/dev/null
-reload
 
-# --- one payment result, 16 copies at once over both listeners: applied once
+# --- one payment result, 16 copies at once over both listeners (each from
+# an address of its own, so that the limit of 4 is not in the way): applied once
 pay=$(q "SELECT gw_stk_push('lm', '0712000006', 10, 'INV-LM')")
 checkout=$(q "SELECT '$pay'::jsonb#>>'{data,data,CheckoutRequestID}'")
 row=$(q "SELECT id FROM gateway.outbox WHERE account = 'lm' AND payment
@@ -144,7 +149,8 @@ row=$(q "SELECT id FROM gateway.outbox WHERE account = 'lm' AND payment
 curl -s "http://127.0.0.1:$GW_MOCK_PORT/_mock/callback?id=$checkout" >"$GW_WORK/lm.payment"
 purl=$(q "SELECT gw_callback_url('lm', 'payment')")
 for i in $(seq 1 16); do
-    curl -s -o /dev/null -w '%{http_code}\n' -X POST -H 'Content-Type: application/json' \
+    curl -s -o /dev/null -w '%{http_code}\n' --interface "127.0.1.$i" -X POST \
+        -H 'Content-Type: application/json' \
         --data-binary @"$GW_WORK/lm.payment" "$purl" >"$GW_WORK/lm.pay.$i" &
 done
 wait
