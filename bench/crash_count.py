@@ -51,7 +51,8 @@ def row(label, n, reqs, lost, dups, dups_ok, twice, notes, ok):
 def sms(label, n, prefix, t_crash, snapshot, final, reqs):
     """Queued SMS: every row reached the provider and ended 'sent'; a row
     sent twice was in flight at the crash (leased, its result not committed,
-    its first copy before the crash) and every copy carried its key."""
+    its first copy before the crash, one copy after) and every copy carried
+    its key."""
     n, t_crash = int(n), float(t_crash)
     at_crash, end = rows(snapshot), rows(final)
     copies = collections.defaultdict(list)     # row key -> [(ts, key carried)]
@@ -72,7 +73,7 @@ def sms(label, n, prefix, t_crash, snapshot, final, reqs):
         if len(c) < 2:
             continue
         dups += len(c) - 1
-        in_flight = (at_crash.get(k, ["?"])[0] == "sending" and
+        in_flight = (at_crash.get(k, ["?"])[0] == "sending" and len(c) == 2 and
                      sum(1 for ts, _ in c if ts < t_crash) == 1)
         if in_flight and all(carried == k for _, carried in c):
             dups_ok += len(c) - 1

@@ -47,8 +47,10 @@ else
     . scripts/lib.sh
     export GW_DB=postgres
     GW_LISTEN_PORT=$(gw_free_port "${GW_LISTEN_PORT:-18787}")
+    # one worker: the one frozen at the crash moment (no burst worker)
     export GW_EXTRA_CONF="gateway.max_in_flight = 64
 gateway.batch_size = 500
+gateway.burst_workers = 0
 max_wal_size = '4GB'
 gateway.listen_address = '127.0.0.1:$GW_LISTEN_PORT'
 gateway.listen_role = 'gw_listener'"
@@ -147,6 +149,9 @@ sms_scenario() {  # label prefix crash
     wait_count "$p" "'sent'" $((SMS_N / 4)) || { echo "$label: the worker did not drain"; failed=1; return; }
     pid=$(worker_pid)
     freeze "$pid" || { echo "$label: could not freeze the worker"; failed=1; return; }
+    # what it wrote before it stopped reaches the mock (and is stamped)
+    # before the crash moment
+    sleep 0.3
     t=$(now)
     q "SELECT idempotency_key, status FROM gateway.outbox WHERE account = '$p'" >"$out/$p.snap"
     echo "$label: crash ($crash) at $(grep -c $'\tsent$' "$out/$p.snap") of $SMS_N sent"

@@ -110,6 +110,13 @@ _PG_init(void)
 							1, 0, GW_MAX_WORKERS,
 							PGC_SIGHUP, 0,
 							NULL, NULL, NULL);
+	DefineCustomIntVariable("gateway.burst_workers",
+							gettext_noop("Outbox workers a database gets beyond its count while its backlog outgrows them."),
+							gettext_noop("Started as worker slots are free; each leaves after 3 s with nothing to send."),
+							&gw_burst_workers,
+							1, 0, GW_MAX_WORKERS,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
 	DefineCustomStringVariable("gateway.database_workers",
 							   gettext_noop("Worker counts of given databases, as database:count items separated by commas."),
 							   NULL,

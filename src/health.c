@@ -103,6 +103,7 @@ gw_health(PG_FUNCTION_ARGS)
 	int			configured = gw_workers_for(dbname);
 	bool		listen = (gw_listen_address != NULL && gw_listen_address[0] != '\0');
 	int			live = 0;
+	int			own = 0;		/* of them, in the database's own slots */
 	int			listeners = 0;
 	bool		any_listener = false;
 	bool		ok;
@@ -115,8 +116,13 @@ gw_health(PG_FUNCTION_ARGS)
 		{
 			if (dbs[i].dboid != MyDatabaseId)
 				continue;
+			/* (burst workers, in the slots after, count as live only) */
 			for (int s = 0; s < GW_MAX_WORKERS; s++)
+			{
 				live += dbs[i].live[s];
+				if (s < configured)
+					own += dbs[i].live[s];
+			}
 			/* (one past a lowered gateway.listeners, leaving, not counted) */
 			for (int k = 0; k < gw_listen_processes; k++)
 				listeners += dbs[i].listener_live[k];
@@ -127,7 +133,7 @@ gw_health(PG_FUNCTION_ARGS)
 	}
 	else
 		configured = 0;			/* not in shared_preload_libraries: none */
-	ok = gw_shmem_ready() && live >= configured &&
+	ok = gw_shmem_ready() && own >= configured &&
 		(!listen || listeners >= gw_listen_processes);
 
 	initStringInfo(&buf);

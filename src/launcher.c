@@ -22,7 +22,11 @@
  * them again afterwards if the database is still there.
  *
  * The worker count of a database is gateway.workers, or its entry in
- * gateway.database_workers ('shop:2, crm:1'); both are reloadable.
+ * gateway.database_workers ('shop:2, crm:1'); both are reloadable.  While a
+ * worker of the set says its claims keep coming back full (a backlog), the
+ * launcher starts gateway.burst_workers more, in the slots after the set's,
+ * as slots are free; each of those leaves by itself when it finds nothing
+ * to do.
  */
 #include "postgres.h"
 
@@ -56,9 +60,11 @@
 #include "callback.h"
 #include "launcher.h"
 #include "listener.h"
+#include "pause.h"
 #include "shmem.h"
 
 int			gw_worker_count = 1;
+int			gw_burst_workers = 1;
 char	   *gw_database_workers = NULL;
 
 PGDLLEXPORT void gw_launcher_main(Datum arg);
@@ -173,6 +179,12 @@ gw_workers_for(const char *dbname)
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(cxt);
 	return n;
+}
+
+int
+gw_workers_most(int count)
+{
+	return count > 0 ? Min(count + gw_burst_workers, GW_MAX_WORKERS) : 0;
 }
 
 /* gateway.database_workers: "database:count" items separated by commas. */
@@ -622,6 +634,62 @@ gw_pass_listeners(int db, const GwDatabase *d, const GwDbInfo *info, bool listen
  * database should have.  Returns the milliseconds until the next pass is
  * due (a worker to start again later), at most 10 s.
  */
+/*
+ * Start the workers of the database in entry db (d) in slots from .. want - 1
+ * that are not running, and stop those running in slots from most on; true
+ * when worker 0 could not start for want of a slot.
+ */
+static bool
+gw_pass_workers(int db, const GwDatabase *d, const GwDbInfo *info, int from, int want,
+				int most, TimestampTz now, long *next, int *probing)
+{
+	GwDbLocal  *l = &gw_local[db];
+	bool		noslot = false;
+
+	for (int s = from; s < GW_MAX_WORKERS; s++)
+	{
+		long		since;
+
+		if (gw_handle_running(l->h[s]))
+		{
+			if (s >= most)
+				TerminateBackgroundWorker(l->h[s]);
+			continue;
+		}
+		if (l->h[s])
+			pfree(l->h[s]);
+		l->h[s] = NULL;
+		/* a worker an earlier launcher started is left alone */
+		if (s >= want || info->live[s])
+			continue;
+		if (info->state == GW_DB_PROBE && *probing >= GW_PROBES_AT_ONCE)
+		{
+			*next = Min(*next, GW_RESTART_MS);
+			continue;
+		}
+		since = (long) ((now - l->started[s]) / 1000);
+		if (l->started[s] != 0 && since < GW_RESTART_MS)
+		{
+			*next = Min(*next, GW_RESTART_MS - since);
+			continue;
+		}
+		if (!gw_start_worker(db, s, d))
+		{
+			if (s == 0 && !info->noslot)
+				ereport(LOG,
+						(errmsg("gateway launcher could not start a worker for database \"%s\"",
+								d->name),
+						 errhint("Raise max_worker_processes.")));
+			noslot = (s == 0);
+			*next = Min(*next, 5000);
+			break;
+		}
+		if (info->state == GW_DB_PROBE)
+			(*probing)++;
+	}
+	return noslot;
+}
+
 static long
 gw_launcher_pass(void)
 {
@@ -633,6 +701,8 @@ gw_launcher_pass(void)
 	ListCell   *lc;
 	const GwDatabase *served[GW_MAX_DATABASES] = {0};	/* looked at in this pass */
 	bool		listening[GW_MAX_DATABASES] = {0};	/* to have listeners */
+	int			burst_from[GW_MAX_DATABASES] = {0};	/* burst worker slots */
+	int			burst_to[GW_MAX_DATABASES] = {0};
 
 	/* databases not looked at yet get an entry, to be probed */
 	if (gw_db_take_probe_lost())
@@ -672,6 +742,7 @@ gw_launcher_pass(void)
 		GwDbLocal  *l = &gw_local[i];
 		GwDatabase *d;
 		int			want;
+		int			most;
 		bool		noslot = false;
 
 		if (l->dboid != info[i].dboid)
@@ -717,47 +788,12 @@ gw_launcher_pass(void)
 		}
 		if (info[i].state == GW_DB_PROBE)
 			want = Min(want, 1);
-		for (int s = 0; s < GW_MAX_WORKERS; s++)
-		{
-			long		since;
-
-			if (gw_handle_running(l->h[s]))
-			{
-				if (s >= want)
-					TerminateBackgroundWorker(l->h[s]);
-				continue;
-			}
-			if (l->h[s])
-				pfree(l->h[s]);
-			l->h[s] = NULL;
-			/* a worker an earlier launcher started is left alone */
-			if (s >= want || info[i].live[s])
-				continue;
-			if (info[i].state == GW_DB_PROBE && probing >= GW_PROBES_AT_ONCE)
-			{
-				next = Min(next, GW_RESTART_MS);
-				continue;
-			}
-			since = (long) ((now - l->started[s]) / 1000);
-			if (l->started[s] != 0 && since < GW_RESTART_MS)
-			{
-				next = Min(next, GW_RESTART_MS - since);
-				continue;
-			}
-			if (!gw_start_worker(i, s, d))
-			{
-				if (s == 0 && !info[i].noslot)
-					ereport(LOG,
-							(errmsg("gateway launcher could not start a worker for database \"%s\"",
-									d->name),
-							 errhint("Raise max_worker_processes.")));
-				noslot = (s == 0);
-				next = Min(next, 5000);
-				break;
-			}
-			if (info[i].state == GW_DB_PROBE)
-				probing++;
-		}
+		/* burst workers (started below, after every database's own workers
+		 * and listeners) while there is a backlog; they leave by themselves */
+		most = (info[i].state == GW_DB_SERVED) ? gw_workers_most(want) : want;
+		burst_from[i] = want;
+		burst_to[i] = (info[i].backlog && !gw_paused) ? most : want;
+		noslot = gw_pass_workers(i, d, &info[i], 0, want, most, now, &next, &probing);
 		if (noslot != info[i].noslot)
 			gw_db_set_noslot(i, l->dboid, noslot);
 
@@ -770,6 +806,10 @@ gw_launcher_pass(void)
 	for (int i = 0; i < GW_MAX_DATABASES; i++)
 		if (served[i] != NULL)
 			gw_pass_listeners(i, served[i], &info[i], listening[i], 1, GW_MAX_LISTENERS, now, &next);
+	for (int i = 0; i < GW_MAX_DATABASES; i++)
+		if (served[i] != NULL && burst_to[i] > burst_from[i])
+			(void) gw_pass_workers(i, served[i], &info[i], burst_from[i], burst_to[i],
+								   gw_workers_most(burst_from[i]), now, &next, &probing);
 	list_free_deep(dbs);
 	return next;
 }

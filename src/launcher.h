@@ -10,6 +10,7 @@
 #include "utils/guc.h"
 
 extern int	gw_worker_count;
+extern int	gw_burst_workers;
 extern char *gw_database_workers;
 
 /* _PG_init, under shared_preload_libraries: hooks and the launcher. */
@@ -26,6 +27,9 @@ extern void gw_bgw_init(BackgroundWorker *bgw, const char *function, const char 
 /* The worker count of a database (gateway.database_workers, else
  * gateway.workers), and the check hook of gateway.database_workers. */
 extern int	gw_workers_for(const char *dbname);
+/* The most workers a database with a backlog may have: its count and
+ * gateway.burst_workers (none for a database with no worker). */
+extern int	gw_workers_most(int count);
 extern bool gw_database_workers_check(char **newval, void **extra, GucSource source);
 
 /* ERROR, with a hint, unless a row queued in this database will be sent. */

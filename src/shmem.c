@@ -34,6 +34,7 @@ typedef struct GwWorkerSlot
 	pid_t		pid;
 	int64		token;			/* marks the rows this worker leased */
 	Latch	   *latch;
+	bool		backlog;		/* its claims have come back full for a while */
 } GwWorkerSlot;
 
 typedef struct GwDbEntry
@@ -72,6 +73,8 @@ typedef struct GwShared
 } GwShared;
 
 static GwShared *gw_shared = NULL;
+
+static void gw_wake_launcher_locked(void);
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
@@ -167,6 +170,21 @@ gw_shmem_unregister_worker(int db, int slot)
 	LWLockAcquire(gw_shared->lock, LW_EXCLUSIVE);
 	if (e->workers[slot].pid == MyProcPid)
 		memset(&e->workers[slot], 0, sizeof(GwWorkerSlot));
+	LWLockRelease(gw_shared->lock);
+}
+
+void
+gw_shmem_set_backlog(int db, int slot, bool backlog)
+{
+	GwDbEntry  *e = &gw_shared->dbs[db];
+
+	LWLockAcquire(gw_shared->lock, LW_EXCLUSIVE);
+	if (e->workers[slot].pid == MyProcPid && e->workers[slot].backlog != backlog)
+	{
+		e->workers[slot].backlog = backlog;
+		if (backlog)
+			gw_wake_launcher_locked();
+	}
 	LWLockRelease(gw_shared->lock);
 }
 
@@ -473,8 +491,12 @@ gw_db_snapshot(GwDbInfo *out)
 		out[i].state = e->state;
 		out[i].noslot = e->noslot;
 		out[i].paused_until = e->paused_until;
+		out[i].backlog = false;
 		for (int s = 0; s < GW_MAX_WORKERS; s++)
+		{
 			out[i].live[s] = (e->workers[s].pid != 0);
+			out[i].backlog |= (e->workers[s].pid != 0 && e->workers[s].backlog);
+		}
 		for (int l = 0; l < GW_MAX_LISTENERS; l++)
 			out[i].listener_live[l] = (e->listener_pid[l] != 0);
 	}

@@ -30,6 +30,7 @@ typedef struct GwDbInfo
 	bool		noslot;
 	TimestampTz paused_until;
 	bool		live[GW_MAX_WORKERS];	/* the slot's worker is registered */
+	bool		backlog;		/* a live worker says its work outgrows it */
 	bool		listener_live[GW_MAX_LISTENERS];	/* listener i is registered */
 } GwDbInfo;
 
@@ -40,6 +41,9 @@ extern bool gw_shmem_ready(void);
 extern bool gw_shmem_register_worker(int db, int slot, int64 token);
 extern void gw_shmem_unregister_worker(int db, int slot);
 extern int	gw_shmem_live_tokens(int db, int64 *tokens);
+/* A worker: whether its claims have come back full for a while (the
+ * launcher then starts gateway.burst_workers more, when slots are free). */
+extern void gw_shmem_set_backlog(int db, int slot, bool backlog);
 /* Wake this database's workers. */
 extern void gw_shmem_wake_workers(void);
 

@@ -53,6 +53,7 @@
 #include "account.h"
 #include "circuit.h"
 #include "journal.h"
+#include "launcher.h"
 #include "jsonutil.h"
 #include "pause.h"
 #include "request.h"
@@ -133,6 +134,12 @@ static List *gw_refresh_accounts = NIL;	/* tokens refused with 401 */
 static Oid	gw_outbox_relid = InvalidOid;	/* the outbox this worker's state is for */
 static Oid	gw_ext_oid = InvalidOid;	/* the extension that outbox belongs to */
 static SPIPlanPtr gw_claim_plan = NULL;
+static TimestampTz gw_full_since = 0;	/* claims full since then (0: the last was not) */
+
+/* Claims full this long in a row: a backlog (the launcher adds burst workers). */
+#define GW_BACKLOG_MS 500
+/* A burst worker with nothing to do this long leaves. */
+#define GW_BURST_IDLE_MS 3000
 static SPIPlanPtr gw_flush_plan = NULL;
 
 /* The entry of account in gw_refresh_accounts, or NULL; allocates nothing. */
@@ -906,9 +913,43 @@ gw_auth_backoff_accounts(void)
 	return gw_array(names, NULL, n, TEXTOID);
 }
 
-/* Claim up to n due rows and prepare their requests; how many were claimed. */
+/*
+ * A claim of n came back with got rows to send (rows held for an open
+ * circuit not counted); held rows were waiting before it (for a rate limit
+ * or a token: gw_start has started all it could).  Claims that come back
+ * full for GW_BACKLOG_MS in a row, with none held (more workers would not
+ * send those sooner), tell the launcher this database has a backlog; the
+ * first that does not ends it, and so does a pause.
+ */
+static void
+gw_backlog_end(void)
+{
+	if (gw_full_since != 0)
+		gw_shmem_set_backlog(gw_db, gw_slot, false);
+	gw_full_since = 0;
+}
+
+static void
+gw_note_claim(int n, int got, int held)
+{
+	TimestampTz now;
+
+	if (got < n || held > 0)
+	{
+		gw_backlog_end();
+		return;
+	}
+	now = GetCurrentTimestamp();
+	if (gw_full_since == 0)
+		gw_full_since = now;
+	else if (TimestampDifferenceExceeds(gw_full_since, now, GW_BACKLOG_MS))
+		gw_shmem_set_backlog(gw_db, gw_slot, true);
+}
+
+/* Claim up to n due rows and prepare their requests; how many were claimed,
+ * and in *circuit how many of them wait for an open circuit (held). */
 static int
-gw_claim(int n)
+gw_claim(int n, int *circuit)
 {
 	int			rc;
 	Datum		args[4];
@@ -920,6 +961,7 @@ gw_claim(int n)
 	GwItem	  **items;
 	bool		payment = false;
 
+	*circuit = 0;
 	gw_xact_begin("gateway: claiming");
 	if (gw_claim_plan == NULL)
 	{
@@ -1016,6 +1058,7 @@ gw_claim(int n)
 			items[i] = NULL;
 		}
 		gw_hold(held, until, why, nheld);
+		*circuit = nheld;
 	}
 	for (int i = 0; i < got; i++)
 		if (items[i])
@@ -1551,6 +1594,7 @@ void
 gw_worker_main(Datum arg)
 {
 	TimestampTz next_maintenance = 0;
+	TimestampTz idle_since = 0;	/* a burst worker: nothing to do since */
 	TimestampTz next_rollup = 0;
 	int64		rollup_final_day = -1;
 	int			maintenance_runs = 0;
@@ -1604,6 +1648,8 @@ gw_worker_main(Datum arg)
 			continue;
 		}
 		gw_pause_refresh();
+		if (gw_paused)
+			gw_backlog_end();
 
 		now = GetCurrentTimestamp();
 		if (now >= next_maintenance)
@@ -1633,10 +1679,18 @@ gw_worker_main(Datum arg)
 		{
 			int			room = gw_http_pool_free_slots(gw_pool) - gw_nwaiting - gw_nparked;
 			int			n = Min(room, gw_batch_size);
+			int			got;
+			int			held;
+			int			circuit = 0;
 
 			if (n <= 0)
 				break;
-			want_claim = (gw_claim(n) == n);
+			held = gw_nwaiting + gw_nparked;
+			got = gw_claim(n, &circuit);
+			gw_note_claim(n, got - circuit, held);
+			if (got > 0)
+				idle_since = 0;
+			want_claim = (got == n);
 			(void) gw_auth_run();
 			rate_wait = gw_start();
 			gw_http_pool_run(gw_pool, 0);
@@ -1681,6 +1735,25 @@ gw_worker_main(Datum arg)
 				timeout = 1000; /* a reload or a wake-up ends it sooner */
 			else
 				timeout = gw_next_due_ms(1000);
+			/* idle (or paused): no backlog; a burst worker idle for
+			 * GW_BURST_IDLE_MS leaves (not at once: a load just above one
+			 * worker's would start one every second) */
+			gw_backlog_end();
+			if (timeout > 0 && gw_nwaiting == 0 && gw_nparked == 0 &&
+				gw_slot >= gw_workers_for(gw_dbname))
+			{
+				TimestampTz t = GetCurrentTimestamp();
+
+				if (idle_since == 0)
+					idle_since = t;
+				if (TimestampDifferenceExceeds(idle_since, t, GW_BURST_IDLE_MS))
+				{
+					elog(DEBUG1, "gateway worker %d for database \"%s\": the backlog is gone; leaving",
+						 gw_slot, gw_dbname);
+					proc_exit(0);
+				}
+				timeout = Min(timeout, GW_BURST_IDLE_MS);
+			}
 			if (timeout > 0)
 			{
 				pgstat_report_activity(STATE_IDLE, NULL);
