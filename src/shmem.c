@@ -73,8 +73,6 @@ typedef struct GwShared
 } GwShared;
 
 static GwShared *gw_shared = NULL;
-
-static void gw_wake_launcher_locked(void);
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
@@ -173,21 +171,6 @@ gw_shmem_unregister_worker(int db, int slot)
 	LWLockRelease(gw_shared->lock);
 }
 
-void
-gw_shmem_set_backlog(int db, int slot, bool backlog)
-{
-	GwDbEntry  *e = &gw_shared->dbs[db];
-
-	LWLockAcquire(gw_shared->lock, LW_EXCLUSIVE);
-	if (e->workers[slot].pid == MyProcPid && e->workers[slot].backlog != backlog)
-	{
-		e->workers[slot].backlog = backlog;
-		if (backlog)
-			gw_wake_launcher_locked();
-	}
-	LWLockRelease(gw_shared->lock);
-}
-
 int
 gw_shmem_live_tokens(int db, int64 *tokens)
 {
@@ -233,6 +216,21 @@ gw_wake_launcher_locked(void)
 {
 	if (gw_shared->launcher_latch)
 		SetLatch(gw_shared->launcher_latch);
+}
+
+void
+gw_shmem_set_backlog(int db, int slot, bool backlog)
+{
+	GwDbEntry  *e = &gw_shared->dbs[db];
+
+	LWLockAcquire(gw_shared->lock, LW_EXCLUSIVE);
+	if (e->workers[slot].pid == MyProcPid && e->workers[slot].backlog != backlog)
+	{
+		e->workers[slot].backlog = backlog;
+		if (backlog)
+			gw_wake_launcher_locked();
+	}
+	LWLockRelease(gw_shared->lock);
 }
 
 void

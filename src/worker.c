@@ -134,13 +134,13 @@ static List *gw_refresh_accounts = NIL;	/* tokens refused with 401 */
 static Oid	gw_outbox_relid = InvalidOid;	/* the outbox this worker's state is for */
 static Oid	gw_ext_oid = InvalidOid;	/* the extension that outbox belongs to */
 static SPIPlanPtr gw_claim_plan = NULL;
+static SPIPlanPtr gw_flush_plan = NULL;
 static TimestampTz gw_full_since = 0;	/* claims full since then (0: the last was not) */
 
 /* Claims full this long in a row: a backlog (the launcher adds burst workers). */
 #define GW_BACKLOG_MS 500
 /* A burst worker with nothing to do this long leaves. */
 #define GW_BURST_IDLE_MS 3000
-static SPIPlanPtr gw_flush_plan = NULL;
 
 /* The entry of account in gw_refresh_accounts, or NULL; allocates nothing. */
 static ListCell *
@@ -913,14 +913,7 @@ gw_auth_backoff_accounts(void)
 	return gw_array(names, NULL, n, TEXTOID);
 }
 
-/*
- * A claim of n came back with got rows to send (rows held for an open
- * circuit not counted); held rows were waiting before it (for a rate limit
- * or a token: gw_start has started all it could).  Claims that come back
- * full for GW_BACKLOG_MS in a row, with none held (more workers would not
- * send those sooner), tell the launcher this database has a backlog; the
- * first that does not ends it, and so does a pause.
- */
+/* No backlog (any more): tell the launcher if we had said there was. */
 static void
 gw_backlog_end(void)
 {
@@ -929,6 +922,14 @@ gw_backlog_end(void)
 	gw_full_since = 0;
 }
 
+/*
+ * A claim of n came back with got rows to send (rows held for an open
+ * circuit not counted); held rows were waiting before it (for a rate limit
+ * or a token: gw_start has started all it could).  Claims that come back
+ * full for GW_BACKLOG_MS in a row, with none held (more workers would not
+ * send those sooner), tell the launcher this database has a backlog; the
+ * first that does not ends it, and so does a pause.
+ */
 static void
 gw_note_claim(int n, int got, int held)
 {
