@@ -89,36 +89,37 @@ gw_mask_scalar(const GwSecrets *secrets, JsonbValue *v)
 	return false;
 }
 
-Jsonb *
-gw_mask_jsonb_fields(const GwSecrets *secrets, Jsonb *j, const char *const *fields)
+/*
+ * One walk over j's top-level fields: with st NULL it only says whether a
+ * value would change; with st it also builds the masked copy in *st.
+ */
+static bool
+gw_mask_walk(const GwSecrets *secrets, Jsonb *j, const char *const *fields,
+			 JsonbParseState **st, JsonbValue **res)
 {
-	JsonbParseState *st = NULL;
 	JsonbIterator *it;
 	JsonbValue	v;
-	JsonbValue *res = NULL;
 	JsonbIteratorToken tok;
 	int			depth = 0;
 	bool		in_field = false;
 	bool		changed = false;
 
-	if (j == NULL || !JB_ROOT_IS_OBJECT(j))
-		return j;
 	it = JsonbIteratorInit(&j->root);
 	while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
 	{
+		bool		masks = false;
+
 		switch (tok)
 		{
 			case WJB_BEGIN_OBJECT:
 			case WJB_BEGIN_ARRAY:
 				depth++;
-				res = pushJsonbValue(&st, tok, tok == WJB_BEGIN_ARRAY ? &v : NULL);
 				break;
 			case WJB_END_OBJECT:
 			case WJB_END_ARRAY:
 				depth--;
 				if (depth == 1)
 					in_field = false;
-				res = pushJsonbValue(&st, tok, NULL);
 				break;
 			case WJB_KEY:
 				if (depth == 1)
@@ -129,18 +130,40 @@ gw_mask_jsonb_fields(const GwSecrets *secrets, Jsonb *j, const char *const *fiel
 							memcmp(*f, v.val.string.val, v.val.string.len) == 0)
 							in_field = true;
 				}
-				else if (in_field && gw_mask_scalar(secrets, &v))
-					changed = true;
-				res = pushJsonbValue(&st, tok, &v);
+				else
+					masks = in_field;
 				break;
 			default:			/* WJB_VALUE, WJB_ELEM */
-				if (in_field && gw_mask_scalar(secrets, &v))
-					changed = true;
-				res = pushJsonbValue(&st, tok, &v);
-				if (depth == 1)
-					in_field = false;
+				masks = in_field;
 				break;
 		}
+		if (masks && gw_mask_scalar(secrets, &v))
+		{
+			changed = true;
+			if (st == NULL)
+				return true;
+		}
+		if (st != NULL)
+			*res = pushJsonbValue(st, tok,
+								  tok == WJB_BEGIN_OBJECT || tok == WJB_END_OBJECT ||
+								  tok == WJB_END_ARRAY ? NULL : &v);
+		if ((tok == WJB_VALUE || tok == WJB_ELEM) && depth == 1)
+			in_field = false;
 	}
-	return changed ? JsonbValueToJsonb(res) : j;
+	return changed;
+}
+
+Jsonb *
+gw_mask_jsonb_fields(const GwSecrets *secrets, Jsonb *j, const char *const *fields)
+{
+	JsonbParseState *st = NULL;
+	JsonbValue *res = NULL;
+
+	if (j == NULL || !JB_ROOT_IS_OBJECT(j))
+		return j;
+	/* most results hold no secret: look first, copy only when one is there */
+	if (!gw_mask_walk(secrets, j, fields, NULL, NULL))
+		return j;
+	gw_mask_walk(secrets, j, fields, &st, &res);
+	return JsonbValueToJsonb(res);
 }

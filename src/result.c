@@ -7,9 +7,9 @@
 #include <math.h>
 
 #include "utils/builtins.h"
-#include "utils/fmgrprotos.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
+#include "utils/numeric.h"
 
 #include "account.h"
 #include "jsonutil.h"
@@ -121,23 +121,26 @@ gw_result_build(GwCall *call)
 		data = gw_json_parse(s.data, s.len);
 	}
 
+	/*
+	 * The keys in jsonb's own order (shorter first, then bytewise): the
+	 * object's sort at its end then finds them sorted and moves nothing.
+	 */
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
 	gw_push_bool(&st, "ok", ok);
+	gw_push_jsonb(&st, "data", data);
+	gw_push_str(&st, "error", error);
 	gw_push_str(&st, "status", gw_status_name(status));
 	gw_push_str(&st, "provider", call->account->provider->name);
 	gw_push_str(&st, "operation", call->op->name);
-	gw_push_str(&st, "provider_ref", call->provider_ref);
+	gw_push_bool(&st, "retryable", retryable);
+	/* tenths of a millisecond, without formatting a float */
+	gw_push_num(&st, "elapsed_ms",
+				NumericGetDatum(int64_div_fast_to_numeric((int64) llround(call->resp.elapsed_ms * 10.0), 1)));
 	if (call->resp.status > 0)
-		gw_push_num(&st, "http_status",
-					DirectFunctionCall1(int4_numeric, Int32GetDatum((int32) call->resp.status)));
+		gw_push_num(&st, "http_status", NumericGetDatum(int64_to_numeric(call->resp.status)));
 	else
 		gw_push_str(&st, "http_status", NULL);
-	gw_push_str(&st, "error", error);
-	gw_push_bool(&st, "retryable", retryable);
-	gw_push_num(&st, "elapsed_ms",
-				DirectFunctionCall1(float8_numeric,
-									Float8GetDatum(round(call->resp.elapsed_ms * 10.0) / 10.0)));
-	gw_push_jsonb(&st, "data", data);
+	gw_push_str(&st, "provider_ref", call->provider_ref);
 	res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
 	return JsonbValueToJsonb(res);
 }
