@@ -126,7 +126,7 @@ static const char gw_update_sql[] =
 	"       updated_at = pg_catalog.now()"
 	"  FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3),"
 	"                  pg_catalog.unnest($4), pg_catalog.unnest($5)) AS u(id, status, details, error, delay)"
-	" WHERE o.id OPERATOR(pg_catalog.=) u.id";
+	" WHERE o.id OPERATOR(pg_catalog.=) u.id AND o.id OPERATOR(pg_catalog.=) ANY ($1)";
 
 /* Record callbacks once applied (or refused), and NOTIFY each (at commit). */
 static const char gw_record_sql[] =
@@ -426,7 +426,7 @@ gw_inbound_lock(GwItem **items, int n, bool nowait, MemoryContext cxt)
 	arg = gw_array(ids, NULL, k, INT8OID);
 	if (gw_lock_plans[nowait] == NULL)
 		gw_lock_plans[nowait] = gw_saved_plan(gw_lock_sql[nowait], 1, (Oid[]) {INT8ARRAYOID});
-	if (SPI_execute_plan(gw_lock_plans[nowait], &arg, NULL, false, 0) != SPI_OK_SELECT)
+	if (gw_execute_indexed(gw_lock_plans[nowait], &arg, NULL) != SPI_OK_SELECT)
 		elog(ERROR, "matching a callback failed");
 	for (uint64 t = 0; t < SPI_processed; t++)
 	{
@@ -528,7 +528,7 @@ gw_inbound_update(GwUpdates *u)
 		gw_update_plan = gw_saved_plan(gw_update_sql, 5,
 									   (Oid[]) {INT8ARRAYOID, TEXTARRAYOID, JSONBARRAYOID,
 												TEXTARRAYOID, INT8ARRAYOID});
-	if (SPI_execute_plan(gw_update_plan, args, NULL, false, 0) != SPI_OK_UPDATE)
+	if (gw_execute_indexed(gw_update_plan, args, NULL) != SPI_OK_UPDATE)
 		elog(ERROR, "applying a callback failed");
 	u->n = 0;
 }

@@ -1323,6 +1323,34 @@ gw_listen_leave(struct MHD_Daemon *d, int sock, const char *why)
 	proc_exit(0);
 }
 
+/*
+ * The rows the batches read and wrote, counted in pg_stat_user_tables
+ * (autovacuum decides from those counts).  PostgreSQL sends a backend's
+ * counts at most once a second, timed by its last commit, and a backend
+ * that goes idle with some unsent flushes them by a timer; here, counts
+ * left unsent for a second are sent on the next wake-up (at least one a
+ * second).
+ */
+static void
+gw_listen_report_stats(void)
+{
+	static TimestampTz pending_since = 0;
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (pending_since != 0 && TimestampDifferenceExceeds(pending_since, now, 1000))
+	{
+		pgstat_report_stat(true);
+		pending_since = 0;
+	}
+	else if (pgstat_report_stat(false) > 0)
+	{
+		if (pending_since == 0)
+			pending_since = now;
+	}
+	else
+		pending_since = 0;
+}
+
 /* (what we counted first: a listener in our place may start once we are
  * unregistered) */
 static void
@@ -1409,6 +1437,7 @@ gw_listener_main(Datum arg)
 			timeout = Min(timeout, deadline);
 		(void) WaitEventSetWait(wes, timeout, events, lengthof(events), PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
+		gw_listen_report_stats();
 		/* between requests there is no statement to cancel: a stray cancel
 		 * must not end the listener */
 		QueryCancelPending = false;

@@ -250,7 +250,7 @@ gw_outbox_enqueue(const char *account, const char *operation, Jsonb *params,
 		Datum		kv[2] = {values[0], values[4]};
 		bool		isnull;
 
-		rc = SPI_execute_plan(gw_existing_plan, kv, NULL, false, 1);
+		rc = gw_execute_indexed(gw_existing_plan, kv, NULL);
 		if (rc != SPI_OK_SELECT || SPI_processed != 1)
 			ereport(ERROR,
 					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),

@@ -150,7 +150,8 @@ int
 gw_index_plans_begin(void)
 {
 	/* jit too: what is off costs the planner 1e10, far above jit_above_cost */
-	static const char *const off[] = {"enable_seqscan", "enable_bitmapscan", "enable_sort", "jit"};
+	static const char *const off[] = {"enable_seqscan", "enable_bitmapscan", "enable_sort",
+	"enable_nestloop", "jit"};
 	int			level = NewGUCNestLevel();
 
 	for (int i = 0; i < lengthof(off); i++)
@@ -163,6 +164,26 @@ void
 gw_index_plans_end(int level)
 {
 	AtEOXact_GUC(true, level);
+}
+
+int
+gw_execute_indexed(SPIPlanPtr plan, Datum *args, const char *nulls)
+{
+	int			level = gw_index_plans_begin();
+	int			rc = SPI_execute_plan(plan, args, nulls, false, 0);
+
+	gw_index_plans_end(level);
+	return rc;
+}
+
+int
+gw_execute_indexed_sql(const char *sql, int nargs, Oid *types, Datum *args, const char *nulls)
+{
+	int			level = gw_index_plans_begin();
+	int			rc = SPI_execute_with_args(sql, nargs, types, args, nulls, false, 0);
+
+	gw_index_plans_end(level);
+	return rc;
 }
 
 bool

@@ -403,7 +403,7 @@ gw_flush(void)
 			"                 pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6),"
 			"                 pg_catalog.unnest($8), pg_catalog.unnest($9))"
 			"       AS v(id, status, result, ref, error, delay, match, cost)"
-			" WHERE o.id OPERATOR(pg_catalog.=) v.id"
+			" WHERE o.id OPERATOR(pg_catalog.=) v.id AND o.id OPERATOR(pg_catalog.=) ANY ($1)"
 			"   AND o.status IN ('sending', 'delivered', 'undelivered', 'failed', 'unknown')"
 			"   AND o.leased_by OPERATOR(pg_catalog.=) $7",
 			9, types);
@@ -417,7 +417,7 @@ gw_flush(void)
 	args[6] = Int64GetDatum(gw_token);
 	args[7] = gw_array(r->match, r->match_null, r->n, TEXTOID);
 	args[8] = gw_array(r->cost, r->cost_null, r->n, TEXTOID);
-	rc = SPI_execute_plan(gw_flush_plan, args, NULL, false, 0);
+	rc = gw_execute_indexed(gw_flush_plan, args, NULL);
 	if (rc != SPI_OK_UPDATE)
 		elog(ERROR, "recording results failed: %s", SPI_result_code_string(rc));
 	gw_xact_end();
@@ -576,16 +576,16 @@ gw_hold(Datum *ids, Datum *until, Datum *why, int n)
 	args[0] = gw_array(ids, NULL, n, INT8OID);
 	args[1] = gw_array(until, NULL, n, TIMESTAMPTZOID);
 	args[2] = gw_array(why, NULL, n, TEXTOID);
-	if (SPI_execute_with_args(
+	if (gw_execute_indexed_sql(
 			"UPDATE gateway.outbox o"
 			"   SET status = 'queued', attempts = o.attempts OPERATOR(pg_catalog.-) 1,"
 			"       next_attempt_at = v.until, last_error = v.why,"
 			"       lease_until = NULL, leased_by = NULL, updated_at = pg_catalog.now()"
 			"  FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3))"
 			"       AS v(id, until, why)"
-			" WHERE o.id OPERATOR(pg_catalog.=) v.id",
+			" WHERE o.id OPERATOR(pg_catalog.=) v.id AND o.id OPERATOR(pg_catalog.=) ANY ($1)",
 			3, (Oid[]) {INT8ARRAYOID, TIMESTAMPTZARRAYOID, TEXTARRAYOID},
-			args, NULL, false, 0) != SPI_OK_UPDATE)
+			args, NULL) != SPI_OK_UPDATE)
 		elog(ERROR, "holding rows of open circuits failed");
 }
 
@@ -955,7 +955,6 @@ gw_claim(int n, int *circuit)
 	int			rc;
 	Datum		args[4];
 	int			got;
-	int			level;
 	Jsonb	  **params;
 	char	  **ops;
 	char	  **keys;
@@ -986,6 +985,7 @@ gw_claim(int n, int *circuit)
 			"        next_attempt_at = pg_catalog.now() OPERATOR(pg_catalog.+) $2 * interval '1 millisecond',"
 			"        leased_by = $3, updated_at = pg_catalog.now()"
 			"   FROM c WHERE o.id OPERATOR(pg_catalog.=) c.id"
+			"    AND o.id OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT c.id FROM c))"
 			" RETURNING o.id, o.account, o.operation, o.params, o.idempotency_key,"
 			"           o.attempts, o.payment, c.was, o.created_at, o.match_key, o.fallback",
 			4, types);
@@ -994,9 +994,7 @@ gw_claim(int n, int *circuit)
 	args[1] = Int64GetDatum((int64) gw_request_timeout_ms + 60000);
 	args[2] = Int64GetDatum(gw_token);
 	args[3] = gw_auth_backoff_accounts();
-	level = gw_index_plans_begin();
-	rc = SPI_execute_plan(gw_claim_plan, args, NULL, false, 0);
-	gw_index_plans_end(level);
+	rc = gw_execute_indexed(gw_claim_plan, args, NULL);
 	if (rc != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "claiming rows failed: %s", SPI_result_code_string(rc));
 	got = (int) SPI_processed;
@@ -1199,14 +1197,14 @@ gw_pause_give_back(void)
 			"       next_attempt_at = pg_catalog.now(), lease_until = NULL, leased_by = NULL,"
 			"       updated_at = pg_catalog.now()"
 			"  FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) AS v(id, reconcile)"
-			" WHERE o.id OPERATOR(pg_catalog.=) v.id"
+			" WHERE o.id OPERATOR(pg_catalog.=) v.id AND o.id OPERATOR(pg_catalog.=) ANY ($1)"
 			"   AND o.status OPERATOR(pg_catalog.=) 'sending'"
 			"   AND o.leased_by OPERATOR(pg_catalog.=) $3",
 			3, (Oid[]) {INT8ARRAYOID, BOOLARRAYOID, INT8OID});
 	args[0] = gw_array(ids, NULL, n, INT8OID);
 	args[1] = gw_array(reconcile, NULL, n, BOOLOID);
 	args[2] = Int64GetDatum(gw_token);
-	if (SPI_execute_plan(plan, args, NULL, false, 0) != SPI_OK_UPDATE)
+	if (gw_execute_indexed(plan, args, NULL) != SPI_OK_UPDATE)
 		elog(ERROR, "giving back the rows of a pause failed");
 	gw_xact_end();
 	elog(DEBUG1, "gateway worker %d: gave back %d rows of a pause", gw_slot, n);
@@ -1358,7 +1356,7 @@ gw_recover(void)
 		d[i] = Int64GetDatum(tokens[i]);
 	args[0] = gw_array(d, NULL, n, INT8OID);
 	args[1] = Int32GetDatum(gw_max_attempts);
-	rc = SPI_execute_with_args(
+	rc = gw_execute_indexed_sql(
 		"UPDATE gateway.outbox"
 		"   SET status = CASE WHEN payment THEN 'unknown'::gateway.outbox_status"
 		"                     WHEN attempts OPERATOR(pg_catalog.>=) $2 THEN 'dead'::gateway.outbox_status"
@@ -1369,7 +1367,7 @@ gw_recover(void)
 		" WHERE status OPERATOR(pg_catalog.=) 'sending'"
 		"   AND NOT leased_by OPERATOR(pg_catalog.=) ANY ($1)"
 		"   AND updated_at OPERATOR(pg_catalog.<) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '1 second')",
-		2, (Oid[]) {INT8ARRAYOID, INT4OID}, args, NULL, false, 0);
+		2, (Oid[]) {INT8ARRAYOID, INT4OID}, args, NULL);
 	if (rc != SPI_OK_UPDATE)
 		elog(ERROR, "recovering leases failed: %s", SPI_result_code_string(rc));
 	if (SPI_processed > 0)
@@ -1450,7 +1448,7 @@ gw_purge_batches(const char *what, const char *sql, int64 keep_s)
 		uint64		n;
 
 		gw_xact_begin(what);
-		if (SPI_execute_with_args(sql, 1, (Oid[]) {INT8OID}, args, NULL, false, 0) != SPI_OK_DELETE)
+		if (gw_execute_indexed_sql(sql, 1, (Oid[]) {INT8OID}, args, NULL) != SPI_OK_DELETE)
 			elog(ERROR, "%s failed", what);
 		n = SPI_processed;
 		gw_xact_end();
@@ -1474,13 +1472,13 @@ gw_purge(void)
 	if (gw_keep_finished_s < 0)
 		return false;
 	return gw_purge_batches("gateway: purging finished rows",
-							"DELETE FROM gateway.outbox WHERE id IN ("
+							"DELETE FROM gateway.outbox WHERE id OPERATOR(pg_catalog.=) ANY (ARRAY("
 							"  SELECT id FROM gateway.outbox"
 							"   WHERE status IN ('sent', 'delivered', 'undelivered', 'failed', 'dead', 'cancelled')"
 							"     AND updated_at < pg_catalog.now() - $1 * interval '1 second'"
 							"     AND send_at < (SELECT (s.final_through + 1)::timestamp AT TIME ZONE 'UTC'"
 							"                      FROM gateway.rollup_state s)"
-							"   LIMIT 10000)",
+							"   LIMIT 10000))",
 							(int64) gw_keep_finished_s);
 }
 
@@ -1554,10 +1552,10 @@ gw_purge_inbound(void)
 	if (gw_keep_inbound_s < 0 || gw_slot != 0)
 		return false;
 	return gw_purge_batches("gateway: purging old callbacks",
-							"DELETE FROM gateway.inbound WHERE id IN ("
+							"DELETE FROM gateway.inbound WHERE id OPERATOR(pg_catalog.=) ANY (ARRAY("
 							"  SELECT id FROM gateway.inbound"
 							"   WHERE received_at < pg_catalog.now() - $1 * interval '1 second'"
-							"   LIMIT 10000)",
+							"   LIMIT 10000))",
 							(int64) gw_keep_inbound_s);
 }
 

@@ -17,3 +17,15 @@ listen_role_sql="DO \$\$ BEGIN
          CREATE ROLE gw_listener NOLOGIN;
      END IF;
    END \$\$;"
+# own_db ACCOUNT API_KEY SENDER: a database of the script's own ($db, made
+# anew) with the extension, the listener's role granted, and a VasPro
+# account against the mock that no rate limit holds back
+own_db() {
+    q "DROP DATABASE IF EXISTS $db WITH (FORCE)" postgres >/dev/null
+    q "CREATE DATABASE $db" postgres >/dev/null
+    q "$listen_role_sql" postgres
+    q "CREATE EXTENSION gateway;
+       SELECT gw_account_create('$1', 'vaspro', '{\"api_key\": \"$2\"}',
+           'http://127.0.0.1:$GW_MOCK_PORT/vaspro', '{\"sender_id\": \"$3\", \"rate_limit\": 1000000}');
+       SELECT gw_grant_listener('gw_listener')" >/dev/null
+}

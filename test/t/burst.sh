@@ -45,13 +45,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-q "DROP DATABASE IF EXISTS $db WITH (FORCE)" postgres >/dev/null
-q "CREATE DATABASE $db" postgres >/dev/null
-q "$listen_role_sql" postgres
-q "CREATE EXTENSION gateway;
-   SELECT gw_account_create('b', 'vaspro', '{\"api_key\": \"burst-key-0001\"}',
-       '$mock/vaspro', '{\"sender_id\": \"BURST\", \"rate_limit\": 1000000}');
-   SELECT gw_grant_listener('gw_listener')" >/dev/null
+own_db b burst-key-0001 BURST
 wait_workers 1
 check "the database has its worker" 1 "$(nworkers)"
 queue() {  # phase n
