@@ -1329,7 +1329,7 @@ gw_listen_leave(struct MHD_Daemon *d, int sock, const char *why)
  * counts at most once a second, timed by its last commit, and a backend
  * that goes idle with some unsent flushes them by a timer; here, counts
  * left unsent for a second are sent on the next wake-up (at least one a
- * second).
+ * second).  Only outside a transaction: the loop's top, after the wait.
  */
 static void
 gw_listen_report_stats(void)
