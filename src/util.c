@@ -146,7 +146,8 @@ gw_saved_plan(const char *sql, int nargs, Oid *types)
 	return plan;
 }
 
-int
+/* (described with gw_execute_indexed in util.h) */
+static int
 gw_index_plans_begin(void)
 {
 	/* jit too: what is off costs the planner 1e10, far above jit_above_cost */
@@ -160,7 +161,7 @@ gw_index_plans_begin(void)
 	return level;
 }
 
-void
+static void
 gw_index_plans_end(int level)
 {
 	AtEOXact_GUC(true, level);

@@ -39,31 +39,27 @@ extern SPIPlanPtr gw_saved_plan(const char *sql, int nargs, Oid *types);
 extern Datum gw_array(Datum *values, bool *nulls, int n, Oid elem);
 
 /*
- * Between begin and end, statements are planned as ordered index scans:
- * sequential and bitmap scans, sorts and nested loops are off (the planner still uses them
- * when nothing else can run the statement), and so is JIT (a plan that could
- * only use what is off costs more than jit_above_cost: each execution would
- * compile).  For the queue's own statements, whose table's statistics
- * swing with every burst: an ANALYZE that saw few due rows made the claim a
- * bitmap scan and a sort of every due row, each time, and a drain
- * quadratic.  end(level) puts the settings back; an ERROR
- * in between does so at the transaction's abort.
+ * gw_execute_indexed runs a saved plan, gw_execute_indexed_sql a statement
+ * (both read-write, no row limit), planned as index scans: sequential and
+ * bitmap scans, sorts and nested loops are off (the planner still uses them
+ * when nothing else can run the statement), and so is JIT (a plan that
+ * could only use what is off costs more than jit_above_cost: each execution
+ * would compile); the settings come back after the statement, or at the
+ * transaction's abort after an ERROR.  For the queue's own statements,
+ * whose table's statistics swing with every burst: an ANALYZE that saw few
+ * due rows made the claim a bitmap scan and a sort of every due row, each
+ * time, and a drain quadratic.
  *
  * Off is not enough where a statement joins the table to a set of ids: with
  * statistics that say the table holds one row, reading all of it through
  * the primary key costs the planner as little as looking each id up.  Such
  * a statement also names its ids as "id = ANY (...)", so that the primary
- * key is searched for them whatever the statistics say; and nested loops
- * are off too, so that the set is joined by a hash, read once (a nested
- * loop over the rows found read the whole set again for each of them: a
- * batch's result arrays unnested 200 times over).
+ * key is searched for them whatever the statistics say; with nested loops
+ * off, the set is joined by a hash, read once (a nested loop over the rows
+ * found read the whole set again for each of them: a batch's result arrays
+ * unnested 200 times over).
  */
-extern int	gw_index_plans_begin(void);
-extern void gw_index_plans_end(int level);
-
-/* SPI_execute_plan (read-write, no row limit) between begin and end. */
 extern int	gw_execute_indexed(SPIPlanPtr plan, Datum *args, const char *nulls);
-/* SPI_execute_with_args (read-write, no row limit) between begin and end. */
 extern int	gw_execute_indexed_sql(const char *sql, int nargs, Oid *types, Datum *args,
 								   const char *nulls);
 
