@@ -5,6 +5,10 @@
 #   floor     wrk, 1 connection: sequential keep-alive POSTs
 #   ceiling   wrk, 2 threads x 50 connections
 #   bare keep-alive libcurl client (bench/kaclient.c), one connection
+#   libcurl ceiling: the bare libcurl multi client (bench/kamulti.c), one
+#             process and two, each with gateway.max_in_flight (64)
+#             connections: the most anything that sends with libcurl gets
+#             from this machine and server
 #   gateway sync: N gw_send_sms in one backend
 #   gateway drain: N gw_queue_sms queued in one transaction, then drained,
 #             every result recorded
@@ -80,6 +84,13 @@ for t in ngx mock; do
     mark $t.floor; fig[$t.floor]=$(bench_wrk "$url$BENCH_SMS_PATH" 1 1 "$WRK_SECONDS"); said "${fig[$t.floor]} req/s"
     step "$t: wrk, 2 threads x 50 connections"
     mark $t.ceil; fig[$t.ceil]=$(bench_wrk "$url$BENCH_SMS_PATH" 50 2 "$WRK_SECONDS"); said "${fig[$t.ceil]} req/s"
+    for p in 1 2; do
+        step "$t: libcurl multi client, $p x 64 connections"
+        mark $t.multi$p; read -r fig[$t.multi$p] fig[$t.multi$p.us] < <(bench_kamulti "$url$BENCH_SMS_PATH" $((5 * N)) 64 $p)
+        said "${fig[$t.multi$p]} req/s, ${fig[$t.multi$p.us]} µs CPU a request"
+    done
+    fig[$t.lc]=${fig[$t.multi1]}
+    [ "${fig[$t.multi2]}" -gt "${fig[$t.lc]}" ] && fig[$t.lc]=${fig[$t.multi2]}
     # the client and gw_send_sms in turn, SYNC_ROUNDS times: a round's ratio
     # compares two runs seconds apart, not minutes
     ks=() ss=() rs=()
@@ -121,11 +132,14 @@ load average at start $load0, at the end $load1; fsync = $FSYNC; N = $N; gateway
 |---|---|---|---|---|---|---|---|
 | wrk, 1 connection | sequential keep-alive POSTs (the floor) | $(num "${fig[ngx.floor]}") req/s | 100% of floor | ${fig[ngx.floor.load]} | $(num "${fig[mock.floor]}") req/s | 100% of floor | ${fig[mock.floor.load]} |
 | wrk, 2 threads × 50 connections | concurrent POSTs (the ceiling) | $(num "${fig[ngx.ceil]}") req/s | 100% of ceiling | ${fig[ngx.ceil.load]} | $(num "${fig[mock.ceil]}") req/s | 100% of ceiling | ${fig[mock.ceil.load]} |
+| bare libcurl multi client, 1 process × 64 connections | $(num $((5 * N))) concurrent POSTs | $(num "${fig[ngx.multi1]}") req/s, ${fig[ngx.multi1.us]} µs CPU a request | $(pct "${fig[ngx.multi1]}" "${fig[ngx.ceil]}") of ceiling | ${fig[ngx.multi1.load]} | $(num "${fig[mock.multi1]}") req/s, ${fig[mock.multi1.us]} µs CPU a request | $(pct "${fig[mock.multi1]}" "${fig[mock.ceil]}") of ceiling | ${fig[mock.multi1.load]} |
+| the same, 2 processes at once | $(num $((5 * N))) concurrent POSTs each | $(num "${fig[ngx.multi2]}") req/s, ${fig[ngx.multi2.us]} µs CPU a request | $(pct "${fig[ngx.multi2]}" "${fig[ngx.ceil]}") of ceiling | ${fig[ngx.multi2.load]} | $(num "${fig[mock.multi2]}") req/s, ${fig[mock.multi2.us]} µs CPU a request | $(pct "${fig[mock.multi2]}" "${fig[mock.ceil]}") of ceiling | ${fig[mock.multi2.load]} |
 | bare keep-alive libcurl client | $(num "$N") sequential POSTs, one connection (median of $SYNC_ROUNDS) | $(num "${fig[ngx.ka]}") req/s | $(pct "${fig[ngx.ka]}" "${fig[ngx.floor]}") of floor | ${fig[ngx.ka.load]} | $(num "${fig[mock.ka]}") req/s | $(pct "${fig[mock.ka]}" "${fig[mock.floor]}") of floor | ${fig[mock.ka.load]} |
 | gateway, one backend | $(num "$N") sequential \`gw_send_sms\`, each round after the client's (median of $SYNC_ROUNDS) | $(num "${fig[ngx.sync]}") calls/s | $(pct "${fig[ngx.sync]}" "${fig[ngx.floor]}") of floor, ${fig[ngx.sync_ratio]} | ${fig[ngx.sync.load]} | $(num "${fig[mock.sync]}") calls/s | $(pct "${fig[mock.sync]}" "${fig[mock.floor]}") of floor, ${fig[mock.sync_ratio]} | ${fig[mock.sync.load]} |
-| gateway worker | drain of $(num "$N") \`gw_queue_sms\` queued in one transaction | $(num "${fig[ngx.drain]}") msg/s, RSS ${fig[ngx.drain_rss]} MB | $(pct "${fig[ngx.drain]}" "${fig[ngx.ceil]}") of ceiling | ${fig[ngx.drain.load]} | $(num "${fig[mock.drain]}") msg/s, RSS ${fig[mock.drain_rss]} MB | $(pct "${fig[mock.drain]}" "${fig[mock.ceil]}") of ceiling | ${fig[mock.drain.load]} |
+| gateway worker | drain of $(num "$N") \`gw_queue_sms\` queued in one transaction | $(num "${fig[ngx.drain]}") msg/s, RSS ${fig[ngx.drain_rss]} MB | $(pct "${fig[ngx.drain]}" "${fig[ngx.ceil]}") of ceiling, $(pct "${fig[ngx.drain]}" "${fig[ngx.lc]}") of libcurl's | ${fig[ngx.drain.load]} | $(num "${fig[mock.drain]}") msg/s, RSS ${fig[mock.drain_rss]} MB | $(pct "${fig[mock.drain]}" "${fig[mock.ceil]}") of ceiling, $(pct "${fig[mock.drain]}" "${fig[mock.lc]}") of libcurl's | ${fig[mock.drain.load]} |
 | gateway listener | $(num "$N") VasPro delivery reports over HTTP (wrk, 64 connections), applied | $(num "$cb_rate") applied/s | $(pct "$cb_rate" "${fig[ngx.ceil]}") of nginx's ceiling | ${fig[cb.load]} | | | |
 
+libcurl's ceiling: the higher of the two libcurl multi rows.
 load: the 1-minute load average when the row began (2 cores: above 2, other work was waiting for a CPU).
 TABLE
 bad=""

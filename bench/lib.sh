@@ -7,6 +7,8 @@
 #   bench_wrk URL C T S      wrk: C connections, T threads, S seconds of
 #                            keep-alive POSTs; prints requests/s
 #   bench_kaclient URL N     the bare keep-alive libcurl client; req/s
+#   bench_kamulti URL N C P  the bare libcurl multi client, P processes of C
+#                            connections; req/s and CPU a request
 #   bench_account NAME URL   a VasPro account (rate limit off) at base URL
 #   bench_sync ACCOUNT N     N gw_send_sms in one backend; prints calls/s
 #   bench_drain ACCOUNT N    N gw_queue_sms in one transaction, drained;
@@ -149,7 +151,19 @@ bench_kaclient() {
     "$bin" "$1" "$BENCH_SMS_BODY" 2000 >/dev/null   # warm-up
     "$bin" "$1" "$BENCH_SMS_BODY" "$2"
 }
-bench_kaclient_clean() { rm -f "${TMPDIR:-/tmp}/gw-kaclient-$$"; }
+bench_kaclient_clean() { rm -f "${TMPDIR:-/tmp}/gw-kaclient-$$" "${TMPDIR:-/tmp}/gw-kamulti-$$"; }
+
+# bench_kamulti URL N C P: the bare libcurl multi client (bench/kamulti.c), P
+# processes at once, each N keep-alive POSTs over C connections (after a
+# warm-up); prints the processes' req/s together and their CPU in
+# microseconds a request (the mean of the processes').
+bench_kamulti() {
+    local bin=${TMPDIR:-/tmp}/gw-kamulti-$$ url=$1 n=$2 c=$3 p=$4 i out
+    [ -x "$bin" ] || gcc -O2 -o "$bin" "$BENCH_DIR/kamulti.c" -lcurl
+    "$bin" "$url" "$BENCH_SMS_BODY" 5000 "$c" >/dev/null   # warm-up
+    out=$(for i in $(seq 1 "$p"); do "$bin" "$url" "$BENCH_SMS_BODY" "$n" "$c" & done; wait)
+    echo "$out" | awk '{ r += $1; u += $2 } END { printf "%.0f %.1f\n", r, u / NR }'
+}
 
 # Where gateway.allowed_hosts and gateway.allow_http exist (0.3.0), let
 # accounts reach 127.0.0.1 over plain http; once a run.
