@@ -86,7 +86,8 @@ for t in ngx mock; do
     mark $t.ceil; fig[$t.ceil]=$(bench_wrk "$url$BENCH_SMS_PATH" 50 2 "$WRK_SECONDS"); said "${fig[$t.ceil]} req/s"
     for p in 1 2; do
         step "$t: libcurl multi client, $p x 64 connections"
-        mark $t.multi$p; read -r fig[$t.multi$p] fig[$t.multi$p.us] < <(bench_kamulti "$url$BENCH_SMS_PATH" $((5 * N)) 64 $p)
+        mark $t.multi$p; out=$(bench_kamulti "$url$BENCH_SMS_PATH" $((5 * N)) 64 $p)
+        read -r fig[$t.multi$p] fig[$t.multi$p.us] <<<"$out"
         said "${fig[$t.multi$p]} req/s, ${fig[$t.multi$p.us]} µs CPU a request"
     done
     fig[$t.lc]=${fig[$t.multi1]}

@@ -2,8 +2,9 @@
  * kamulti: the bare libcurl multi client, the concurrent ceiling of anything
  * that sends with libcurl (the worker does).  N keep-alive POSTs of BODY to
  * URL over C connections at once, driven by curl_multi_poll; prints req/s
- * and the process's CPU in microseconds a request (user + system).  Nothing
- * is parsed and nothing written: what is left is libcurl's own cost.
+ * and the process's CPU in microseconds a request (user + system); failed
+ * requests are counted on stderr and make the exit status 1.  Nothing is
+ * parsed and nothing written: what is left is libcurl's own cost.
  * usage: kamulti URL BODY N C
  */
 #include <curl/curl.h>
@@ -106,6 +107,8 @@ main(int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &b);
 	secs = (b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) / 1e9;
 	printf("%.0f %.1f\n", n / secs, (cpu_seconds() - cpu0) * 1e6 / n);
+	if (errors)
+		fprintf(stderr, "kamulti: %ld of %ld requests failed\n", errors, n);
 	for (i = 0; i < c; i++)
 		curl_easy_cleanup(h[i]);
 	free(h);

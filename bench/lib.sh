@@ -158,11 +158,15 @@ bench_kaclient_clean() { rm -f "${TMPDIR:-/tmp}/gw-kaclient-$$" "${TMPDIR:-/tmp}
 # warm-up); prints the processes' req/s together and their CPU in
 # microseconds a request (the mean of the processes').
 bench_kamulti() {
-    local bin=${TMPDIR:-/tmp}/gw-kamulti-$$ url=$1 n=$2 c=$3 p=$4 i out
+    local bin=${TMPDIR:-/tmp}/gw-kamulti-$$ url=$1 n=$2 c=$3 p=$4 i out pids=() bad=0
     [ -x "$bin" ] || gcc -O2 -o "$bin" "$BENCH_DIR/kamulti.c" -lcurl
     "$bin" "$url" "$BENCH_SMS_BODY" 5000 "$c" >/dev/null   # warm-up
-    out=$(for i in $(seq 1 "$p"); do "$bin" "$url" "$BENCH_SMS_BODY" "$n" "$c" & done; wait)
-    echo "$out" | awk '{ r += $1; u += $2 } END { printf "%.0f %.1f\n", r, u / NR }'
+    out=$(mktemp)
+    for i in $(seq 1 "$p"); do "$bin" "$url" "$BENCH_SMS_BODY" "$n" "$c" >>"$out" & pids+=($!); done
+    for i in "${pids[@]}"; do wait "$i" || bad=1; done
+    awk '{ r += $1; u += $2 } END { printf "%.0f %.1f\n", r, u / NR }' "$out"
+    rm -f "$out"
+    return $bad
 }
 
 # Where gateway.allowed_hosts and gateway.allow_http exist (0.3.0), let
