@@ -71,6 +71,7 @@ bench_wal_ready
 echo "== $started: $machine; load average $load0"
 
 declare -A fig
+bad=""
 step() { printf '%-54s' "== $1" >&2; }
 # the 1-minute load average when a row is measured
 mark() { fig[$1.load]=$(cut -d' ' -f1 /proc/loadavg); }
@@ -86,8 +87,9 @@ for t in ngx mock; do
     mark $t.ceil; fig[$t.ceil]=$(bench_wrk "$url$BENCH_SMS_PATH" 50 2 "$WRK_SECONDS"); said "${fig[$t.ceil]} req/s"
     for p in 1 2; do
         step "$t: libcurl multi client, $p x 64 connections"
-        mark $t.multi$p; out=$(bench_kamulti "$url$BENCH_SMS_PATH" $((5 * N)) 64 $p)
-        read -r fig[$t.multi$p] fig[$t.multi$p.us] <<<"$out"
+        mark $t.multi$p
+        out=$(bench_kamulti "$url$BENCH_SMS_PATH" $((5 * N)) 64 "$p") || bad="$bad libcurl multi client ($t, $p) failed;"
+        read -r "fig[$t.multi$p]" "fig[$t.multi$p.us]" <<<"${out:-0 0}"
         said "${fig[$t.multi$p]} req/s, ${fig[$t.multi$p.us]} µs CPU a request"
     done
     fig[$t.lc]=${fig[$t.multi1]}
@@ -143,7 +145,6 @@ load average at start $load0, at the end $load1; fsync = $FSYNC; N = $N; gateway
 libcurl's ceiling: the higher of the two libcurl multi rows.
 load: the 1-minute load average when the row began (2 cores: above 2, other work was waiting for a CPU).
 TABLE
-bad=""
 [ "${fig[ngx.sync_ok]}" = "$N" ] && [ "${fig[mock.sync_ok]}" = "$N" ] || bad="$bad sync calls not ok;"
 [ "${fig[ngx.drain_sent]}" = "$N" ] && [ "${fig[mock.drain_sent]}" = "$N" ] || bad="$bad drained rows not sent;"
 [ "$cb_upd" -ge "$N" ] || bad="$bad callbacks not all applied;"

@@ -2,8 +2,9 @@
  * kamulti: the bare libcurl multi client, the concurrent ceiling of anything
  * that sends with libcurl (the worker does).  N keep-alive POSTs of BODY to
  * URL over C connections at once, driven by curl_multi_poll; prints req/s
- * and the process's CPU in microseconds a request (user + system); failed
- * requests are counted on stderr and make the exit status 1.  Nothing is
+ * and the process's CPU in microseconds a request (user + system); requests
+ * that failed or were not answered 200 are counted on stderr and make the
+ * exit status 1.  Nothing is
  * parsed and nothing written: what is left is libcurl's own cost.
  * usage: kamulti URL BODY N C
  */
@@ -93,6 +94,14 @@ main(int argc, char **argv)
 			e = msg->easy_handle;
 			if (msg->data.result != CURLE_OK)
 				errors++;
+			else
+			{
+				long		code = 0;
+
+				curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
+				if (code != 200)
+					errors++;
+			}
 			done++;
 			curl_multi_remove_handle(m, e);
 			if (started < n)
