@@ -167,8 +167,8 @@ bench_kamulti() {
     for i in $(seq 1 "$p"); do "$bin" "$url" "$BENCH_SMS_BODY" "$n" "$c" >>"$out" & pids+=($!); done
     for i in "${pids[@]}"; do wait "$i" || bad=1; done
     t1=$(date +%s.%N)
-    awk -v t="$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')" -v n=$((n * p)) \
-        '{ u += $2 } END { if (NR == 0 || t <= 0) exit 1; printf "%.0f %.1f\n", n / t, u / NR }' "$out" || bad=1
+    awk -v t0="$t0" -v t1="$t1" -v n=$((n * p)) \
+        '{ u += $2 } END { if (NR == 0 || t1 <= t0) exit 1; printf "%.0f %.1f\n", n / (t1 - t0), u / NR }' "$out" || bad=1
     rm -f "$out"
     return $bad
 }

@@ -1568,13 +1568,14 @@ gw_next_due_ms(long max_ms)
 
 	gw_xact_begin("gateway: looking for due rows");
 	/* GREATEST skips a NULL: with nothing due it would say 0 and spin */
-	if (gw_execute_indexed_sql("SELECT GREATEST(0, EXTRACT(epoch FROM min(next_attempt_at) - pg_catalog.now()) * 1000)::int8"
-					"  FROM gateway.outbox WHERE status IN ('queued', 'unknown')"
-					"   AND next_attempt_at OPERATOR(pg_catalog.<) 'infinity'"
-					"   AND NOT account OPERATOR(pg_catalog.=) ANY (ARRAY("
-					"       SELECT a.name FROM gateway.account a WHERE a.paused_at IS NOT NULL))"
-					" HAVING min(next_attempt_at) IS NOT NULL",
-					0, NULL, NULL, NULL) == SPI_OK_SELECT && SPI_processed == 1)
+	if (gw_execute_indexed_sql(
+			"SELECT GREATEST(0, EXTRACT(epoch FROM min(next_attempt_at) - pg_catalog.now()) * 1000)::int8"
+			"  FROM gateway.outbox WHERE status IN ('queued', 'unknown')"
+			"   AND next_attempt_at OPERATOR(pg_catalog.<) 'infinity'"
+			"   AND NOT account OPERATOR(pg_catalog.=) ANY (ARRAY("
+			"       SELECT a.name FROM gateway.account a WHERE a.paused_at IS NOT NULL))"
+			" HAVING min(next_attempt_at) IS NOT NULL",
+			0, NULL, NULL, NULL) == SPI_OK_SELECT && SPI_processed == 1)
 	{
 		bool		isnull;
 		Datum		v = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
